@@ -1,0 +1,72 @@
+//! `connection_reset`: a burst of torn-down connections on one affected service (a crashing
+//! backend, an overloaded load balancer).
+//!
+//! Records: TCP flows whose flags carry RST (4), in the direction of whichever side reset, and
+//! firewall sessions with action `reset`, `session_end_reason` `tcp-rst-from-server` and, where the
+//! service speaks HTTP, a 502 / 503 / 504.
+
+use serde_json::json;
+
+use crate::generator::baseline::Baseline;
+use crate::generator::random::{LaneRng, between, chance, pick, weighted};
+use crate::generator::session::{Outcome, Side};
+use crate::generator::topology::Service;
+use crate::records::AppProto;
+
+use super::latency_spike::service_actors;
+use super::{Actors, Emission};
+
+pub(crate) const MEAN_RECORDS: f64 = 300.0;
+
+#[derive(Debug)]
+pub struct ConnectionReset<'t> {
+    service: &'t Service,
+    pub(crate) planned_records: u64,
+    actors: Actors,
+}
+
+impl<'t> ConnectionReset<'t> {
+    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>) -> Self {
+        let vpc = weighted(rng, &baseline.topology.vpcs.iter().map(|vpc| vpc.weight).collect::<Vec<_>>());
+        // HTTP services most of the time, so the 5xx side of the storm shows.
+        let mut service = baseline.pick_service(rng, vpc, false);
+        for _ in 0..8 {
+            if service.app_proto == AppProto::Http || chance(rng, 0.2) {
+                break;
+            }
+            let internet_facing = chance(rng, 0.3);
+            service = baseline.pick_service(rng, vpc, internet_facing);
+        }
+        ConnectionReset { service, planned_records: between(rng, 100, 500), actors: service_actors(baseline, service) }
+    }
+
+    pub fn next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>) -> Emission<'t> {
+        let client = baseline.client_of(rng, self.service);
+        let mut session = baseline.service_session(rng, self.service, client);
+        session.outcome = Outcome::Reset;
+        session.bytes_down = session.bytes_down.min(session.packets_down * 600).max(session.packets_down * 40);
+        session.duration_ms = between(rng, 2, 3_000);
+        let server_reset = chance(rng, 0.75);
+        // SYN from the client, the server's SYN-ACK, then an RST from one side; flows of the side
+        // that reset carry 4, mid-connection flows of it carry only 4.
+        if server_reset {
+            session.flags_up = if chance(rng, 0.5) { 2 } else { 0 };
+            session.flags_down = if chance(rng, 0.5) { 4 } else { 22 };
+        } else {
+            session.flags_up = 4;
+            session.flags_down = if chance(rng, 0.5) { 18 } else { 0 };
+        }
+        if session.app_proto == AppProto::Http {
+            session.http_status = Some(*pick(rng, &[502u16, 503, 504]));
+        }
+        if chance(rng, 0.35) {
+            return Emission::Firewall(session);
+        }
+        let side = if server_reset { Side::Response } else { Side::Request };
+        Emission::Flow { session, side, prefer_destination: chance(rng, 0.5) }
+    }
+
+    pub fn describe(&self) -> (serde_json::Value, Actors) {
+        (json!({ "service": self.service.name, "planned_records": self.planned_records }), self.actors.clone())
+    }
+}

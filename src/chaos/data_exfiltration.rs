@@ -1,0 +1,105 @@
+//! `data_exfiltration`: an internal host tunnels data out over DNS (UDP port 53) to an external
+//! resolver: 10 MB or more (configurable) in total, with tiny replies.
+//!
+//! Records cycle through four roles: two outbound flows (egress at the host's ENI, large bytes in
+//! ~200-byte query packets), one inbound reply flow (few small packets) and one firewall session
+//! (`app_proto` dns, allowed, bytes sent ≫ bytes received). The outbound flows of a complete
+//! episode carry at least the configured byte count between them.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde_json::json;
+
+use crate::generator::baseline::{Baseline, ephemeral_port, normal_latency};
+use crate::generator::random::{LaneRng, between, pick, unit};
+use crate::generator::session::{Endpoint, Outcome, Session, Side};
+use crate::generator::topology::{Host, Role};
+use crate::records::{AppProto, protocol};
+
+use super::{Actors, Emission};
+
+pub(crate) const MEAN_RECORDS: f64 = 80.0;
+
+#[derive(Debug)]
+pub struct DataExfiltration<'t> {
+    host: &'t Host,
+    resolver: Ipv4Addr,
+    source_port: u16,
+    planned_bytes: u64,
+    outbound_flows: u64,
+    bytes_per_flow: u64,
+    emitted: u64,
+    bytes_sent: u64,
+}
+
+impl<'t> DataExfiltration<'t> {
+    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>, exfil_bytes: u64) -> Self {
+        let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
+        let host = baseline.caller_host(rng, vpc, &[Role::Worker, Role::Api, Role::Database, Role::Bastion]);
+        let planned_bytes = (exfil_bytes as f64 * (1.0 + 0.5 * unit(rng))) as u64;
+        let outbound_flows = between(rng, 10, 30);
+        DataExfiltration {
+            host,
+            resolver: *pick(rng, &baseline.topology.dns_resolvers),
+            source_port: ephemeral_port(rng),
+            planned_bytes,
+            outbound_flows,
+            bytes_per_flow: planned_bytes.div_ceil(outbound_flows).max(200),
+            emitted: 0,
+            bytes_sent: 0,
+        }
+    }
+
+    /// Two outbound flows, one reply flow and one firewall record per cycle of four.
+    pub fn planned_records(&self) -> u64 {
+        self.outbound_flows * 2
+    }
+
+    pub fn next(&mut self, rng: &mut LaneRng) -> Emission<'t> {
+        let role = self.emitted % 4;
+        self.emitted += 1;
+        // Queries of ~150–250 bytes (DNS over UDP stays under 512).
+        let packets_up = (self.bytes_per_flow / between(rng, 150, 250)).max(1);
+        let packets_down = (packets_up / 8).max(1);
+        let session = Session {
+            client: Endpoint::Host(self.host),
+            client_port: self.source_port,
+            server: Endpoint::External(self.resolver),
+            server_port: 53,
+            protocol: protocol::UDP,
+            app_proto: AppProto::Dns,
+            outcome: Outcome::Allowed,
+            packets_up,
+            bytes_up: self.bytes_per_flow,
+            packets_down,
+            bytes_down: packets_down * between(rng, 60, 90),
+            flags_up: 0,
+            flags_down: 0,
+            duration_ms: between(rng, 30_000, 59_000),
+            latency_ms: normal_latency(rng),
+            http_status: None,
+            rule: "allow-egress-dns",
+        };
+        match role {
+            0 | 1 => {
+                self.bytes_sent += self.bytes_per_flow;
+                Emission::Flow { session, side: Side::Request, prefer_destination: false }
+            }
+            2 => Emission::Flow { session, side: Side::Response, prefer_destination: false },
+            _ => Emission::Firewall(session),
+        }
+    }
+
+    pub fn describe(&self) -> (serde_json::Value, Actors) {
+        let parameters = json!({
+            "protocol": "udp",
+            "port": 53,
+            "planned_bytes": self.planned_bytes,
+            "bytes_sent": self.bytes_sent,
+            "bytes_per_flow": self.bytes_per_flow,
+            "outbound_flows": self.outbound_flows,
+        });
+        let actors = Actors { sources: vec![IpAddr::V4(self.host.address)], targets: vec![IpAddr::V4(self.resolver)], ports: vec![53], service: None };
+        (parameters, actors)
+    }
+}

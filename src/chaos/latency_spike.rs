@@ -1,0 +1,76 @@
+//! `latency_spike`: for a while, flows of one affected service see 2,000 ms and more where
+//! healthy latency is 10–50 ms (a database backup, a GC storm, a saturated link).
+//!
+//! Records: ordinary conversations with the service (same clients, ports and volumes as
+//! baseline), as flows of either direction and as firewall sessions, with `latency_ms` drawn from
+//! `[latency_floor_ms, latency_peak_ms]`; about one HTTP answer in ten is a 504 timeout.
+
+use std::net::IpAddr;
+
+use serde_json::json;
+
+use crate::generator::baseline::Baseline;
+use crate::generator::random::{LaneRng, between, chance, weighted};
+use crate::generator::session::Side;
+use crate::generator::topology::Service;
+use crate::records::AppProto;
+
+use super::{Actors, Emission};
+
+pub(crate) const MEAN_RECORDS: f64 = 600.0;
+
+#[derive(Debug)]
+pub struct LatencySpike<'t> {
+    service: &'t Service,
+    latency_floor_ms: u32,
+    latency_peak_ms: u32,
+    pub(crate) planned_records: u64,
+    actors: Actors,
+}
+
+impl<'t> LatencySpike<'t> {
+    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>) -> Self {
+        let vpc = weighted(rng, &baseline.topology.vpcs.iter().map(|vpc| vpc.weight).collect::<Vec<_>>());
+        let internet_facing = chance(rng, 0.3);
+        let service = baseline.pick_service(rng, vpc, internet_facing);
+        let latency_floor_ms = between(rng, 2_000, 3_000) as u32;
+        LatencySpike {
+            service,
+            latency_floor_ms,
+            latency_peak_ms: latency_floor_ms + between(rng, 1_000, 6_000) as u32,
+            planned_records: between(rng, 200, 1_000),
+            actors: service_actors(baseline, service),
+        }
+    }
+
+    pub fn next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>) -> Emission<'t> {
+        let client = baseline.client_of(rng, self.service);
+        let mut session = baseline.service_session(rng, self.service, client);
+        session.latency_ms = between(rng, u64::from(self.latency_floor_ms), u64::from(self.latency_peak_ms)) as u32;
+        session.duration_ms = (session.duration_ms + u64::from(session.latency_ms)).min(59_000);
+        if session.app_proto == AppProto::Http && chance(rng, 0.1) {
+            session.http_status = Some(504);
+        }
+        if chance(rng, 0.3) {
+            return Emission::Firewall(session);
+        }
+        let side = if chance(rng, 0.5) { Side::Request } else { Side::Response };
+        Emission::Flow { session, side, prefer_destination: chance(rng, 0.5) }
+    }
+
+    pub fn describe(&self) -> (serde_json::Value, Actors) {
+        let parameters = json!({
+            "service": self.service.name,
+            "latency_floor_ms": self.latency_floor_ms,
+            "latency_peak_ms": self.latency_peak_ms,
+            "planned_records": self.planned_records,
+        });
+        (parameters, self.actors.clone())
+    }
+}
+
+/// Actors of a service-wide episode: the service's hosts and its port.
+pub(crate) fn service_actors(baseline: &Baseline<'_>, service: &Service) -> Actors {
+    let targets = service.members.iter().map(|index| IpAddr::V4(baseline.topology.hosts[*index].address)).collect();
+    Actors { sources: Vec::new(), targets, ports: vec![service.port], service: Some(service.name) }
+}

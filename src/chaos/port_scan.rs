@@ -1,0 +1,110 @@
+//! `port_scan`: one source sweeps 100+ sequential destination ports of one target within
+//! seconds, from a dedicated worker lane.
+//!
+//! Records: TCP SYN probes of 1–2 packets and 40–60 bytes each, one port after the next; mostly
+//! REJECT with `tcp_flags` 2, the rest ACCEPT with 6 (the closed port answered RST). A quarter are
+//! written as the firewall's view of the probe (deny / drop; `allow` with flags 6 for the ones
+//! that got an RST). The scanner is an internet address or, one time in three, a compromised
+//! internal host (lateral movement).
+
+use std::net::IpAddr;
+
+use serde_json::json;
+
+use crate::generator::baseline::{Baseline, ephemeral_port, normal_latency};
+use crate::generator::random::{LaneRng, between, chance, pick, unit};
+use crate::generator::session::{Endpoint, Outcome, Session, Side};
+use crate::generator::topology::Host;
+use crate::records::{AppProto, protocol};
+
+use super::{Actors, Emission};
+
+pub(crate) const MEAN_RECORDS: f64 = 560.0;
+
+#[derive(Debug)]
+pub struct PortScan<'t> {
+    scanner: Endpoint<'t>,
+    target: &'t Host,
+    source_port: u16,
+    first_port: u16,
+    port_count: u64,
+    /// Probe rate of the scanning tool, ports per second.
+    pub ports_per_second: f64,
+    next_index: u64,
+}
+
+impl<'t> PortScan<'t> {
+    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>) -> Self {
+        let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
+        let target = baseline.random_host(rng, vpc);
+        let scanner = if chance(rng, 1.0 / 3.0) {
+            let mut insider = baseline.random_host(rng, vpc);
+            while std::ptr::eq(insider, target) {
+                insider = baseline.random_host(rng, vpc);
+            }
+            Endpoint::Host(insider)
+        } else {
+            Endpoint::External(*pick(rng, &baseline.topology.internet_noise_sources))
+        };
+        let port_count = between(rng, 100, 1_024);
+        let first_port = if chance(rng, 0.5) { 1 } else { between(rng, 1, 65_535 - port_count) as u16 };
+        PortScan { scanner, target, source_port: ephemeral_port(rng), first_port, port_count, ports_per_second: between(rng, 50, 1_000) as f64, next_index: 0 }
+    }
+
+    pub fn planned_records(&self) -> u64 {
+        self.port_count
+    }
+
+    pub fn next(&mut self, rng: &mut LaneRng, _baseline: &Baseline<'t>) -> Emission<'t> {
+        let port = self.first_port + self.next_index as u16;
+        self.next_index += 1;
+        let answered_rst = chance(rng, 0.15);
+        let packets = between(rng, 1, 2);
+        let session = Session {
+            client: self.scanner,
+            client_port: self.source_port,
+            server: Endpoint::Host(self.target),
+            server_port: port,
+            protocol: protocol::TCP,
+            app_proto: AppProto::Unknown,
+            outcome: if answered_rst {
+                Outcome::Allowed
+            } else if chance(rng, 0.7) {
+                Outcome::Denied
+            } else {
+                Outcome::Dropped
+            },
+            packets_up: packets,
+            bytes_up: packets * between(rng, 40, 60),
+            packets_down: u64::from(answered_rst),
+            bytes_down: if answered_rst { 40 } else { 0 },
+            flags_up: if answered_rst { 6 } else { 2 },
+            flags_down: if answered_rst { 4 } else { 0 },
+            duration_ms: between(rng, 0, 20),
+            latency_ms: normal_latency(rng),
+            http_status: None,
+            rule: if answered_rst { "allow-internal-app" } else { "default-deny-inbound" },
+        };
+        if chance(rng, 0.25) {
+            return Emission::Firewall(session);
+        }
+        Emission::Flow { session, side: Side::Request, prefer_destination: true }
+    }
+
+    pub fn describe(&self) -> (serde_json::Value, Actors) {
+        let last_port = u64::from(self.first_port) + self.next_index.max(1) - 1;
+        let parameters = json!({
+            "first_port": self.first_port,
+            "last_port": last_port,
+            "planned_ports": self.port_count,
+            "ports_per_second": self.ports_per_second,
+        });
+        let actors = Actors {
+            sources: vec![IpAddr::V4(self.scanner.address())],
+            targets: vec![IpAddr::V4(self.target.address)],
+            ports: vec![self.first_port, last_port as u16],
+            service: None,
+        };
+        (parameters, actors)
+    }
+}

@@ -1,0 +1,408 @@
+//! Normal traffic: what a reader of real flow logs expects to see.
+//!
+//! A weighted mix of conversation classes: internet clients reaching public services, east-west
+//! calls between tiers, egress to SaaS APIs and NTP, a trickle of DNS to external resolvers, the
+//! internet's constant background of refused probes, a few internal policy rejections, ICMP, and
+//! rare `NODATA` windows. Sizes are heavy-tailed (mostly mice, a few elephants), packets follow
+//! bytes, durations stay inside the 60 s window, TCP flags are the plausible OR-ed combinations,
+//! latency sits in 10–50 ms and HTTP answers are mostly 2xx/3xx.
+
+use crate::records::{AppProto, protocol};
+
+use super::random::{LaneRng, between, chance, log_normal, pareto, pick, unit, weighted};
+use super::session::{Endpoint, Outcome, Session};
+use super::topology::{Callers, Host, Role, Service, Topology};
+
+/// A baseline draw: a conversation, or an interface that saw nothing this window.
+#[derive(Debug)]
+pub enum Draw<'t> {
+    Session(Session<'t>),
+    NoData(&'t Host),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Class {
+    InternetToService,
+    EastWest,
+    EgressSaas,
+    EgressNtp,
+    EgressDns,
+    InternetNoise,
+    InternalReject,
+    Icmp,
+    NoData,
+}
+
+const CLASSES: [(Class, f64); 9] = [
+    (Class::InternetToService, 0.22),
+    (Class::EastWest, 0.55),
+    (Class::EgressSaas, 0.11),
+    (Class::EgressNtp, 0.025),
+    (Class::EgressDns, 0.004),
+    (Class::InternetNoise, 0.07),
+    (Class::InternalReject, 0.008),
+    (Class::Icmp, 0.01),
+    (Class::NoData, 0.003),
+];
+
+/// Ports the internet's background scanners knock on.
+const NOISE_PORTS: [u16; 16] = [23, 445, 3389, 22, 1433, 3306, 5900, 8080, 8443, 6379, 9200, 25, 21, 111, 135, 2375];
+
+/// HTTP answers in normal operation: (status, weight).
+const HTTP_STATUSES: [(u16, f64); 12] =
+    [(200, 84.0), (201, 3.0), (204, 3.0), (301, 2.0), (304, 3.5), (400, 0.6), (401, 0.5), (403, 0.3), (404, 2.7), (500, 0.2), (502, 0.1), (503, 0.1)];
+
+/// Draws baseline conversations from a [`Topology`].
+#[derive(Debug)]
+pub struct Baseline<'t> {
+    pub topology: &'t Topology,
+    class_weights: Vec<f64>,
+    vpc_weights: Vec<f64>,
+    /// Per VPC: (internet-facing services, their weights), (internal services, their weights).
+    public_services: Vec<(Vec<&'t Service>, Vec<f64>)>,
+    internal_services: Vec<(Vec<&'t Service>, Vec<f64>)>,
+    http_weights: Vec<f64>,
+}
+
+impl<'t> Baseline<'t> {
+    pub fn new(topology: &'t Topology) -> Self {
+        let split = |internet: bool| -> Vec<(Vec<&'t Service>, Vec<f64>)> {
+            topology
+                .vpcs
+                .iter()
+                .map(|vpc| {
+                    let services: Vec<&Service> =
+                        vpc.services.iter().map(|index| &topology.services[*index]).filter(|service| matches!(service.callers, Callers::Internet) == internet).collect();
+                    let weights = services.iter().map(|service| service.weight).collect();
+                    (services, weights)
+                })
+                .collect()
+        };
+        Baseline {
+            topology,
+            class_weights: CLASSES.iter().map(|(_, weight)| *weight).collect(),
+            vpc_weights: topology.vpcs.iter().map(|vpc| vpc.weight).collect(),
+            public_services: split(true),
+            internal_services: split(false),
+            http_weights: HTTP_STATUSES.iter().map(|(_, weight)| *weight).collect(),
+        }
+    }
+
+    pub fn draw(&self, rng: &mut LaneRng) -> Draw<'t> {
+        let vpc = weighted(rng, &self.vpc_weights);
+        match CLASSES[weighted(rng, &self.class_weights)].0 {
+            Class::InternetToService => Draw::Session(self.internet_to_service(rng, vpc)),
+            Class::EastWest => Draw::Session(self.east_west(rng, vpc)),
+            Class::EgressSaas => Draw::Session(self.egress_saas(rng, vpc)),
+            Class::EgressNtp => Draw::Session(self.egress_udp(rng, vpc, &self.topology.ntp_servers, 123, AppProto::Ntp)),
+            Class::EgressDns => Draw::Session(self.egress_udp(rng, vpc, &self.topology.dns_resolvers, 53, AppProto::Dns)),
+            Class::InternetNoise => Draw::Session(self.internet_noise(rng, vpc)),
+            Class::InternalReject => Draw::Session(self.internal_reject(rng, vpc)),
+            Class::Icmp => Draw::Session(self.icmp(rng, vpc)),
+            Class::NoData => Draw::NoData(self.random_host(rng, vpc)),
+        }
+    }
+
+    pub fn random_host(&self, rng: &mut LaneRng, vpc: usize) -> &'t Host {
+        &self.topology.hosts[*pick(rng, &self.topology.vpcs[vpc].hosts)]
+    }
+
+    /// A popular-first pick of an internet client (a few clients make most of the traffic).
+    pub fn internet_client(&self, rng: &mut LaneRng) -> Endpoint<'t> {
+        let clients = &self.topology.internet_clients;
+        let index = (unit(rng).powf(2.5) * clients.len() as f64) as usize;
+        Endpoint::External(clients[index.min(clients.len() - 1)])
+    }
+
+    /// A service client: an internet client or one of the service's calling hosts.
+    pub fn client_of(&self, rng: &mut LaneRng, service: &'t Service) -> Endpoint<'t> {
+        match service.callers {
+            Callers::Internet => self.internet_client(rng),
+            Callers::Roles(_) => Endpoint::Host(&self.topology.hosts[*pick(rng, &service.clients)]),
+        }
+    }
+
+    pub fn pick_service(&self, rng: &mut LaneRng, vpc: usize, internet_facing: bool) -> &'t Service {
+        let (services, weights) = if internet_facing { &self.public_services[vpc] } else { &self.internal_services[vpc] };
+        services[weighted(rng, weights)]
+    }
+
+    fn internet_to_service(&self, rng: &mut LaneRng, vpc: usize) -> Session<'t> {
+        let service = self.pick_service(rng, vpc, true);
+        let client = self.internet_client(rng);
+        self.service_session(rng, service, client)
+    }
+
+    fn east_west(&self, rng: &mut LaneRng, vpc: usize) -> Session<'t> {
+        let service = self.pick_service(rng, vpc, false);
+        let client = self.client_of(rng, service);
+        self.service_session(rng, service, client)
+    }
+
+    /// A normal TCP conversation with `service`.
+    pub fn service_session(&self, rng: &mut LaneRng, service: &'t Service, client: Endpoint<'t>) -> Session<'t> {
+        let server = Endpoint::Host(&self.topology.hosts[*pick(rng, &service.members)]);
+        let request_bytes = log_normal(rng, 700.0, 0.9).clamp(60.0, 200_000.0) as u64;
+        let response_bytes = if chance(rng, 0.04) {
+            pareto(rng, service.response_median * 20.0, 1.2).min(4.0e9)
+        } else {
+            log_normal(rng, service.response_median, 1.2)
+        }
+        .clamp(60.0, 4.0e9) as u64;
+        let (flags_up, flags_down, duration_ms) = tcp_phase(rng, response_bytes);
+        let (packets_up, bytes_up) = tcp_volume(rng, request_bytes);
+        let (packets_down, bytes_down) = tcp_volume(rng, response_bytes);
+        let http_status = (service.app_proto == AppProto::Http).then(|| HTTP_STATUSES[weighted(rng, &self.http_weights)].0);
+        Session {
+            client,
+            client_port: ephemeral_port(rng),
+            server,
+            server_port: service.port,
+            protocol: protocol::TCP,
+            app_proto: service.app_proto,
+            outcome: Outcome::Allowed,
+            packets_up,
+            bytes_up,
+            packets_down,
+            bytes_down,
+            flags_up,
+            flags_down,
+            duration_ms,
+            latency_ms: normal_latency(rng),
+            http_status,
+            rule: service_rule(service),
+        }
+    }
+
+    fn egress_saas(&self, rng: &mut LaneRng, vpc: usize) -> Session<'t> {
+        let client = self.caller_host(rng, vpc, &[Role::Api, Role::Worker, Role::Web]);
+        let server = Endpoint::External(*pick(rng, &self.topology.saas_endpoints));
+        let request_bytes = log_normal(rng, 1_500.0, 1.0).clamp(120.0, 5.0e6) as u64;
+        let response_bytes = log_normal(rng, 6_000.0, 1.4).clamp(120.0, 5.0e8) as u64;
+        let (flags_up, flags_down, duration_ms) = tcp_phase(rng, response_bytes);
+        let (packets_up, bytes_up) = tcp_volume(rng, request_bytes);
+        let (packets_down, bytes_down) = tcp_volume(rng, response_bytes);
+        Session {
+            client: Endpoint::Host(client),
+            client_port: ephemeral_port(rng),
+            server,
+            server_port: 443,
+            protocol: protocol::TCP,
+            app_proto: AppProto::Tls,
+            outcome: Outcome::Allowed,
+            packets_up,
+            bytes_up,
+            packets_down,
+            bytes_down,
+            flags_up,
+            flags_down,
+            duration_ms,
+            latency_ms: normal_latency(rng),
+            http_status: None,
+            rule: "allow-egress-https",
+        }
+    }
+
+    fn egress_udp(&self, rng: &mut LaneRng, vpc: usize, servers: &[std::net::Ipv4Addr], port: u16, app_proto: AppProto) -> Session<'t> {
+        let client = self.random_host(rng, vpc);
+        let packets = between(rng, 1, 4);
+        let (request_size, response_size) = if port == 123 { (76, 76) } else { (between(rng, 60, 90), between(rng, 90, 300)) };
+        Session {
+            client: Endpoint::Host(client),
+            client_port: if port == 123 { 123 } else { ephemeral_port(rng) },
+            server: Endpoint::External(*pick(rng, servers)),
+            server_port: port,
+            protocol: protocol::UDP,
+            app_proto,
+            outcome: Outcome::Allowed,
+            packets_up: packets,
+            bytes_up: packets * request_size,
+            packets_down: packets,
+            bytes_down: packets * response_size,
+            flags_up: 0,
+            flags_down: 0,
+            duration_ms: between(rng, 1, 400),
+            latency_ms: normal_latency(rng),
+            http_status: None,
+            rule: if port == 123 { "allow-egress-ntp" } else { "allow-egress-dns" },
+        }
+    }
+
+    /// The internet's constant knocking on exposed hosts: refused single probes.
+    fn internet_noise(&self, rng: &mut LaneRng, vpc: usize) -> Session<'t> {
+        let target = self.caller_host(rng, vpc, &[Role::Web, Role::Bastion]);
+        let source = Endpoint::External(*pick(rng, &self.topology.internet_noise_sources));
+        let is_udp = chance(rng, 0.12);
+        let (proto, port, app_proto) = if is_udp {
+            (protocol::UDP, *pick(rng, &[1900u16, 5060, 123, 161, 11211]), AppProto::Unknown)
+        } else if chance(rng, 0.8) {
+            (protocol::TCP, *pick(rng, &NOISE_PORTS), AppProto::Unknown)
+        } else {
+            (protocol::TCP, between(rng, 1, 65_535) as u16, AppProto::Unknown)
+        };
+        let packets = between(rng, 1, 2);
+        let per_packet = if is_udp { between(rng, 28, 120) } else { between(rng, 40, 60) };
+        Session {
+            client: source,
+            client_port: ephemeral_port(rng),
+            server: Endpoint::Host(target),
+            server_port: port,
+            protocol: proto,
+            app_proto,
+            outcome: if chance(rng, 0.7) { Outcome::Denied } else { Outcome::Dropped },
+            packets_up: packets,
+            bytes_up: packets * per_packet,
+            packets_down: 0,
+            bytes_down: 0,
+            flags_up: 2,
+            flags_down: 0,
+            duration_ms: 0,
+            latency_ms: normal_latency(rng),
+            http_status: None,
+            rule: "default-deny-inbound",
+        }
+    }
+
+    /// A host trying a port its security group does not open.
+    fn internal_reject(&self, rng: &mut LaneRng, vpc: usize) -> Session<'t> {
+        let client = self.random_host(rng, vpc);
+        let server = self.random_host(rng, vpc);
+        let packets = between(rng, 1, 3);
+        Session {
+            client: Endpoint::Host(client),
+            client_port: ephemeral_port(rng),
+            server: Endpoint::Host(server),
+            server_port: *pick(rng, &[3306u16, 27017, 5601, 9090, 2379, 11211]),
+            protocol: protocol::TCP,
+            app_proto: AppProto::Unknown,
+            outcome: Outcome::Denied,
+            packets_up: packets,
+            bytes_up: packets * 60,
+            packets_down: 0,
+            bytes_down: 0,
+            flags_up: 2,
+            flags_down: 0,
+            duration_ms: 0,
+            latency_ms: normal_latency(rng),
+            http_status: None,
+            rule: "default-deny-internal",
+        }
+    }
+
+    fn icmp(&self, rng: &mut LaneRng, vpc: usize) -> Session<'t> {
+        let client = self.random_host(rng, vpc);
+        let server = self.random_host(rng, vpc);
+        let packets = between(rng, 1, 10);
+        Session {
+            client: Endpoint::Host(client),
+            client_port: 0,
+            server: Endpoint::Host(server),
+            server_port: 0,
+            protocol: protocol::ICMP,
+            app_proto: AppProto::Unknown,
+            outcome: Outcome::Allowed,
+            packets_up: packets,
+            bytes_up: packets * 84,
+            packets_down: packets,
+            bytes_down: packets * 84,
+            flags_up: 0,
+            flags_down: 0,
+            duration_ms: packets * 1000,
+            latency_ms: normal_latency(rng),
+            http_status: None,
+            rule: "allow-icmp-internal",
+        }
+    }
+
+    pub fn caller_host(&self, rng: &mut LaneRng, vpc: usize, roles: &[Role]) -> &'t Host {
+        let role = *pick(rng, roles);
+        let hosts = &self.topology.vpcs[vpc].hosts;
+        let start = (unit(rng) * hosts.len() as f64) as usize;
+        (0..hosts.len())
+            .map(|offset| &self.topology.hosts[hosts[(start + offset) % hosts.len()]])
+            .find(|host| host.role == role)
+            .unwrap_or(&self.topology.hosts[hosts[start % hosts.len()]])
+    }
+}
+
+/// The firewall rule that allows a service.
+pub fn service_rule(service: &Service) -> &'static str {
+    match service.name {
+        "web-https" | "web-http" => "allow-inbound-web",
+        "ssh" => "allow-inbound-ssh-admins",
+        "postgres" | "redis" | "kafka" | "search" => "allow-internal-data",
+        _ => "allow-internal-app",
+    }
+}
+
+/// Latency of a healthy service: 10–50 ms, most near 20.
+pub fn normal_latency(rng: &mut LaneRng) -> u32 {
+    log_normal(rng, 21.0, 0.35).clamp(10.0, 50.0) as u32
+}
+
+/// Linux's ephemeral range most of the time, Windows' otherwise.
+pub fn ephemeral_port(rng: &mut LaneRng) -> u16 {
+    if chance(rng, 0.8) { between(rng, 32_768, 60_999) as u16 } else { between(rng, 49_152, 65_535) as u16 }
+}
+
+/// Packets for a TCP byte count: full-size segments for bulk, small ones for chatter; at least
+/// 40 bytes (IP + TCP headers) per packet.
+pub fn tcp_volume(rng: &mut LaneRng, bytes: u64) -> (u64, u64) {
+    let segment = if bytes > 20_000 { between(rng, 1_200, 1_448) } else { between(rng, 120, 600) };
+    let packets = (bytes / segment + 1).max(1);
+    (packets, bytes.max(packets * 40))
+}
+
+/// Flags OR-ed over the window and the duration: a whole short connection (SYN|FIN, SYN-ACK|FIN),
+/// the middle of a long one (ACK/PSH only: 0), its opening or its close, rarely an abort.
+fn tcp_phase(rng: &mut LaneRng, response_bytes: u64) -> (u8, u8, u64) {
+    let whole_window_ms = between(rng, 50_000, 59_900);
+    match weighted(rng, &[0.66, 0.2, 0.07, 0.05, 0.02]) {
+        0 => (3, 19, (log_normal(rng, 600.0, 1.4) + response_bytes as f64 / 5_000.0).clamp(1.0, 59_000.0) as u64),
+        1 => (0, 0, whole_window_ms),
+        2 => (2, 18, between(rng, 1_000, 59_000)),
+        3 => (1, 1, between(rng, 1_000, 59_000)),
+        _ => (3, 22, between(rng, 5, 5_000)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generator::random::rng_for;
+
+    #[test]
+    fn tcp_volume_respects_header_minimum() {
+        let mut rng = rng_for(9, 9);
+        for bytes in [0u64, 1, 39, 40, 41, 500, 20_001, 5_000_000_000] {
+            let (packets, total) = tcp_volume(&mut rng, bytes);
+            assert!(packets >= 1 && total >= packets * 40 && total <= packets * 65_535, "{bytes} -> {packets} {total}");
+        }
+    }
+
+    #[test]
+    fn sizes_are_heavy_tailed() {
+        let topology = Topology::new(3);
+        let baseline = Baseline::new(&topology);
+        let mut rng = rng_for(3, 3);
+        let mut sizes: Vec<u64> = (0..20_000)
+            .filter_map(|_| match baseline.draw(&mut rng) {
+                Draw::Session(session) if session.outcome == Outcome::Allowed => Some(session.bytes_down),
+                _ => None,
+            })
+            .collect();
+        sizes.sort_unstable();
+        let median = sizes[sizes.len() / 2] as f64;
+        let p999 = sizes[sizes.len() * 999 / 1000] as f64;
+        let total: u64 = sizes.iter().sum();
+        let top_one_percent: u64 = sizes[sizes.len() * 99 / 100..].iter().sum();
+        assert!(p999 > 50.0 * median, "median {median} p99.9 {p999}");
+        assert!(top_one_percent as f64 > 0.3 * total as f64, "elephants carry too little: {top_one_percent} of {total}");
+    }
+
+    #[test]
+    fn latency_stays_in_the_normal_band() {
+        let mut rng = rng_for(4, 4);
+        assert!((0..10_000).map(|_| normal_latency(&mut rng)).all(|latency| (10..=50).contains(&latency)));
+    }
+}

@@ -1,0 +1,92 @@
+//! The collector: merges lane chunks in schedule order and hands them to the output.
+//!
+//! Slice *k* of every lane is written before slice *k + 1* of any, lanes in worker order, so the
+//! same settings always give the same byte stream however the threads were scheduled. Only what
+//! the output accepted is counted: after Ctrl-C or an output error, the tally is exactly what was
+//! emitted, which is what the manifest reports.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+
+use crate::chaos::EpisodeSummary;
+
+use super::Chunk;
+
+/// Where generated chunks go: a file, stdout, the in-process queue, Kafka.
+pub trait ChunkSink {
+    /// Takes one chunk. An error stops the run.
+    fn write_chunk(&mut self, chunk: &Chunk) -> anyhow::Result<()>;
+
+    /// Records one ground-truth episode whose records have all been accepted.
+    fn write_episode(&mut self, episode: &EpisodeSummary) -> anyhow::Result<()>;
+
+    /// Called once after the last chunk.
+    fn finish(&mut self) -> anyhow::Result<()>;
+}
+
+/// What was emitted, per lane and in total.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    /// Records accepted by the output, per lane (indexed like the schedule's lanes).
+    pub lane_records: Vec<u64>,
+    pub by_event_type: [u64; 2],
+    /// Index 0 normal, then `AnomalyKind::index() + 1`.
+    pub by_label: [u64; 5],
+    /// Episodes per kind (`AnomalyKind::index()`), complete or cut short.
+    pub episodes: [u64; 4],
+    pub bytes: u64,
+}
+
+impl Tally {
+    pub fn records(&self) -> u64 {
+        self.lane_records.iter().sum()
+    }
+}
+
+/// Merges `lanes` (one receiver per lane, in schedule order) into `sink` until every lane is done.
+pub fn collect(lanes: Vec<Receiver<Chunk>>, sink: &mut dyn ChunkSink, stop: &AtomicBool) -> (Tally, anyhow::Result<()>) {
+    let mut tally = Tally { lane_records: vec![0; lanes.len()], ..Tally::default() };
+    let mut open: Vec<Option<Receiver<Chunk>>> = lanes.into_iter().map(Some).collect();
+    let mut failure: Option<anyhow::Error> = None;
+    while open.iter().any(Option::is_some) {
+        for (lane, slot) in open.iter_mut().enumerate() {
+            let Some(receiver) = slot else { continue };
+            let Ok(chunk) = receiver.recv() else {
+                *slot = None;
+                continue;
+            };
+            if failure.is_some() {
+                // Keep draining so that lanes blocked on a full channel can see the stop flag.
+                continue;
+            }
+            if let Err(error) = accept(sink, &chunk, lane, &mut tally) {
+                stop.store(true, Ordering::Relaxed);
+                failure = Some(error);
+            }
+        }
+    }
+    let result = match failure {
+        Some(error) => Err(error),
+        None => sink.finish(),
+    };
+    (tally, result)
+}
+
+fn accept(sink: &mut dyn ChunkSink, chunk: &Chunk, lane: usize, tally: &mut Tally) -> anyhow::Result<()> {
+    if chunk.records > 0 {
+        sink.write_chunk(chunk)?;
+        tally.lane_records[lane] += chunk.records;
+        tally.bytes += chunk.data.len() as u64;
+        for (total, add) in tally.by_event_type.iter_mut().zip(chunk.by_event_type) {
+            *total += add;
+        }
+        for (total, add) in tally.by_label.iter_mut().zip(chunk.by_label) {
+            *total += add;
+        }
+    }
+    for episode in &chunk.episodes {
+        sink.write_episode(episode)?;
+        tally.episodes[episode.kind.index()] += 1;
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! A worker lane: one thread, one RNG, one slice of the schedule at a time.
+//!
+//! Nothing on the hot path is shared or locked: the lane owns its RNG, its baseline sampler, its
+//! episode scheduler and its output buffer, and hands a finished [`Chunk`] to the collector once
+//! per slice. When paced, it sleeps until its slice is due: once per slice, never per event, and
+//! against the absolute schedule, so a late lane catches up instead of drifting.
+
+use std::borrow::Cow;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::time::{Duration, Instant};
+
+use crate::chaos::{ActiveEpisode, ChaosSettings, Emission, EpisodeScheduler, EpisodeSummary, start_episode};
+use crate::records::{AnomalyKind, EventId, Label, Record};
+
+use super::Chunk;
+use super::baseline::{Baseline, Draw};
+use super::random::{LaneRng, chance};
+use super::schedule::{LaneRole, LaneSchedule, Schedule};
+use super::session::{RecordContext, Side, render_firewall, render_flow, render_no_data};
+use super::topology::Topology;
+
+/// What a lane needs to know, shared read-only by all lanes.
+#[derive(Debug)]
+pub struct LaneShared<'s> {
+    pub topology: &'s Topology,
+    pub run_id: &'s str,
+    pub chaos: ChaosSettings,
+    pub firewall_ratio: f64,
+    pub start_ms: i64,
+    pub schedule: &'s Schedule,
+    pub stop: &'s AtomicBool,
+    pub clock_start: Instant,
+}
+
+/// The per-lane mutable state.
+struct Lane<'s> {
+    shared: &'s LaneShared<'s>,
+    plan: &'s LaneSchedule,
+    rng: LaneRng,
+    baseline: Baseline<'s>,
+    scheduler: EpisodeScheduler<'s>,
+    /// The port-scan lane's current episode.
+    scan: Option<ActiveEpisode<'s>>,
+    scan_number: u64,
+    sessions: u64,
+}
+
+/// Runs one lane to completion (count reached, stop flag raised, or collector gone).
+pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, output: SyncSender<Chunk>) {
+    let traffic_share = 1.0 - shared.chaos.port_scan_prob;
+    let mut lane = Lane {
+        shared,
+        plan,
+        rng,
+        baseline: Baseline::new(shared.topology),
+        scheduler: EpisodeScheduler::new(shared.chaos, traffic_share, plan.lane_rate(), shared.run_id, plan.worker),
+        scan: None,
+        scan_number: 0,
+        sessions: 0,
+    };
+    let count = plan.count.unwrap_or(u64::MAX);
+    let mut next_seq = 0u64;
+    let mut slice = 0u64;
+    while next_seq < count && !shared.stop.load(Ordering::Relaxed) {
+        if shared.schedule.paced {
+            wait_until(shared.clock_start + Duration::from_nanos(slice * shared.schedule.slice_ns), shared.stop);
+        }
+        let slice_end_ns = (slice + 1) * shared.schedule.slice_ns;
+        let mut chunk = Chunk::new(plan.worker, slice, next_seq);
+        while next_seq < count && plan.offset_ns(next_seq) < slice_end_ns {
+            lane.emit(next_seq, &mut chunk);
+            next_seq += 1;
+        }
+        if output.send(chunk).is_err() {
+            return;
+        }
+        slice += 1;
+    }
+    let mut last = Chunk::new(plan.worker, slice, next_seq);
+    last.episodes = lane.open_episodes();
+    // The collector may already be gone after an output error; nothing is left to tell it then.
+    let _ = output.send(last);
+}
+
+/// Sleeps until `due`, waking early if the run is stopped.
+fn wait_until(due: Instant, stop: &AtomicBool) {
+    loop {
+        let now = Instant::now();
+        if now >= due || stop.load(Ordering::Relaxed) {
+            return;
+        }
+        std::thread::sleep((due - now).min(Duration::from_millis(50)));
+    }
+}
+
+impl<'s> Lane<'s> {
+    fn emit(&mut self, seq: u64, chunk: &mut Chunk) {
+        let schedule_ms = self.shared.start_ms + (self.plan.offset_ns(seq) / 1_000_000) as i64;
+        let (kind, episode_id, emission, time_ms) = match self.plan.role {
+            LaneRole::Traffic => match self.scheduler.next(&mut self.rng, &self.baseline, schedule_ms, &mut chunk.episodes) {
+                Some((kind, episode_id, emission)) => (Some(kind), Some(episode_id), emission, schedule_ms),
+                None => (None, None, self.baseline_emission(), schedule_ms),
+            },
+            LaneRole::PortScan => {
+                let (episode_id, emission, time_ms) = self.next_scan_probe(schedule_ms, &mut chunk.episodes);
+                (Some(AnomalyKind::PortScan), Some(episode_id), emission, time_ms)
+            }
+        };
+        let label = match (kind, episode_id.as_deref()) {
+            (Some(kind), Some(id)) => Some(Label { kind, episode_id: Cow::Borrowed(id) }),
+            _ => None,
+        };
+        let context = RecordContext { event_id: EventId::new(self.shared.run_id, self.plan.worker, seq), time_ms, label };
+        let topology = self.shared.topology;
+        let record = match emission {
+            Emission::Flow { session, side, prefer_destination } => Record::VpcFlow(render_flow(topology, &session, side, prefer_destination, context)),
+            Emission::Firewall(session) => {
+                self.sessions += 1;
+                Record::Firewall(render_firewall(topology, &session, (u64::from(self.plan.worker) << 48) | self.sessions, context))
+            }
+            Emission::NoData(host) => Record::VpcFlow(render_no_data(topology, host, context)),
+        };
+        chunk.push(&record, kind);
+    }
+
+    fn baseline_emission(&mut self) -> Emission<'s> {
+        match self.baseline.draw(&mut self.rng) {
+            Draw::NoData(host) => Emission::NoData(host),
+            Draw::Session(session) if chance(&mut self.rng, self.shared.firewall_ratio) => Emission::Firewall(session),
+            Draw::Session(session) => {
+                let side = if chance(&mut self.rng, 0.55) { Side::Request } else { Side::Response };
+                Emission::Flow { session, side, prefer_destination: chance(&mut self.rng, 0.5) }
+            }
+        }
+    }
+
+    /// The scan lane: episodes back to back, each probing at the scanning tool's own speed from the
+    /// moment its first probe is due.
+    fn next_scan_probe(&mut self, schedule_ms: i64, finished: &mut Vec<EpisodeSummary>) -> (Rc<str>, Emission<'s>, i64) {
+        let lane_rate = self.plan.lane_rate();
+        let episode = match &mut self.scan {
+            Some(episode) => episode,
+            None => {
+                let id: Rc<str> = format!("{}-{}-e{}", self.shared.run_id, self.plan.worker, self.scan_number).into();
+                self.scan_number += 1;
+                let mut episode = start_episode(AnomalyKind::PortScan, id, &mut self.rng, &self.baseline, &self.shared.chaos, 1.0);
+                episode.first_ms = schedule_ms;
+                self.scan.insert(episode)
+            }
+        };
+        let ports_per_second = match &episode.shape {
+            crate::chaos::Shape::PortScan(scan) => scan.ports_per_second.max(lane_rate),
+            _ => lane_rate,
+        };
+        let start_ms = if episode.emitted == 0 { schedule_ms } else { episode.first_ms };
+        let time_ms = start_ms + (episode.emitted as f64 * 1000.0 / ports_per_second) as i64;
+        let emission = episode.emit(&mut self.rng, &self.baseline, time_ms);
+        let id = episode.episode_id.clone();
+        if episode.is_finished() {
+            finished.push(episode.summary(self.plan.worker));
+            self.scan = None;
+        }
+        (id, emission, time_ms)
+    }
+
+    fn open_episodes(&self) -> Vec<EpisodeSummary> {
+        let mut open = self.scheduler.open_episodes();
+        open.extend(self.scan.iter().filter(|episode| episode.emitted > 0).map(|episode| episode.summary(self.plan.worker)));
+        open
+    }
+}

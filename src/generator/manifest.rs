@@ -1,0 +1,115 @@
+//! The run manifest: what a run was asked to do and exactly what it emitted.
+//!
+//! Written when the run ends, including after Ctrl-C. `lanes[].records` is the count of records
+//! each lane handed to the output, and lane *w*'s event ids are `<run_id>-<w>-<seq>` for
+//! `seq` in `0..records`: the manifest names the exact set of emitted ids, which `verify` checks the
+//! store against.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::records::{AnomalyKind, EventType, Timestamp};
+
+use super::GeneratorSettings;
+use super::collector::Tally;
+use super::schedule::{LaneRole, Schedule};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestSettings {
+    pub workers: u32,
+    /// Target records per second; 0 means as fast as possible.
+    pub eps: f64,
+    pub count: Option<u64>,
+    pub duration_ms: Option<u64>,
+    /// t0 of the logical schedule.
+    pub start_time: Timestamp,
+    pub latency_spike_prob: f64,
+    pub port_scan_prob: f64,
+    pub data_exfil_prob: f64,
+    pub conn_reset_prob: f64,
+    pub exfil_bytes: u64,
+    pub firewall_ratio: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestLane {
+    pub worker: u32,
+    /// `traffic` or `port_scan`.
+    pub role: String,
+    pub records: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunManifest {
+    pub netchaos_version: String,
+    pub run_id: String,
+    pub seed: u64,
+    pub instance_id: u32,
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    /// True when the run emitted everything it was asked to (no Ctrl-C, no output error).
+    pub complete: bool,
+    pub settings: ManifestSettings,
+    /// How to enumerate the emitted event ids.
+    pub event_ids: String,
+    pub lanes: Vec<ManifestLane>,
+    pub records: u64,
+    pub by_event_type: BTreeMap<String, u64>,
+    /// Records per label: `normal` and each anomaly kind.
+    pub by_label: BTreeMap<String, u64>,
+    /// Episodes per anomaly kind.
+    pub episodes: BTreeMap<String, u64>,
+}
+
+impl RunManifest {
+    pub fn new(settings: &GeneratorSettings, schedule: &Schedule, tally: &Tally, started_at: Timestamp, finished_at: Timestamp, complete: bool) -> Self {
+        let lanes = schedule
+            .lanes
+            .iter()
+            .zip(&tally.lane_records)
+            .map(|(lane, records)| ManifestLane {
+                worker: lane.worker,
+                role: match lane.role {
+                    LaneRole::Traffic => "traffic".into(),
+                    LaneRole::PortScan => "port_scan".into(),
+                },
+                records: *records,
+            })
+            .collect();
+        let mut by_label = BTreeMap::from([("normal".to_owned(), tally.by_label[0])]);
+        let mut episodes = BTreeMap::new();
+        for kind in AnomalyKind::ALL {
+            by_label.insert(kind.as_str().to_owned(), tally.by_label[kind.index() + 1]);
+            episodes.insert(kind.as_str().to_owned(), tally.episodes[kind.index()]);
+        }
+        RunManifest {
+            netchaos_version: env!("CARGO_PKG_VERSION").to_owned(),
+            run_id: settings.run_id(),
+            seed: settings.seed,
+            instance_id: settings.instance_id,
+            started_at,
+            finished_at,
+            complete,
+            settings: ManifestSettings {
+                workers: settings.workers.get(),
+                eps: settings.eps,
+                count: settings.count,
+                duration_ms: settings.duration.map(|duration| duration.as_millis() as u64),
+                start_time: Timestamp::from_unix_millis(settings.start_time_ms),
+                latency_spike_prob: settings.chaos.latency_spike_prob,
+                port_scan_prob: settings.chaos.port_scan_prob,
+                data_exfil_prob: settings.chaos.data_exfil_prob,
+                conn_reset_prob: settings.chaos.conn_reset_prob,
+                exfil_bytes: settings.chaos.exfil_bytes,
+                firewall_ratio: settings.firewall_ratio,
+            },
+            event_ids: "lane w emitted `<run_id>-<w>-<seq>` for every seq in 0..lanes[w].records".to_owned(),
+            lanes,
+            records: tally.records(),
+            by_event_type: EventType::ALL.iter().map(|kind| (kind.as_str().to_owned(), tally.by_event_type[kind.index()])).collect(),
+            by_label,
+            episodes,
+        }
+    }
+}

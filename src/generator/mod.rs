@@ -1,0 +1,185 @@
+//! The generator: realistic, reproducible, labelled network telemetry, fast.
+//!
+//! [`generate`] builds the [`topology::Topology`] from the seed, cuts the logical
+//! [`schedule::Schedule`] into lanes, runs one thread per lane ([`lane`]) and merges their chunks in
+//! schedule order through the [`collector`] into a [`ChunkSink`]. Same seed, workers, count and
+//! start time give the same bytes, on any machine, at any speed: nothing depends on the wall clock
+//! but *when* a chunk is emitted.
+
+pub mod baseline;
+pub mod collector;
+pub mod lane;
+pub mod manifest;
+pub mod random;
+pub mod schedule;
+pub mod session;
+pub mod topology;
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::chaos::{ChaosSettings, EpisodeSummary};
+use crate::records::{AnomalyKind, Record, Timestamp};
+
+pub use collector::{ChunkSink, Tally};
+pub use manifest::RunManifest;
+
+use lane::{LaneShared, run_lane};
+use schedule::Schedule;
+use topology::Topology;
+
+/// Chunks a lane may have in flight before it waits for the collector.
+const LANE_CHANNEL_CHUNKS: usize = 4;
+
+/// Validated generator settings (the CLI turns flags into these).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratorSettings {
+    pub seed: u64,
+    /// Distinguishes generator instances that share a seed (part of the run id).
+    pub instance_id: u32,
+    pub workers: NonZeroU32,
+    /// Target records per second, all lanes together; 0 means as fast as possible.
+    pub eps: f64,
+    pub count: Option<u64>,
+    pub duration: Option<Duration>,
+    /// t0 of the logical schedule, Unix milliseconds.
+    pub start_time_ms: i64,
+    pub chaos: ChaosSettings,
+    /// Share of baseline records written as firewall sessions rather than flows.
+    pub firewall_ratio: f64,
+}
+
+impl GeneratorSettings {
+    /// 16 hex digits from the seed and the instance id.
+    pub fn run_id(&self) -> String {
+        format!("{:016x}", random::split_seed(self.seed, 0x5EED_0000_0000 + u64::from(self.instance_id)))
+    }
+
+    /// Records the run is bounded to: `--count`, or `--duration × --eps` when paced.
+    pub fn effective_count(&self) -> Option<u64> {
+        let by_duration = match self.duration {
+            Some(duration) if self.eps > 0.0 => Some((duration.as_secs_f64() * self.eps).round() as u64),
+            _ => None,
+        };
+        match (self.count, by_duration) {
+            (Some(count), Some(limit)) => Some(count.min(limit)),
+            (count, limit) => count.or(limit),
+        }
+    }
+
+    pub fn schedule(&self) -> Schedule {
+        Schedule::new(self.eps, self.workers.get(), self.effective_count(), self.chaos.port_scan_prob)
+    }
+}
+
+/// What one lane hands the collector for one slice: JSON lines and their tallies.
+#[derive(Debug, Clone, Default)]
+pub struct Chunk {
+    pub worker: u32,
+    pub slice: u64,
+    /// Sequence number (within the lane) of the first record in `data`.
+    pub first_seq: u64,
+    pub records: u64,
+    /// JSON lines, each ending in `\n`.
+    pub data: Vec<u8>,
+    pub by_event_type: [u64; 2],
+    /// Index 0 normal, then `AnomalyKind::index() + 1`.
+    pub by_label: [u64; 5],
+    /// Episodes that ended in this chunk (or, in a lane's last chunk, that were cut short).
+    pub episodes: Vec<EpisodeSummary>,
+}
+
+impl Chunk {
+    pub fn new(worker: u32, slice: u64, first_seq: u64) -> Self {
+        Chunk { worker, slice, first_seq, ..Chunk::default() }
+    }
+
+    /// Appends one record as a JSON line.
+    #[allow(clippy::expect_used)]
+    pub fn push(&mut self, record: &Record<'_>, kind: Option<AnomalyKind>) {
+        // Serializing into a Vec has no I/O to fail, and no record type has a map with
+        // non-string keys: serde_json cannot return an error here.
+        serde_json::to_writer(&mut self.data, record).expect("records serialize into memory");
+        self.data.push(b'\n');
+        self.records += 1;
+        self.by_event_type[record.event_type().index()] += 1;
+        self.by_label[kind.map_or(0, |kind| kind.index() + 1)] += 1;
+    }
+
+    /// The JSON lines of this chunk, without their newlines.
+    pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        self.data.split(|byte| *byte == b'\n').take(self.records as usize)
+    }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct GenerateReport {
+    pub manifest: RunManifest,
+    pub elapsed: Duration,
+    /// The output's error, if it failed.
+    pub error: Option<anyhow::Error>,
+}
+
+/// Runs the generator into `sink` until the count is reached, the duration has passed, `stop` is
+/// raised, or the sink fails.
+pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &AtomicBool) -> GenerateReport {
+    let topology = Topology::new(settings.seed);
+    let schedule = settings.schedule();
+    let run_id = settings.run_id();
+    let started_at = now_timestamp();
+    let clock_start = Instant::now();
+    let finished = AtomicBool::new(false);
+    let shared = LaneShared {
+        topology: &topology,
+        run_id: &run_id,
+        chaos: settings.chaos,
+        firewall_ratio: settings.firewall_ratio,
+        start_ms: settings.start_time_ms,
+        schedule: &schedule,
+        stop,
+        clock_start,
+    };
+    let lane_seed = random::split_seed(settings.seed, 0x1A4E_0000 + u64::from(settings.instance_id));
+    let (tally, result) = std::thread::scope(|scope| {
+        let mut receivers = Vec::with_capacity(schedule.lanes.len());
+        for plan in &schedule.lanes {
+            let (sender, receiver) = sync_channel(LANE_CHANNEL_CHUNKS);
+            receivers.push(receiver);
+            let shared = &shared;
+            let rng = random::rng_for(lane_seed, u64::from(plan.worker));
+            scope.spawn(move || run_lane(shared, plan, rng, sender));
+        }
+        // An unpaced run bounded by time: wall-clock duration.
+        if let (Some(duration), false) = (settings.duration, schedule.paced) {
+            let finished = &finished;
+            scope.spawn(move || stop_after(duration, clock_start, stop, finished));
+        }
+        let outcome = collector::collect(receivers, sink, stop);
+        finished.store(true, Ordering::Relaxed);
+        outcome
+    });
+    let expected = schedule.lanes.iter().map(|lane| lane.count).collect::<Option<Vec<u64>>>();
+    let complete = result.is_ok() && expected.is_none_or(|counts| counts == tally.lane_records);
+    let complete = complete && (settings.effective_count().is_some() || settings.duration.is_some());
+    let manifest = RunManifest::new(settings, &schedule, &tally, started_at, now_timestamp(), complete);
+    GenerateReport { manifest, elapsed: clock_start.elapsed(), error: result.err() }
+}
+
+fn stop_after(duration: Duration, clock_start: Instant, stop: &AtomicBool, finished: &AtomicBool) {
+    while !finished.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
+        let elapsed = clock_start.elapsed();
+        if elapsed >= duration {
+            stop.store(true, Ordering::Relaxed);
+            return;
+        }
+        std::thread::sleep((duration - elapsed).min(Duration::from_millis(20)));
+    }
+}
+
+pub fn now_timestamp() -> Timestamp {
+    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64);
+    Timestamp::from_unix_millis(millis)
+}

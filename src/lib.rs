@@ -1,0 +1,16 @@
+//! netchaos: a network-telemetry chaos engine and ingestion pipeline.
+//!
+//! # Layout: the data flows left to right
+//!
+//! - [`records`]: the two record kinds, their JSON form, the JSON Schema and the one strict
+//!   validation function.
+//! - [`generator`]: the address plan (topology), realistic baseline traffic, the rate schedule, the
+//!   worker lanes and the ordered writer, the run manifest.
+//! - [`chaos`]: anomaly episodes, one file per kind, and the scheduler that holds each kind's
+//!   fraction to its probability.
+//! - [`cli`]: one module per subcommand, thin; logic lives in the library.
+
+pub mod chaos;
+pub mod cli;
+pub mod generator;
+pub mod records;
