@@ -14,3 +14,5 @@ pub mod chaos;
 pub mod cli;
 pub mod generator;
 pub mod records;
+pub mod sink;
+pub mod verify;

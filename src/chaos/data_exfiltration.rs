@@ -18,7 +18,7 @@ use crate::records::{AppProto, protocol};
 
 use super::{Actors, Emission};
 
-pub(crate) const MEAN_RECORDS: f64 = 80.0;
+pub(crate) const MEAN_RECORDS: f64 = 200.0;
 
 #[derive(Debug)]
 pub struct DataExfiltration<'t> {
@@ -37,7 +37,7 @@ impl<'t> DataExfiltration<'t> {
         let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
         let host = baseline.caller_host(rng, vpc, &[Role::Worker, Role::Api, Role::Database, Role::Bastion]);
         let planned_bytes = (exfil_bytes as f64 * (1.0 + 0.5 * unit(rng))) as u64;
-        let outbound_flows = between(rng, 10, 30);
+        let outbound_flows = between(rng, 50, 150);
         DataExfiltration {
             host,
             resolver: *pick(rng, &baseline.topology.dns_resolvers),
@@ -60,7 +60,7 @@ impl<'t> DataExfiltration<'t> {
         self.emitted += 1;
         // Queries of ~150–250 bytes (DNS over UDP stays under 512).
         let packets_up = (self.bytes_per_flow / between(rng, 150, 250)).max(1);
-        let packets_down = (packets_up / 8).max(1);
+        let packets_down = (packets_up / 16).max(1);
         let session = Session {
             client: Endpoint::Host(self.host),
             client_port: self.source_port,

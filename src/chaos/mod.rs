@@ -16,7 +16,7 @@
 //!
 //! An active episode emits a record with probability `density` (else the record is baseline), so an
 //! episode spreads over time ("for a while") instead of monopolising its lane; the density is at
-//! least three times the kind's fraction so that an episode always outpaces its credit.
+//! least twice the kind's fraction so that an episode always outpaces its credit.
 
 mod connection_reset;
 mod data_exfiltration;
@@ -210,6 +210,10 @@ pub fn start_episode<'t>(kind: AnomalyKind, episode_id: std::rc::Rc<str>, rng: &
     ActiveEpisode::new(episode_id, kind, Shape::start(kind, rng, baseline, settings), density)
 }
 
+/// An active episode emits at this multiple of its kind's fraction at least, so it always spends
+/// credit faster than the credit accrues (any factor above 1 would do; larger means shorter spans).
+const DENSITY_OVER_FRACTION: f64 = 2.0;
+
 /// Kinds that live inside traffic lanes (the port scan has its own lane).
 const IN_LANE_KINDS: [AnomalyKind; 3] = [AnomalyKind::LatencySpike, AnomalyKind::DataExfiltration, AnomalyKind::ConnectionReset];
 
@@ -274,16 +278,20 @@ impl<'t> EpisodeScheduler<'t> {
     fn maybe_start(&mut self, kind: AnomalyKind, rng: &mut LaneRng, baseline: &Baseline<'t>) {
         let fraction = self.fractions[kind.index()];
         let mean_length = mean_episode_records(kind, self.settings.exfil_bytes);
-        // Starts wait a geometric time whose mean is half the nominal spacing between episodes.
-        let gate = (2.0 * fraction / mean_length).min(1.0);
-        if !chance(rng, gate) {
+        // Starts wait a random (geometric) number of records. While active, an episode spends
+        // credit at `density - fraction` per record, i.e. half its length in total; the mean wait of
+        // `length / (4 × fraction)` records earns back only a quarter, so the credit drifts down
+        // whenever it is positive and stays bounded. A large debt starts an episode at once.
+        let gate = (4.0 * fraction / mean_length).min(1.0);
+        let owed = self.credit[kind.index()] > mean_length / 2.0;
+        if !owed && !chance(rng, gate) {
             return;
         }
         let episode_id: std::rc::Rc<str> = format!("{}-{}-e{}", self.run_id, self.worker, self.next_number).into();
         self.next_number += 1;
         let mut episode = start_episode(kind, episode_id, rng, baseline, &self.settings, 1.0);
         let spread = episode.planned as f64 / (episode.shape.target_span_seconds() * self.lane_rate);
-        episode.density = spread.max(3.0 * fraction).clamp(1e-6, 1.0);
+        episode.density = spread.max(DENSITY_OVER_FRACTION * fraction).clamp(1e-6, 1.0);
         self.active[kind.index()] = Some(episode);
     }
 

@@ -1,4 +1,78 @@
 //! The command line: one module per subcommand, thin; the logic lives in the library.
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+//!
+//! `main` parses flags (each with an environment-variable fallback), turns them into validated
+//! settings in one step that can fail with one clear line, runs the subcommand and maps the outcome
+//! to an exit code: 0 success, 1 a failure while running (or `verify` finding loss or
+//! duplication), 2 a usage error.
+
+mod args;
+mod generate;
+mod schema;
+mod signals;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// netchaos: realistic, labelled network telemetry at a controlled rate, through Kafka into
+/// object storage, exactly once.
+#[derive(Debug, Parser)]
+#[command(name = "netchaos", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate telemetry as JSON lines to stdout or a file.
+    #[command(after_help = generate::EXAMPLES)]
+    Generate(generate::GenerateArgs),
+    /// Print the JSON Schema of the records.
+    Schema(schema::SchemaArgs),
+}
+
+/// A user's mistake: reported as one line, exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct UsageError(pub(crate) String);
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return clap_exit(&error),
+    };
+    let outcome = match cli.command {
+        Command::Generate(args) => generate::run(args),
+        Command::Schema(args) => schema::run(&args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => report(&error),
+    }
+}
+
+/// Help and version go to stdout as clap prints them; every other parse error becomes one line.
+fn clap_exit(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+        // Nothing useful can be done if printing the help itself fails.
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    let rendered = error.render().to_string();
+    let first_line = rendered.lines().find(|line| !line.trim().is_empty()).unwrap_or("invalid arguments");
+    let message = first_line.trim_start_matches("error: ");
+    eprintln!("netchaos: error: {message} (see --help)");
+    ExitCode::from(2)
+}
+
+fn report(error: &anyhow::Error) -> ExitCode {
+    if let Some(usage) = error.downcast_ref::<UsageError>() {
+        eprintln!("netchaos: error: {usage}");
+        return ExitCode::from(2);
+    }
+    let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
+    eprintln!("netchaos: error: {}", chain.join(": "));
+    ExitCode::from(1)
 }

@@ -189,6 +189,9 @@ fn probe_event_type(text: &str) -> Result<Cow<'_, str>, Rejection> {
     }
     let first = text.trim_start().as_bytes().first().copied();
     if first != Some(b'{') {
+        if nesting_depth(text) > MAX_NESTING {
+            return Err(too_deep());
+        }
         return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
             Ok(_) => Rejection::new(RejectReason::NotAnObject, None, "a record must be a JSON object"),
             Err(error) => classify_syntax(text, &error),
@@ -202,9 +205,13 @@ fn probe_event_type(text: &str) -> Result<Cow<'_, str>, Rejection> {
     }
 }
 
+fn too_deep() -> Rejection {
+    Rejection::new(RejectReason::TooDeep, None, format!("document nests deeper than {MAX_NESTING} levels"))
+}
+
 fn classify_syntax(text: &str, error: &serde_json::Error) -> Rejection {
     if nesting_depth(text) > MAX_NESTING || error.to_string().starts_with("recursion limit exceeded") {
-        return Rejection::new(RejectReason::TooDeep, None, format!("document nests deeper than {MAX_NESTING} levels"));
+        return too_deep();
     }
     Rejection::new(RejectReason::InvalidJson, None, error.to_string())
 }
@@ -238,6 +245,11 @@ fn nesting_depth(text: &str) -> usize {
 /// Runs the failed parse again with path tracking to name the field and the class of fault.
 /// Only rejected records pay for this.
 fn diagnose<'de, T: Deserialize<'de>>(text: &'de str) -> Rejection {
+    // A record nests two levels deep; anything far deeper is rejected as such, whatever else
+    // is wrong with it.
+    if nesting_depth(text) > MAX_NESTING {
+        return too_deep();
+    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let error = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
         Ok(_) => match deserializer.end() {

@@ -1,0 +1,203 @@
+//! Flags shared by the commands that generate (`generate`, `run`): rate, workers, chaos
+//! probabilities, seed, bounds. Raw flags here; [`GeneratorArgs::resolve`] turns them into
+//! validated [`GeneratorSettings`] or one clear usage error.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::chaos::ChaosSettings;
+use crate::generator::{GeneratorSettings, now_timestamp};
+use crate::records::Timestamp;
+
+use super::UsageError;
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct GeneratorArgs {
+    /// Target records per second, all workers together; 0 = as fast as possible.
+    #[arg(long, env = "EPS_TARGET", default_value = "5000", value_parser = parse_rate)]
+    pub(crate) eps: f64,
+
+    /// Generator worker threads (the port scan adds one dedicated worker of its own). Part of
+    /// what makes a run reproducible: keep it fixed to get the same records.
+    #[arg(long, env = "WORKER_COUNT", default_value = "4", value_parser = parse_workers)]
+    pub(crate) workers: NonZeroU32,
+
+    /// Stop after this many records.
+    #[arg(long, env = "NETCHAOS_COUNT")]
+    pub(crate) count: Option<u64>,
+
+    /// Stop after this long (`30s`, `5m`, `1h`); with a paced rate this is exactly eps × duration
+    /// records.
+    #[arg(long, env = "NETCHAOS_DURATION", value_parser = parse_duration)]
+    pub(crate) duration: Option<Duration>,
+
+    /// Seed of everything random; a random one is chosen (and written in the manifest) if absent.
+    #[arg(long, env = "SEED")]
+    pub(crate) seed: Option<u64>,
+
+    /// Distinguishes generator instances that share a seed; part of every event id.
+    #[arg(long, env = "NETCHAOS_INSTANCE_ID", default_value_t = 0)]
+    pub(crate) instance_id: u32,
+
+    /// t0 of the logical schedule: RFC 3339 (`2026-01-01T00:00:00Z`) or Unix seconds; default now.
+    #[arg(long, env = "NETCHAOS_START_TIME", value_parser = parse_start_time)]
+    pub(crate) start_time: Option<Timestamp>,
+
+    /// Expected fraction of records in latency-spike episodes.
+    #[arg(long, env = "LATENCY_SPIKE_PROB", default_value = "0.01", value_parser = parse_probability)]
+    pub(crate) latency_spike_prob: f64,
+
+    /// Expected fraction of records in port-scan episodes.
+    #[arg(long, env = "PORT_SCAN_PROB", default_value = "0.01", value_parser = parse_probability)]
+    pub(crate) port_scan_prob: f64,
+
+    /// Expected fraction of records in DNS-exfiltration episodes.
+    #[arg(long, env = "DATA_EXFIL_PROB", default_value = "0.005", value_parser = parse_probability)]
+    pub(crate) data_exfil_prob: f64,
+
+    /// Expected fraction of records in connection-reset episodes.
+    #[arg(long, env = "CONN_RESET_PROB", default_value = "0.01", value_parser = parse_probability)]
+    pub(crate) conn_reset_prob: f64,
+
+    /// Bytes one exfiltration episode sends out (`10MB`, `500MiB`, or a plain number).
+    #[arg(long, env = "EXFIL_BYTES", default_value = "10MB", value_parser = parse_bytes)]
+    pub(crate) exfil_bytes: u64,
+
+    /// Share of baseline records written as firewall sessions (the rest are VPC flows).
+    #[arg(long, env = "FIREWALL_RATIO", default_value = "0.25", value_parser = parse_probability)]
+    pub(crate) firewall_ratio: f64,
+}
+
+impl GeneratorArgs {
+    pub(crate) fn resolve(&self) -> Result<GeneratorSettings, UsageError> {
+        let chaos = ChaosSettings {
+            latency_spike_prob: self.latency_spike_prob,
+            port_scan_prob: self.port_scan_prob,
+            data_exfil_prob: self.data_exfil_prob,
+            conn_reset_prob: self.conn_reset_prob,
+            exfil_bytes: self.exfil_bytes,
+        };
+        let total = chaos.total();
+        if total > 1.0 + 1e-9 {
+            return Err(UsageError(format!(
+                "the anomaly probabilities sum to {total}, more than 1: lower --latency-spike-prob, --port-scan-prob, --data-exfil-prob or --conn-reset-prob"
+            )));
+        }
+        if self.exfil_bytes == 0 {
+            return Err(UsageError("--exfil-bytes must be more than 0".into()));
+        }
+        if self.duration.is_some_and(|duration| duration.is_zero()) {
+            return Err(UsageError("--duration must be longer than 0s".into()));
+        }
+        let seed = self.seed.unwrap_or_else(random_seed);
+        let start_time_ms = self.start_time.unwrap_or_else(|| Timestamp::from_unix_millis(now_timestamp().unix_seconds() * 1000)).unix_millis();
+        Ok(GeneratorSettings {
+            seed,
+            instance_id: self.instance_id,
+            workers: self.workers,
+            eps: self.eps,
+            count: self.count,
+            duration: self.duration,
+            start_time_ms,
+            chaos,
+            firewall_ratio: self.firewall_ratio,
+        })
+    }
+}
+
+/// A seed from the OS's per-process hash keys and the clock, for runs without `--seed`.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_i64(now_timestamp().unix_millis());
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}
+
+pub(crate) fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of records per second"))?;
+    if !rate.is_finite() || rate < 0.0 {
+        return Err(format!("`{text}` is not a rate: use a number >= 0 (0 = as fast as possible)"));
+    }
+    Ok(rate)
+}
+
+pub(crate) fn parse_workers(text: &str) -> Result<NonZeroU32, String> {
+    let workers: u32 = text.trim().parse().map_err(|_| format!("`{text}` is not a whole number of workers"))?;
+    NonZeroU32::new(workers).ok_or_else(|| "the worker count must be at least 1".to_owned())
+}
+
+pub(crate) fn parse_probability(text: &str) -> Result<f64, String> {
+    let probability: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number"))?;
+    if !(0.0..=1.0).contains(&probability) {
+        return Err(format!("{probability} is outside 0-1: a probability is a fraction of records"));
+    }
+    Ok(probability)
+}
+
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|error| format!("`{text}` is not a duration like 30s, 5m or 1h ({error})"))
+}
+
+pub(crate) fn parse_start_time(text: &str) -> Result<Timestamp, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<i64>() {
+        return Ok(Timestamp::from_unix_millis(seconds.saturating_mul(1000)));
+    }
+    humantime::parse_rfc3339_weak(text)
+        .ok()
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|since| Timestamp::from_unix_millis(since.as_millis() as i64))
+        .ok_or_else(|| format!("`{text}` is not a time: use RFC 3339 (2026-01-01T00:00:00Z) or Unix seconds"))
+}
+
+/// `10MB` (10^6), `10MiB` (2^20), `512KB`, `1GB`, or plain bytes.
+pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a size like 10MB, 512KiB or 1048576"))?;
+    let multiplier = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "mb" | "m" => 1e6,
+        "gb" | "g" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown size unit `{other}` in `{text}`: use B, KB, MB, GB, KiB, MiB or GiB")),
+    };
+    Ok((value * multiplier).round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_in_both_unit_systems() {
+        assert_eq!(parse_bytes("10MB"), Ok(10_000_000));
+        assert_eq!(parse_bytes("1MiB"), Ok(1_048_576));
+        assert_eq!(parse_bytes("123"), Ok(123));
+        assert!(parse_bytes("ten").is_err());
+        assert!(parse_bytes("5XB").is_err());
+    }
+
+    #[test]
+    fn start_time_takes_rfc3339_or_seconds() {
+        assert_eq!(parse_start_time("1700000000"), Ok(Timestamp::from_unix_millis(1_700_000_000_000)));
+        assert_eq!(parse_start_time("2023-11-14T22:13:20Z"), Ok(Timestamp::from_unix_millis(1_700_000_000_000)));
+        assert!(parse_start_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn rates_probabilities_and_workers_are_checked() {
+        assert!(parse_rate("abc").is_err());
+        assert!(parse_rate("-1").is_err());
+        assert_eq!(parse_rate("0"), Ok(0.0));
+        assert!(parse_probability("1.5").is_err());
+        assert!(parse_workers("0").is_err());
+    }
+}

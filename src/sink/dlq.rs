@@ -1,0 +1,166 @@
+//! Dead-letter entries: one JSON line per rejected message, with why, where from, and the message
+//! itself.
+//!
+//! ```json
+//! {"reason":"out_of_range","field":"dstport","detail":"...","source":"stdin","partition":0,
+//!  "offset":17,"raw":"{\"event_type\":...}","raw_base64":null}
+//! ```
+//!
+//! `raw` holds the message when it is valid UTF-8 (JSON escaping keeps the line a line even when
+//! the message held newlines); otherwise `raw` is null and `raw_base64` holds it in standard base64,
+//! so that no byte of a rejected message is lost and every entry is still one JSON object.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use crate::records::Rejection;
+
+/// One dead-letter line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DlqEntry<'a> {
+    /// The [`RejectReason`](crate::records::RejectReason) code.
+    #[serde(borrow)]
+    pub reason: Cow<'a, str>,
+    #[serde(borrow)]
+    pub field: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub detail: Cow<'a, str>,
+    #[serde(borrow)]
+    pub source: Cow<'a, str>,
+    pub partition: u32,
+    pub offset: u64,
+    #[serde(borrow)]
+    pub raw: Option<Cow<'a, str>>,
+    pub raw_base64: Option<String>,
+}
+
+impl<'a> DlqEntry<'a> {
+    pub fn new(rejection: &'a Rejection, source: &'a str, partition: u32, offset: u64, payload: &'a [u8]) -> Self {
+        let (raw, raw_base64) = match std::str::from_utf8(payload) {
+            Ok(text) => (Some(Cow::Borrowed(text)), None),
+            Err(_) => (None, Some(encode_base64(payload))),
+        };
+        DlqEntry {
+            reason: Cow::Borrowed(rejection.reason.as_str()),
+            field: rejection.field.as_deref().map(Cow::Borrowed),
+            detail: Cow::Borrowed(&rejection.detail),
+            source: Cow::Borrowed(source),
+            partition,
+            offset,
+            raw,
+            raw_base64,
+        }
+    }
+
+    /// The rejected message's bytes, from `raw` or `raw_base64`.
+    pub fn payload(&self) -> Option<Vec<u8>> {
+        match (&self.raw, &self.raw_base64) {
+            (Some(text), _) => Some(text.as_bytes().to_vec()),
+            (None, Some(encoded)) => decode_base64(encoded),
+            (None, None) => None,
+        }
+    }
+
+    /// Appends the entry and its newline to `out`.
+    pub fn write_line(&self, out: &mut Vec<u8>) {
+        // Every field is a string, an integer or null: serializing into memory cannot fail, and if
+        // it ever did the entry would still be one line, so record the failure in it.
+        if let Err(error) = serde_json::to_writer(&mut *out, self) {
+            out.extend_from_slice(format!("{{\"reason\":\"{}\",\"detail\":\"unserializable entry: {error}\"}}", self.reason).as_bytes());
+        }
+        out.push(b'\n');
+    }
+}
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 (RFC 4648 §4) with `=` padding.
+pub fn encode_base64(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for group in bytes.chunks(3) {
+        let triple = (u32::from(group[0]) << 16) | (u32::from(group.get(1).copied().unwrap_or(0)) << 8) | u32::from(group.get(2).copied().unwrap_or(0));
+        let sextets = [triple >> 18, triple >> 12, triple >> 6, triple];
+        let emitted = group.len() + 1;
+        for (position, sextet) in sextets.into_iter().enumerate() {
+            let character = if position < emitted { ALPHABET[(sextet & 0x3f) as usize] } else { b'=' };
+            out.push(char::from(character));
+        }
+    }
+    out
+}
+
+/// Decodes standard padded base64; `None` for anything else.
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    let groups = bytes.len() / 4;
+    for (index, group) in bytes.chunks(4).enumerate() {
+        let padding = group.iter().rev().take_while(|byte| **byte == b'=').count();
+        if padding > 2 || (padding > 0 && index + 1 != groups) {
+            return None;
+        }
+        let mut triple = 0u32;
+        for byte in &group[..4 - padding] {
+            let value = ALPHABET.iter().position(|candidate| candidate == byte)?;
+            triple = (triple << 6) | value as u32;
+        }
+        triple <<= 6 * padding as u32;
+        let decoded = [(triple >> 16) as u8, (triple >> 8) as u8, triple as u8];
+        out.extend_from_slice(&decoded[..3 - padding]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::RejectReason;
+    use proptest::prelude::*;
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (plain, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+            assert_eq!(encode_base64(plain.as_bytes()), encoded);
+            assert_eq!(decode_base64(encoded).unwrap(), plain.as_bytes());
+        }
+        assert_eq!(encode_base64(&[0xff, 0xfe, 0x00]), "//4A");
+        for bad in ["Zg=", "Z===", "Zg==Zg==", "Zm9*"] {
+            assert_eq!(decode_base64(bad), None, "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn base64_round_trips(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            prop_assert_eq!(decode_base64(&encode_base64(&bytes)), Some(bytes));
+        }
+    }
+
+    #[test]
+    fn entries_keep_text_as_text_and_bytes_as_base64() {
+        let rejection = Rejection { reason: RejectReason::OutOfRange, field: Some("dstport".into()), detail: "70000 > 65535".into() };
+        let mut out = Vec::new();
+        DlqEntry::new(&rejection, "stdin", 2, 17, b"{\"a\":\n1}").write_line(&mut out);
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.ends_with("}\n") && text.matches('\n').count() == 1, "{text}");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"reason": "out_of_range", "field": "dstport", "detail": "70000 > 65535", "source": "stdin",
+                "partition": 2, "offset": 17, "raw": "{\"a\":\n1}", "raw_base64": null})
+        );
+
+        let binary = [b'{', 0xff, b'}'];
+        let not_utf8 = Rejection { reason: RejectReason::NotUtf8, field: None, detail: "invalid UTF-8 at byte 1".into() };
+        let mut out = Vec::new();
+        DlqEntry::new(&not_utf8, "stdin", 0, 3, &binary).write_line(&mut out);
+        let entry: DlqEntry<'_> = serde_json::from_slice(&out).unwrap();
+        assert_eq!(entry.raw, None);
+        assert_eq!(entry.field, None);
+        assert_eq!(entry.payload().unwrap(), binary);
+    }
+}

@@ -1,0 +1,218 @@
+//! The object store the sink writes to and `verify` reads: a thin wrapper over
+//! [`object_store::ObjectStore`] plus a key prefix.
+//!
+//! Every key the rest of the crate handles is relative to the prefix; this file alone joins and
+//! strips it. Local stores (a plain path or a `file://` URL) use
+//! [`object_store::local::LocalFileSystem`], which writes each object to a `#N` staging file and
+//! renames it into place, so a crash never leaves a half-written object under its real key (and
+//! listings skip staging files). On top of that, [`Storage::put`] syncs the file and its
+//! directories to disk before returning: "durably written" means it survives a power cut, not just
+//! a process crash. `s3://` URLs arrive with the S3 issue.
+
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+
+/// Why a store could not be opened or an operation on it failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("s3 stores arrive with the S3 issue; use a local path")]
+    S3NotYetSupported,
+    #[error("unsupported store url `{0}`: use a local directory or a file:// url")]
+    UnsupportedScheme(String),
+    #[error("could not create the store directory {path}: {source}; check the path and its permissions")]
+    CreateDirectory { path: String, source: std::io::Error },
+    #[error("could not open the store at {path}: {source}")]
+    Open { path: String, source: object_store::Error },
+    #[error("`{key}` is not a valid object key: {source}")]
+    InvalidKey { key: String, source: object_store::path::Error },
+    #[error("could not {operation} `{key}`: {source}")]
+    Operation { operation: &'static str, key: String, source: object_store::Error },
+    #[error("could not sync `{key}` to disk: {source}")]
+    Sync { key: String, source: std::io::Error },
+}
+
+/// An object store and the prefix under which netchaos keeps its objects.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    /// No leading or trailing `/`; empty for the store's root.
+    prefix: String,
+    /// The directory of a local store, to sync written files and their directories.
+    local_root: Option<PathBuf>,
+    /// What the user named, for logs and messages.
+    location: String,
+}
+
+impl Storage {
+    /// Opens a store from what the user typed: a local directory (created if missing) or a
+    /// `file://` URL. `s3://` is reserved for the S3 issue.
+    pub fn from_url(url: &str) -> Result<Storage, StorageError> {
+        if url.starts_with("s3://") || url.starts_with("s3a://") {
+            return Err(StorageError::S3NotYetSupported);
+        }
+        let local_path = match url.strip_prefix("file://") {
+            // `file:///abs/path` and `file://localhost/abs/path` name `/abs/path`.
+            Some(rest) => rest.strip_prefix("localhost").unwrap_or(rest),
+            None if url.contains("://") => return Err(StorageError::UnsupportedScheme(url.to_owned())),
+            None => url,
+        };
+        Storage::local(FsPath::new(local_path), url)
+    }
+
+    /// A store in a local directory, created if missing.
+    fn local(directory: &FsPath, location: &str) -> Result<Storage, StorageError> {
+        let shown = directory.display().to_string();
+        std::fs::create_dir_all(directory).map_err(|source| StorageError::CreateDirectory { path: shown.clone(), source })?;
+        let root = std::fs::canonicalize(directory).map_err(|source| StorageError::CreateDirectory { path: shown.clone(), source })?;
+        let store = LocalFileSystem::new_with_prefix(&root).map_err(|source| StorageError::Open { path: shown, source })?;
+        Ok(Storage { store: Arc::new(store), prefix: String::new(), local_root: Some(root), location: location.to_owned() })
+    }
+
+    /// Wraps any object store (S3, in-memory) with a key prefix.
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: &str, location: &str) -> Storage {
+        Storage { store, prefix: prefix.trim_matches('/').to_owned(), local_root: None, location: location.to_owned() }
+    }
+
+    /// What the user named, for messages.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Writes an object, replacing any object of the same key; durable when it returns `Ok`.
+    pub async fn put(&self, key: &str, body: Bytes) -> Result<(), StorageError> {
+        let path = self.full_path(key)?;
+        self.store
+            .put(&path, body.into())
+            .await
+            .map_err(|source| StorageError::Operation { operation: "write", key: key.to_owned(), source })?;
+        self.sync_local(key).await
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
+        let path = self.full_path(key)?;
+        let failed = |source| StorageError::Operation { operation: "read", key: key.to_owned(), source };
+        self.store.get(&path).await.map_err(failed)?.bytes().await.map_err(failed)
+    }
+
+    /// Every object whose key starts with the segments of `prefix` (`""` for all), as
+    /// `(key relative to the storage prefix, size in bytes)`, sorted by key.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, StorageError> {
+        let path = self.full_path(prefix)?;
+        let failed = |source| StorageError::Operation { operation: "list", key: prefix.to_owned(), source };
+        let listing: Vec<object_store::ObjectMeta> = self.store.list(Some(&path)).try_collect().await.map_err(failed)?;
+        let mut objects: Vec<(String, u64)> = listing.into_iter().filter_map(|meta| Some((self.relative_key(&meta.location)?, meta.size))).collect();
+        objects.sort_unstable();
+        Ok(objects)
+    }
+
+    /// Deletes an object; deleting one that does not exist succeeds.
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        let path = self.full_path(key)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(StorageError::Operation { operation: "delete", key: key.to_owned(), source }),
+        }
+    }
+
+    fn full_path(&self, key: &str) -> Result<StorePath, StorageError> {
+        let key = key.trim_matches('/');
+        let full = match (self.prefix.is_empty(), key.is_empty()) {
+            (true, _) => key.to_owned(),
+            (false, true) => self.prefix.clone(),
+            (false, false) => format!("{}/{key}", self.prefix),
+        };
+        StorePath::parse(&full).map_err(|source| StorageError::InvalidKey { key: full, source })
+    }
+
+    fn relative_key(&self, location: &StorePath) -> Option<String> {
+        let full = location.as_ref();
+        if self.prefix.is_empty() {
+            return Some(full.to_owned());
+        }
+        full.strip_prefix(self.prefix.as_str())?.strip_prefix('/').map(str::to_owned)
+    }
+
+    /// Syncs a written local file and every directory from its parent up to the store root, so
+    /// the file's data and its directory entries (the rename, new `dt=` / `hour=` folders) are on
+    /// disk.
+    async fn sync_local(&self, key: &str) -> Result<(), StorageError> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(());
+        };
+        let relative = PathBuf::from(self.full_path(key)?.as_ref());
+        let outcome = tokio::task::spawn_blocking(move || sync_file_and_parents(&root, &relative)).await;
+        let flattened = outcome.unwrap_or_else(|join_error| Err(std::io::Error::other(join_error.to_string())));
+        flattened.map_err(|source| StorageError::Sync { key: key.to_owned(), source })
+    }
+}
+
+fn sync_file_and_parents(root: &FsPath, relative: &FsPath) -> std::io::Result<()> {
+    let file = root.join(relative);
+    std::fs::File::open(&file)?.sync_all()?;
+    let mut directory = file.parent();
+    while let Some(current) = directory {
+        std::fs::File::open(current)?.sync_all()?;
+        if current == root {
+            break;
+        }
+        directory = current.parent();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_store_puts_lists_gets_and_deletes() {
+        let directory = tempfile::tempdir().unwrap();
+        let store_dir = directory.path().join("nested/store");
+        let storage = Storage::from_url(store_dir.to_str().unwrap()).unwrap();
+        assert!(store_dir.is_dir(), "the directory is created");
+        storage.put("data/source=a/one.json", Bytes::from_static(b"1\n")).await.unwrap();
+        storage.put("data/source=b/two.json", Bytes::from_static(b"22\n")).await.unwrap();
+        storage.put("dlq/source=a/three.json", Bytes::from_static(b"")).await.unwrap();
+        assert_eq!(storage.list("data").await.unwrap(), vec![("data/source=a/one.json".to_owned(), 2), ("data/source=b/two.json".to_owned(), 3)]);
+        assert_eq!(storage.list("").await.unwrap().len(), 3);
+        assert_eq!(storage.list("nothing/here").await.unwrap(), vec![]);
+        assert_eq!(storage.get("data/source=b/two.json").await.unwrap(), Bytes::from_static(b"22\n"));
+        storage.delete("data/source=a/one.json").await.unwrap();
+        storage.delete("data/source=a/one.json").await.unwrap();
+        assert_eq!(storage.list("data/source=a").await.unwrap(), vec![]);
+        assert!(storage.get("data/source=a/one.json").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn file_urls_name_local_directories() {
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", directory.path().join("store").display());
+        let storage = Storage::from_url(&url).unwrap();
+        storage.put("x/y.json", Bytes::from_static(b"{}")).await.unwrap();
+        assert!(directory.path().join("store/x/y.json").is_file());
+        assert_eq!(storage.location(), url);
+    }
+
+    #[test]
+    fn s3_and_unknown_schemes_are_refused_clearly() {
+        assert_eq!(Storage::from_url("s3://bucket/prefix").unwrap_err().to_string(), "s3 stores arrive with the S3 issue; use a local path");
+        assert!(Storage::from_url("gs://bucket").unwrap_err().to_string().contains("use a local directory"));
+    }
+
+    #[tokio::test]
+    async fn prefixes_are_joined_and_stripped_in_one_place() {
+        let memory: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+        let storage = Storage::new(Arc::clone(&memory), "/netchaos/landing/", "memory://");
+        storage.put("data/a.json", Bytes::from_static(b"a")).await.unwrap();
+        let raw: Vec<object_store::ObjectMeta> = memory.list(None).try_collect().await.unwrap();
+        assert_eq!(raw[0].location.as_ref(), "netchaos/landing/data/a.json");
+        assert_eq!(storage.list("").await.unwrap(), vec![("data/a.json".to_owned(), 1)]);
+        assert_eq!(storage.list("data").await.unwrap(), vec![("data/a.json".to_owned(), 1)]);
+    }
+}
