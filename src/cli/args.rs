@@ -16,7 +16,7 @@ use super::UsageError;
 #[derive(Debug, Clone, Args)]
 pub(crate) struct GeneratorArgs {
     /// Target records per second, all workers together; 0 = as fast as possible.
-    #[arg(long, env = "EPS_TARGET", default_value = "5000", value_parser = parse_rate)]
+    #[arg(long, env = "EPS_TARGET", default_value = "5000", value_parser = parse_rate, allow_negative_numbers = true)]
     pub(crate) eps: f64,
 
     /// Generator worker threads (the port scan adds one dedicated worker of its own). Part of
@@ -46,19 +46,19 @@ pub(crate) struct GeneratorArgs {
     pub(crate) start_time: Option<Timestamp>,
 
     /// Expected fraction of records in latency-spike episodes.
-    #[arg(long, env = "LATENCY_SPIKE_PROB", default_value = "0.01", value_parser = parse_probability)]
+    #[arg(long, env = "LATENCY_SPIKE_PROB", default_value = "0.01", value_parser = parse_probability, allow_negative_numbers = true)]
     pub(crate) latency_spike_prob: f64,
 
     /// Expected fraction of records in port-scan episodes.
-    #[arg(long, env = "PORT_SCAN_PROB", default_value = "0.01", value_parser = parse_probability)]
+    #[arg(long, env = "PORT_SCAN_PROB", default_value = "0.01", value_parser = parse_probability, allow_negative_numbers = true)]
     pub(crate) port_scan_prob: f64,
 
     /// Expected fraction of records in DNS-exfiltration episodes.
-    #[arg(long, env = "DATA_EXFIL_PROB", default_value = "0.005", value_parser = parse_probability)]
+    #[arg(long, env = "DATA_EXFIL_PROB", default_value = "0.005", value_parser = parse_probability, allow_negative_numbers = true)]
     pub(crate) data_exfil_prob: f64,
 
     /// Expected fraction of records in connection-reset episodes.
-    #[arg(long, env = "CONN_RESET_PROB", default_value = "0.01", value_parser = parse_probability)]
+    #[arg(long, env = "CONN_RESET_PROB", default_value = "0.01", value_parser = parse_probability, allow_negative_numbers = true)]
     pub(crate) conn_reset_prob: f64,
 
     /// Bytes one exfiltration episode sends out (`10MB`, `500MiB`, or a plain number).
@@ -66,7 +66,7 @@ pub(crate) struct GeneratorArgs {
     pub(crate) exfil_bytes: u64,
 
     /// Share of baseline records written as firewall sessions (the rest are VPC flows).
-    #[arg(long, env = "FIREWALL_RATIO", default_value = "0.25", value_parser = parse_probability)]
+    #[arg(long, env = "FIREWALL_RATIO", default_value = "0.25", value_parser = parse_probability, allow_negative_numbers = true)]
     pub(crate) firewall_ratio: f64,
 }
 

@@ -1,0 +1,114 @@
+//! The `netchaos` binary: bad flags give one clear line and exit 2; Ctrl-C stops cleanly and the
+//! manifest then says exactly what was emitted; `schema` prints a JSON Schema.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn netchaos() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_netchaos"));
+    // Keep the caller's environment from changing defaults under test.
+    for name in ["EPS_TARGET", "WORKER_COUNT", "SEED", "LATENCY_SPIKE_PROB", "PORT_SCAN_PROB", "DATA_EXFIL_PROB", "CONN_RESET_PROB"] {
+        command.env_remove(name);
+    }
+    command
+}
+
+fn assert_usage_error(arguments: &[&str], environment: &[(&str, &str)], mentions: &str) {
+    let output = netchaos().args(arguments).envs(environment.iter().copied()).output().expect("run netchaos");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{arguments:?}: one line expected, got {stderr:?}");
+    assert!(stderr.contains(mentions), "{arguments:?}: {stderr:?} should mention {mentions}");
+    assert!(output.stdout.is_empty(), "{arguments:?}: nothing on stdout");
+}
+
+#[test]
+fn bad_flags_give_one_line_and_exit_2() {
+    assert_usage_error(&["generate", "--port-scan-prob", "1.5"], &[], "outside 0-1");
+    assert_usage_error(&["generate", "--latency-spike-prob", "-0.1"], &[], "latency-spike-prob");
+    assert_usage_error(&["generate", "--latency-spike-prob", "0.5", "--port-scan-prob", "0.4", "--data-exfil-prob", "0.2"], &[], "sum to");
+    assert_usage_error(&["generate", "--eps", "fast"], &[], "not a number");
+    assert_usage_error(&["generate", "--workers", "0"], &[], "at least 1");
+    assert_usage_error(&["generate", "--duration", "soon"], &[], "not a duration");
+    assert_usage_error(&["generate", "--count", "5", "--start-time", "someday"], &[], "not a time");
+    assert_usage_error(&["generate"], &[("EPS_TARGET", "lots")], "not a number");
+    assert_usage_error(&["generate"], &[("WORKER_COUNT", "0")], "at least 1");
+    assert_usage_error(&["generate"], &[("DATA_EXFIL_PROB", "2")], "outside 0-1");
+    assert_usage_error(&["frobnicate"], &[], "frobnicate");
+}
+
+#[test]
+fn environment_variables_set_the_defaults() {
+    let output = netchaos()
+        .args(["generate", "--count", "300", "--eps", "0", "--quiet", "--manifest", "/dev/stdout", "--output", "/dev/null"])
+        .envs([("WORKER_COUNT", "3"), ("SEED", "77"), ("PORT_SCAN_PROB", "0.1")])
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    let manifest: serde_json::Value = serde_json::from_slice(&output.stdout).expect("manifest json");
+    assert_eq!(manifest["seed"], 77);
+    assert_eq!(manifest["settings"]["workers"], 3);
+    assert_eq!(manifest["by_label"]["port_scan"], 30);
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_the_manifest_says_what_was_emitted() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let output = directory.path().join("out.jsonl");
+    let manifest = directory.path().join("manifest.json");
+    let episodes = directory.path().join("episodes.jsonl");
+    let mut child = netchaos()
+        .args(["generate", "--eps", "20000", "--seed", "5", "--port-scan-prob", "0.05", "--quiet"])
+        .arg("--output")
+        .arg(&output)
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("--episodes")
+        .arg(&episodes)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let exit = child.wait().expect("wait");
+    assert_eq!(exit.code(), Some(0), "Ctrl-C is a clean stop");
+
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest).expect("manifest written")).expect("json");
+    assert_eq!(manifest["complete"], false);
+    let text = std::fs::read_to_string(&output).expect("output");
+    let lines: Vec<&str> = text.lines().collect();
+    let records = manifest["records"].as_u64().expect("records");
+    assert!(records > 5_000, "ran for 1.5 s at 20k/s, emitted {records}");
+    assert_eq!(lines.len() as u64, records, "the manifest counts exactly the lines written");
+    // Every lane's ids are exactly 0..records.
+    let run_id = manifest["run_id"].as_str().expect("run id");
+    for lane in manifest["lanes"].as_array().expect("lanes") {
+        let worker = lane["worker"].as_u64().expect("worker");
+        let count = lane["records"].as_u64().expect("records");
+        let prefix = format!("\"event_id\":\"{run_id}-{worker}-");
+        let seen = lines.iter().filter(|line| line.contains(&prefix)).count() as u64;
+        assert_eq!(seen, count, "lane {worker}");
+        let last = format!("{prefix}{}\"", count - 1);
+        assert!(lines.iter().any(|line| line.contains(&last)), "lane {worker} last id");
+    }
+}
+
+#[test]
+fn schema_prints_a_json_schema_of_both_kinds() {
+    let output = netchaos().arg("schema").output().expect("run");
+    assert!(output.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let text = schema.to_string();
+    assert!(text.contains("\"vpc_flow\"") && text.contains("\"firewall\""));
+    assert!(jsonschema::validator_for(&schema).is_ok());
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let mut child = netchaos().args(["generate", "--eps", "0", "--quiet"]).stdout(Stdio::piped()).spawn().expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    drop(stdout);
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+}
