@@ -25,7 +25,9 @@ proptest! {
         let mut count = 0;
         for line in sink.lines() {
             let record = records::validate(line);
-            prop_assert!(record.is_ok(), "{:?} on {}", record.err(), String::from_utf8_lossy(line));
+            prop_assert!(record.is_ok(), "{:?} on {}", record.as_ref().err(), String::from_utf8_lossy(line));
+            let typed = record.expect("valid");
+            prop_assert!(serde_json::to_vec(&typed).expect("serde") == line, "the fast writer differs from serde_json on {}", String::from_utf8_lossy(line));
             let value: serde_json::Value = serde_json::from_slice(line).expect("json");
             let errors: Vec<String> = validator.iter_errors(&value).map(|error| error.to_string()).collect();
             prop_assert!(errors.is_empty(), "schema errors {:?} on {}", errors, value);

@@ -21,6 +21,9 @@ use super::schedule::{LaneRole, LaneSchedule, Schedule};
 use super::session::{RecordContext, Side, render_firewall, render_flow, render_no_data};
 use super::topology::Topology;
 
+/// A generous size of one JSON line (records are 600–900 bytes).
+const EXPECTED_RECORD_BYTES: usize = 1_024;
+
 /// What a lane needs to know, shared read-only by all lanes.
 #[derive(Debug)]
 pub struct LaneShared<'s> {
@@ -63,12 +66,16 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
     let count = plan.count.unwrap_or(u64::MAX);
     let mut next_seq = 0u64;
     let mut slice = 0u64;
+    // Room for a slice's records up front: growing the buffer by doubling copied it over and over.
+    let records_per_slice = (plan.lane_rate() * shared.schedule.slice_ns as f64 / 1e9).ceil() as usize + 1;
+    let bytes_per_slice = records_per_slice.min(1 << 16) * EXPECTED_RECORD_BYTES;
     while next_seq < count && !shared.stop.load(Ordering::Relaxed) {
         if shared.schedule.paced {
             wait_until(shared.clock_start + Duration::from_nanos(slice * shared.schedule.slice_ns), shared.stop);
         }
         let slice_end_ns = (slice + 1) * shared.schedule.slice_ns;
         let mut chunk = Chunk::new(plan.worker, slice, next_seq);
+        chunk.data.reserve(bytes_per_slice);
         while next_seq < count && plan.offset_ns(next_seq) < slice_end_ns {
             lane.emit(next_seq, &mut chunk);
             next_seq += 1;

@@ -10,6 +10,7 @@
 //! [`validate`] is the one strict validation function: the sink uses it, and the generator's tests
 //! prove that everything the generator emits passes it.
 
+mod encode;
 mod event_id;
 mod firewall;
 mod label;
@@ -21,6 +22,7 @@ mod vpc_flow;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use encode::write_record;
 pub use event_id::{EventId, RUN_ID_LEN};
 pub use firewall::{AppProto, Firewall, FirewallAction, FirewallDirection, FirewallTag, SessionEndReason, TransportProtocol};
 pub use label::{AnomalyKind, Label};
