@@ -8,6 +8,11 @@
 //!   worker lanes and the ordered writer, the run manifest.
 //! - [`chaos`]: anomaly episodes, one file per kind, and the scheduler that holds each kind's
 //!   fraction to its probability.
+//! - [`transport`]: how records travel from generator to sink (the in-process bounded queue of
+//!   `netchaos run`; Kafka later).
+//! - [`sink`]: validation, the dead-letter queue, per-partition batching by records / bytes / age,
+//!   compression, object storage, recovery for exactly-once keys.
+//! - [`verify`]: audits a store against generator manifests (lost, duplicated, invalid).
 //! - [`cli`]: one module per subcommand, thin; logic lives in the library.
 
 pub mod chaos;
@@ -15,4 +20,5 @@ pub mod cli;
 pub mod generator;
 pub mod records;
 pub mod sink;
+pub mod transport;
 pub mod verify;

@@ -5,6 +5,8 @@
 //! 1,000,000 records with 4 traffic lanes the realised fraction is within 10% (relative) of the
 //! probability; the port-scan lane gets its share exactly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

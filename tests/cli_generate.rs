@@ -1,6 +1,8 @@
 //! The `netchaos` binary: bad flags give one clear line and exit 2; Ctrl-C stops cleanly and the
 //! manifest then says exactly what was emitted; `schema` prints a JSON Schema.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! The validation function names each class of fault: typing faults from serde, semantic faults
 //! from the rules. Starts from a real generated record and breaks one thing at a time.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use netchaos::records::{self, RejectReason};

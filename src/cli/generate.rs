@@ -51,7 +51,7 @@ struct LineOutput {
 }
 
 impl ChunkSink for LineOutput {
-    fn write_chunk(&mut self, chunk: &Chunk) -> anyhow::Result<()> {
+    fn write_chunk(&mut self, chunk: Chunk) -> anyhow::Result<()> {
         Ok(self.writer.write_all(&chunk.data)?)
     }
 
@@ -88,7 +88,8 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().context("starting the signal handler")?;
     let stop = Arc::new(AtomicBool::new(false));
-    signals::install(&runtime, stop.clone());
+    // The watch it returns is not needed: the generator polls the flag.
+    let _signalled = signals::install(&runtime, stop.clone());
 
     let mut output = LineOutput { writer, episodes };
     let report = generate(&settings, &mut output, &stop);

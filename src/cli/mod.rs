@@ -7,8 +7,12 @@
 
 mod args;
 mod generate;
+mod run;
 mod schema;
 mod signals;
+mod sink;
+mod sink_args;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -25,9 +29,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The embedded default: generate, validate, batch, compress and store in one process, then verify.
+    #[command(after_help = run::EXAMPLES)]
+    Run(Box<run::RunArgs>),
     /// Generate telemetry as JSON lines to stdout or a file.
     #[command(after_help = generate::EXAMPLES)]
-    Generate(generate::GenerateArgs),
+    Generate(Box<generate::GenerateArgs>),
+    /// Sink JSON lines from a file or stdin into an object store: validated, batched, compressed.
+    #[command(after_help = sink::EXAMPLES)]
+    Sink(Box<sink::SinkCommandArgs>),
+    /// Audit a store against generator manifests: lost, duplicated and invalid records.
+    #[command(after_help = verify::EXAMPLES)]
+    Verify(verify::VerifyArgs),
     /// Print the JSON Schema of the records.
     Schema(schema::SchemaArgs),
 }
@@ -43,7 +56,10 @@ pub fn main() -> ExitCode {
         Err(error) => return clap_exit(&error),
     };
     let outcome = match cli.command {
-        Command::Generate(args) => generate::run(args),
+        Command::Run(args) => run::run(*args),
+        Command::Generate(args) => generate::run(*args),
+        Command::Sink(args) => sink::run(*args),
+        Command::Verify(args) => verify::run(&args),
         Command::Schema(args) => schema::run(&args),
     };
     match outcome {

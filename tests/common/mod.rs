@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: an in-memory chunk sink and settings builders.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::num::NonZeroU32;
 use std::sync::atomic::AtomicBool;
@@ -17,7 +17,7 @@ pub struct MemorySink {
 }
 
 impl ChunkSink for MemorySink {
-    fn write_chunk(&mut self, chunk: &Chunk) -> anyhow::Result<()> {
+    fn write_chunk(&mut self, chunk: Chunk) -> anyhow::Result<()> {
         if let Some(delay) = self.delay {
             std::thread::sleep(delay);
         }

@@ -1,0 +1,220 @@
+//! `netchaos run`: the embedded default. Generator and sink in one process, joined by a bounded
+//! in-process queue instead of Kafka, a local directory instead of S3. Same generation,
+//! validation, batching, compression and storage code as the distributed mode.
+//!
+//! The run's manifest and episodes go into the store beside the data (`manifests/`, `episodes/`),
+//! so `netchaos verify --store DIR` alone audits it; the summary at the end includes that audit.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::Args;
+use tokio::sync::{mpsc, watch};
+
+use crate::generator::{Chunk, GenerateReport, generate};
+use crate::records::AnomalyKind;
+use crate::sink::{AbortSignal, Sink, SinkStats};
+use crate::transport::queue::{self, QueueCounters, QueueProducer};
+
+use super::args::GeneratorArgs;
+use super::generate::summary;
+use super::sink_args::{SinkArgs, open_store};
+use super::{UsageError, signals};
+
+pub(crate) const EXAMPLES: &str = "Examples:
+  netchaos run                                   # 10 s at 5,000 records/s into ./netchaos-data
+  netchaos run --count 200000 --eps 0            # as fast as possible
+  netchaos run --duration 5m --store /data/nc --compression zstd --max-age 10s
+  netchaos verify --store ./netchaos-data        # audit what landed";
+
+/// How long a run lasts when neither --count nor --duration is given.
+const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) generator: GeneratorArgs,
+
+    #[command(flatten)]
+    pub(crate) sink: SinkArgs,
+
+    /// Where batches land: a local directory or `file://` URL.
+    #[arg(long, env = "NETCHAOS_STORE", default_value = "./netchaos-data")]
+    pub(crate) store: String,
+
+    /// Chunks the in-process queue holds before the generator waits (backpressure).
+    #[arg(long, env = "NETCHAOS_QUEUE_CHUNKS", default_value_t = 16)]
+    pub(crate) queue_chunks: usize,
+
+    /// No live status line and no summary.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+}
+
+pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
+    if args.generator.count.is_none() && args.generator.duration.is_none() {
+        args.generator.duration = Some(DEFAULT_DURATION);
+    }
+    let settings = args.generator.resolve()?;
+    let run_id = settings.run_id();
+    let storage = open_store(&args.store)?;
+    let sink_settings = args.sink.settings(&format!("run-{run_id}"))?;
+    if args.queue_chunks == 0 {
+        return Err(UsageError("--queue-chunks must be at least 1".into()).into());
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let _signalled = signals::install(&runtime, stop.clone());
+    let (abort_sender, abort_receiver) = watch::channel(false);
+    let mut sink = Sink::new(storage.clone(), sink_settings).with_abort(AbortSignal::from_watch(abort_receiver));
+
+    let (producer, receiver, counters) = queue::bounded(args.queue_chunks);
+    let generator_stop = stop.clone();
+    let generator = std::thread::spawn(move || run_generator(&settings, producer, &generator_stop));
+
+    let live = !args.quiet && std::io::stderr().is_terminal();
+    let sink_result = runtime.block_on(drain_queue(&mut sink, receiver, &counters, &stop, live));
+    if sink_result.is_err() {
+        stop.store(true, Ordering::SeqCst);
+    }
+    let (report, episodes) = generator.join().map_err(|_| anyhow::anyhow!("the generator thread panicked"))?;
+    sink_result.context("sinking the generated records")?;
+    if let Some(error) = &report.error {
+        anyhow::bail!("the generator stopped: {error}");
+    }
+
+    let manifest = report.manifest.clone();
+    runtime.block_on(store_ground_truth(&storage, &manifest, &episodes))?;
+    let verdict = runtime.block_on(crate::verify::verify(&storage, std::slice::from_ref(&manifest))).context("verifying the store")?;
+    drop(abort_sender);
+    runtime.shutdown_background();
+
+    if !args.quiet {
+        if live {
+            eprint!("\r\x1b[2K");
+        }
+        eprintln!("{}", summary(&report));
+        eprintln!("{}", sink_summary(sink.stats(), storage.location()));
+        eprintln!("{verdict}");
+    }
+    Ok(if verdict.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn run_generator(settings: &crate::generator::GeneratorSettings, mut producer: QueueProducer, stop: &AtomicBool) -> (GenerateReport, Vec<crate::chaos::EpisodeSummary>) {
+    let report = generate(settings, &mut producer, stop);
+    (report, producer.episodes)
+}
+
+/// Feeds every chunk to the sink, flushes aged batches on time, shows the status line; flushes
+/// everything when the generator is done (or stopped).
+async fn drain_queue(sink: &mut Sink, mut receiver: mpsc::Receiver<Chunk>, counters: &QueueCounters, stop: &AtomicBool, live: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut status = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        let deadline = sink.next_deadline();
+        tokio::select! {
+            chunk = receiver.recv() => match chunk {
+                Some(chunk) => feed(sink, chunk).await?,
+                None => break,
+            },
+            () = sleep_until(deadline) => sink.flush_expired().await?,
+            _ = status.tick(), if live => print_status(sink.stats(), counters, started, stop),
+        }
+    }
+    sink.flush_all().await?;
+    Ok(())
+}
+
+async fn feed(sink: &mut Sink, chunk: Chunk) -> anyhow::Result<()> {
+    for message in queue::messages(chunk) {
+        sink.push(message).await?;
+    }
+    Ok(())
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn print_status(stats: &SinkStats, counters: &QueueCounters, started: Instant, stop: &AtomicBool) {
+    let seconds = started.elapsed().as_secs_f64().max(1e-3);
+    let generated = counters.records();
+    let anomalies: Vec<String> = AnomalyKind::ALL
+        .iter()
+        .map(|kind| format!("{} {}", short_name(*kind), counters.by_label[kind.index() + 1].load(Ordering::Relaxed)))
+        .collect();
+    let line = format!(
+        "{} records ({:.0}/s) | {} | {} batches | {} -> {}{}",
+        generated,
+        generated as f64 / seconds,
+        anomalies.join(" "),
+        stats.batches,
+        human_bytes(stats.bytes_raw),
+        human_bytes(stats.bytes_compressed),
+        if stop.load(Ordering::Relaxed) { " | stopping, flushing" } else { "" }
+    );
+    let mut stderr = std::io::stderr().lock();
+    // A status line that cannot be drawn is not worth failing the run for.
+    let _ = write!(stderr, "\r\x1b[2K{line}");
+    let _ = stderr.flush();
+}
+
+fn short_name(kind: AnomalyKind) -> &'static str {
+    match kind {
+        AnomalyKind::LatencySpike => "latency",
+        AnomalyKind::PortScan => "scan",
+        AnomalyKind::DataExfiltration => "exfil",
+        AnomalyKind::ConnectionReset => "reset",
+    }
+}
+
+pub(crate) fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+pub(crate) fn sink_summary(stats: &SinkStats, location: &str) -> String {
+    let ratio = if stats.bytes_compressed > 0 { stats.bytes_raw as f64 / stats.bytes_compressed as f64 } else { 0.0 };
+    format!(
+        "netchaos: stored {} valid and {} invalid records in {} batches under {location} ({} -> {}, {ratio:.1}x){}; flushes by records {}, bytes {}, age {}, shutdown {}",
+        stats.records_valid,
+        stats.records_invalid,
+        stats.batches,
+        human_bytes(stats.bytes_raw),
+        human_bytes(stats.bytes_compressed),
+        if stats.skipped_replayed > 0 { format!("; skipped {} records the store already holds", stats.skipped_replayed) } else { String::new() },
+        stats.flushes.records,
+        stats.flushes.bytes,
+        stats.flushes.age,
+        stats.flushes.shutdown
+    )
+}
+
+/// Writes the manifest and the episodes file into the store, so `verify --store` alone suffices.
+async fn store_ground_truth(storage: &crate::sink::Storage, manifest: &crate::generator::RunManifest, episodes: &[crate::chaos::EpisodeSummary]) -> anyhow::Result<()> {
+    let mut lines = Vec::new();
+    for episode in episodes {
+        serde_json::to_writer(&mut lines, episode).context("encoding an episode")?;
+        lines.push(b'\n');
+    }
+    let run_id = &manifest.run_id;
+    storage.put(&format!("episodes/episodes-{run_id}.jsonl"), Bytes::from(lines)).await.context("storing the episodes file")?;
+    let manifest_json = serde_json::to_vec_pretty(manifest).context("encoding the manifest")?;
+    storage.put(&format!("manifests/manifest-{run_id}.json"), Bytes::from(manifest_json)).await.context("storing the manifest")?;
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! Flags shared by the commands that sink (`sink`, `run`): where to store, and when and how to
+//! cut batches.
+
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::sink::compression::Compression;
+use crate::sink::{SinkSettings, Storage};
+
+use super::UsageError;
+use super::args::{parse_bytes, parse_duration};
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SinkArgs {
+    /// Flush a partition's batch at this many records (valid and invalid together).
+    #[arg(long, env = "SINK_MAX_RECORDS", default_value = "100000")]
+    pub(crate) max_records: NonZeroU64,
+
+    /// Flush a partition's batch at this many buffered bytes (`32MiB`, `8MB`, or plain bytes).
+    #[arg(long, env = "SINK_MAX_BYTES", default_value = "32MiB", value_parser = parse_bytes)]
+    pub(crate) max_bytes: u64,
+
+    /// Flush a partition's batch this long after its first record arrived, even if idle.
+    #[arg(long, env = "SINK_MAX_AGE", default_value = "60s", value_parser = parse_duration)]
+    pub(crate) max_age: Duration,
+
+    /// Compression of stored objects.
+    #[arg(long, env = "SINK_COMPRESSION", default_value = "gzip", value_parser = parse_compression)]
+    pub(crate) compression: Compression,
+}
+
+impl SinkArgs {
+    pub(crate) fn settings(&self, source: &str) -> Result<SinkSettings, UsageError> {
+        let max_bytes = usize::try_from(self.max_bytes).ok().and_then(NonZeroUsize::new).ok_or_else(|| UsageError("--max-bytes must be more than 0".into()))?;
+        if self.max_age.is_zero() {
+            return Err(UsageError("--max-age must be longer than 0s".into()));
+        }
+        Ok(SinkSettings { max_records: self.max_records, max_bytes, max_age: self.max_age, compression: self.compression, ..SinkSettings::new(source) })
+    }
+}
+
+pub(crate) fn parse_compression(text: &str) -> Result<Compression, String> {
+    text.trim().parse::<Compression>().map_err(|error| error.to_string())
+}
+
+/// Opens the store a user named, or explains what was wrong with the name.
+pub(crate) fn open_store(url: &str) -> Result<Storage, UsageError> {
+    Storage::from_url(url).map_err(|error| UsageError(format!("cannot open the store `{url}`: {error}")))
+}
