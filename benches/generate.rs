@@ -45,7 +45,13 @@ fn settings() -> GeneratorSettings {
         count: Some(RECORDS),
         duration: None,
         start_time_ms: 1_767_225_600_000,
-        chaos: ChaosSettings { latency_spike_prob: 0.01, port_scan_prob: 0.0, data_exfil_prob: 0.005, conn_reset_prob: 0.01, exfil_bytes: 10_000_000 },
+        chaos: ChaosSettings {
+            latency_spike_prob: 0.01,
+            port_scan_prob: 0.0,
+            data_exfil_prob: 0.005,
+            conn_reset_prob: 0.01,
+            exfil_bytes: 10_000_000,
+        },
         firewall_ratio: 0.25,
     }
 }

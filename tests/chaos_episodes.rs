@@ -33,7 +33,8 @@ fn episodes_of(kind: AnomalyKind, seed: u64) -> BTreeMap<String, Vec<serde_json:
             grouped.entry(label.episode_id.to_string()).or_default().push(serde_json::from_slice(line).expect("json"));
         }
     }
-    let complete: BTreeSet<String> = sink.episodes.iter().filter(|episode| episode.complete).map(|episode| episode.episode_id.clone()).collect();
+    let complete: BTreeSet<String> =
+        sink.episodes.iter().filter(|episode| episode.complete).map(|episode| episode.episode_id.clone()).collect();
     grouped.retain(|id, _| complete.contains(id));
     assert!(grouped.len() >= 3, "too few complete {kind} episodes: {}", grouped.len());
     grouped
@@ -197,7 +198,9 @@ fn realised_fractions_over_a_million_records_match_the_probabilities() {
         let (_, report) = run(&settings(100 + seed as u64, 4, 1_000_000, chaos(latency, scan, exfil, reset)));
         let manifest = &report.manifest;
         assert_eq!(manifest.records, 1_000_000);
-        for (kind, probability) in [("latency_spike", latency), ("port_scan", scan), ("data_exfiltration", exfil), ("connection_reset", reset)] {
+        for (kind, probability) in
+            [("latency_spike", latency), ("port_scan", scan), ("data_exfiltration", exfil), ("connection_reset", reset)]
+        {
             let realised = manifest.by_label[kind] as f64 / 1e6;
             let tolerance = 0.10 * probability;
             assert!((realised - probability).abs() <= tolerance, "{kind}: realised {realised} for probability {probability}");

@@ -79,7 +79,11 @@ fn each_flow_fault_has_its_own_reason() {
         ("malformed event id", with(&flow, "event_id", json!("abc")), RejectReason::MalformedValue),
         ("null on an OK record", with(&flow, "bytes", Value::Null), RejectReason::InconsistentLogStatus),
         ("NODATA with data", with(&flow, "log_status", json!("NODATA")), RejectReason::InconsistentLogStatus),
-        ("traffic path on ingress", with(&with(&flow, "flow_direction", json!("ingress")), "traffic_path", json!(1)), RejectReason::TrafficPathMismatch),
+        (
+            "traffic path on ingress",
+            with(&with(&flow, "flow_direction", json!("ingress")), "traffic_path", json!(1)),
+            RejectReason::TrafficPathMismatch,
+        ),
         ("latency out of range", with(&flow, "latency_ms", json!(700_000)), RejectReason::OutOfRange),
         ("unknown label kind", with(&flow, "label", json!({"kind": "meteor", "episode_id": "x"})), RejectReason::UnknownEnumValue),
     ];
@@ -97,7 +101,11 @@ fn each_firewall_fault_has_its_own_reason() {
     let cases: Vec<(&str, Value, RejectReason)> = vec![
         ("http status on tls", with(&firewall, "app_proto", json!("tls")), RejectReason::HttpStatusWithoutHttp),
         ("http status out of range", with(&firewall, "http_status", json!(99)), RejectReason::OutOfRange),
-        ("reset on udp", with(&with(&with(&firewall, "protocol", json!("UDP")), "tcp_flags", Value::Null), "action", json!("reset")), RejectReason::ResetOnNonTcp),
+        (
+            "reset on udp",
+            with(&with(&with(&firewall, "protocol", json!("UDP")), "tcp_flags", Value::Null), "action", json!("reset")),
+            RejectReason::ResetOnNonTcp,
+        ),
         ("denied with replies", with(&firewall, "action", json!("deny")), RejectReason::RepliesToRefusedSession),
         ("bad timestamp", with(&firewall, "timestamp", json!("yesterday")), RejectReason::MalformedValue),
         ("unknown zone", with(&firewall, "availability_zone", json!("moon-1a")), RejectReason::UnknownRegion),

@@ -99,7 +99,12 @@ impl<'t> DataExfiltration<'t> {
             "bytes_per_flow": self.bytes_per_flow,
             "outbound_flows": self.outbound_flows,
         });
-        let actors = Actors { sources: vec![IpAddr::V4(self.host.address)], targets: vec![IpAddr::V4(self.resolver)], ports: vec![53], service: None };
+        let actors = Actors {
+            sources: vec![IpAddr::V4(self.host.address)],
+            targets: vec![IpAddr::V4(self.resolver)],
+            ports: vec![53],
+            service: None,
+        };
         (parameters, actors)
     }
 }

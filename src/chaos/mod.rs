@@ -206,7 +206,14 @@ impl<'t> ActiveEpisode<'t> {
 }
 
 /// Starts a new episode of `kind`.
-pub fn start_episode<'t>(kind: AnomalyKind, episode_id: std::rc::Rc<str>, rng: &mut LaneRng, baseline: &Baseline<'t>, settings: &ChaosSettings, density: f64) -> ActiveEpisode<'t> {
+pub fn start_episode<'t>(
+    kind: AnomalyKind,
+    episode_id: std::rc::Rc<str>,
+    rng: &mut LaneRng,
+    baseline: &Baseline<'t>,
+    settings: &ChaosSettings,
+    density: f64,
+) -> ActiveEpisode<'t> {
     ActiveEpisode::new(episode_id, kind, Shape::start(kind, rng, baseline, settings), density)
 }
 
@@ -240,12 +247,27 @@ impl<'t> EpisodeScheduler<'t> {
         for kind in IN_LANE_KINDS {
             fractions[kind.index()] = if traffic_share > 0.0 { (settings.probability(kind) / traffic_share).min(1.0) } else { 0.0 };
         }
-        EpisodeScheduler { settings, fractions, credit: [0.0; 4], active: [None, None, None, None], lane_rate, run_id: run_id.to_owned(), worker, next_number: 0 }
+        EpisodeScheduler {
+            settings,
+            fractions,
+            credit: [0.0; 4],
+            active: [None, None, None, None],
+            lane_rate,
+            run_id: run_id.to_owned(),
+            worker,
+            next_number: 0,
+        }
     }
 
     /// Picks what the next record is. Returns the anomaly kind when it belongs to an episode.
     /// Episodes that end with this record are pushed onto `finished`.
-    pub fn next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>, time_ms: i64, finished: &mut Vec<EpisodeSummary>) -> Option<(AnomalyKind, std::rc::Rc<str>, Emission<'t>)> {
+    pub fn next(
+        &mut self,
+        rng: &mut LaneRng,
+        baseline: &Baseline<'t>,
+        time_ms: i64,
+        finished: &mut Vec<EpisodeSummary>,
+    ) -> Option<(AnomalyKind, std::rc::Rc<str>, Emission<'t>)> {
         for kind in IN_LANE_KINDS {
             let fraction = self.fractions[kind.index()];
             if fraction <= 0.0 {

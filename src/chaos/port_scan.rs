@@ -48,7 +48,15 @@ impl<'t> PortScan<'t> {
         };
         let port_count = between(rng, 100, 1_024);
         let first_port = if chance(rng, 0.5) { 1 } else { between(rng, 1, 65_535 - port_count) as u16 };
-        PortScan { scanner, target, source_port: ephemeral_port(rng), first_port, port_count, ports_per_second: between(rng, 50, 1_000) as f64, next_index: 0 }
+        PortScan {
+            scanner,
+            target,
+            source_port: ephemeral_port(rng),
+            first_port,
+            port_count,
+            ports_per_second: between(rng, 50, 1_000) as f64,
+            next_index: 0,
+        }
     }
 
     pub fn planned_records(&self) -> u64 {

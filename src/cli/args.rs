@@ -92,7 +92,8 @@ impl GeneratorArgs {
             return Err(UsageError("--duration must be longer than 0s".into()));
         }
         let seed = self.seed.unwrap_or_else(random_seed);
-        let start_time_ms = self.start_time.unwrap_or_else(|| Timestamp::from_unix_millis(now_timestamp().unix_seconds() * 1000)).unix_millis();
+        let start_time_ms =
+            self.start_time.unwrap_or_else(|| Timestamp::from_unix_millis(now_timestamp().unix_seconds() * 1000)).unix_millis();
         Ok(GeneratorSettings {
             seed,
             instance_id: self.instance_id,

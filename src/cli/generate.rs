@@ -86,7 +86,8 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     // Fail before generating anything if the manifest cannot be written.
     let manifest_file = args.manifest.as_deref().map(|path| create(path, "manifest")).transpose()?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().context("starting the signal handler")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().context("starting the signal handler")?;
     let stop = Arc::new(AtomicBool::new(false));
     // The watch it returns is not needed: the generator polls the flag.
     let _signalled = signals::install(&runtime, stop.clone());

@@ -106,14 +106,24 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(if verdict.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn run_generator(settings: &crate::generator::GeneratorSettings, mut producer: QueueProducer, stop: &AtomicBool) -> (GenerateReport, Vec<crate::chaos::EpisodeSummary>) {
+fn run_generator(
+    settings: &crate::generator::GeneratorSettings,
+    mut producer: QueueProducer,
+    stop: &AtomicBool,
+) -> (GenerateReport, Vec<crate::chaos::EpisodeSummary>) {
     let report = generate(settings, &mut producer, stop);
     (report, producer.episodes)
 }
 
 /// Feeds every chunk to the sink, flushes aged batches on time, shows the status line; flushes
 /// everything when the generator is done (or stopped).
-async fn drain_queue(sink: &mut Sink, mut receiver: mpsc::Receiver<Chunk>, counters: &QueueCounters, stop: &AtomicBool, live: bool) -> anyhow::Result<()> {
+async fn drain_queue(
+    sink: &mut Sink,
+    mut receiver: mpsc::Receiver<Chunk>,
+    counters: &QueueCounters,
+    stop: &AtomicBool,
+    live: bool,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut status = tokio::time::interval(Duration::from_millis(500));
     loop {
@@ -197,7 +207,11 @@ pub(crate) fn sink_summary(stats: &SinkStats, location: &str) -> String {
         stats.batches,
         human_bytes(stats.bytes_raw),
         human_bytes(stats.bytes_compressed),
-        if stats.skipped_replayed > 0 { format!("; skipped {} records the store already holds", stats.skipped_replayed) } else { String::new() },
+        if stats.skipped_replayed > 0 {
+            format!("; skipped {} records the store already holds", stats.skipped_replayed)
+        } else {
+            String::new()
+        },
         stats.flushes.records,
         stats.flushes.bytes,
         stats.flushes.age,
@@ -206,7 +220,11 @@ pub(crate) fn sink_summary(stats: &SinkStats, location: &str) -> String {
 }
 
 /// Writes the manifest and the episodes file into the store, so `verify --store` alone suffices.
-async fn store_ground_truth(storage: &crate::sink::Storage, manifest: &crate::generator::RunManifest, episodes: &[crate::chaos::EpisodeSummary]) -> anyhow::Result<()> {
+async fn store_ground_truth(
+    storage: &crate::sink::Storage,
+    manifest: &crate::generator::RunManifest,
+    episodes: &[crate::chaos::EpisodeSummary],
+) -> anyhow::Result<()> {
     let mut lines = Vec::new();
     for episode in episodes {
         serde_json::to_writer(&mut lines, episode).context("encoding an episode")?;

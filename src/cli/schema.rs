@@ -15,7 +15,8 @@ pub(crate) struct SchemaArgs {
 
 pub(crate) fn run(args: &SchemaArgs) -> anyhow::Result<ExitCode> {
     let schema = crate::records::json_schema();
-    let text = if args.compact { serde_json::to_string(&schema) } else { serde_json::to_string_pretty(&schema) }.context("rendering the schema")?;
+    let text = if args.compact { serde_json::to_string(&schema) } else { serde_json::to_string_pretty(&schema) }
+        .context("rendering the schema")?;
     let mut stdout = std::io::stdout().lock();
     match writeln!(stdout, "{text}") {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),

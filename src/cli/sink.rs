@@ -61,7 +61,8 @@ pub(crate) fn run(args: SinkCommandArgs) -> anyhow::Result<ExitCode> {
         if args.from == "-" {
             run_lines(BufReader::with_capacity(1 << 20, tokio::io::stdin()), &mut sink, shutdown).await
         } else {
-            let file = tokio::fs::File::open(&args.from).await.map_err(|error| UsageError(format!("cannot read {}: {error}", args.from)))?;
+            let file =
+                tokio::fs::File::open(&args.from).await.map_err(|error| UsageError(format!("cannot read {}: {error}", args.from)))?;
             run_lines(BufReader::with_capacity(1 << 20, file), &mut sink, shutdown).await
         }
         .map_err(anyhow::Error::from)

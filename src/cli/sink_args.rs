@@ -33,11 +33,20 @@ pub(crate) struct SinkArgs {
 
 impl SinkArgs {
     pub(crate) fn settings(&self, source: &str) -> Result<SinkSettings, UsageError> {
-        let max_bytes = usize::try_from(self.max_bytes).ok().and_then(NonZeroUsize::new).ok_or_else(|| UsageError("--max-bytes must be more than 0".into()))?;
+        let max_bytes = usize::try_from(self.max_bytes)
+            .ok()
+            .and_then(NonZeroUsize::new)
+            .ok_or_else(|| UsageError("--max-bytes must be more than 0".into()))?;
         if self.max_age.is_zero() {
             return Err(UsageError("--max-age must be longer than 0s".into()));
         }
-        Ok(SinkSettings { max_records: self.max_records, max_bytes, max_age: self.max_age, compression: self.compression, ..SinkSettings::new(source) })
+        Ok(SinkSettings {
+            max_records: self.max_records,
+            max_bytes,
+            max_age: self.max_age,
+            compression: self.compression,
+            ..SinkSettings::new(source)
+        })
     }
 }
 

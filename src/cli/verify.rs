@@ -38,8 +38,8 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let mut manifests = Vec::new();
     for path in &args.manifests {
         let text = std::fs::read(path).map_err(|error| UsageError(format!("cannot read the manifest {}: {error}", path.display())))?;
-        let manifest: RunManifest =
-            serde_json::from_slice(&text).map_err(|error| UsageError(format!("{} is not a netchaos run manifest: {error}", path.display())))?;
+        let manifest: RunManifest = serde_json::from_slice(&text)
+            .map_err(|error| UsageError(format!("{} is not a netchaos run manifest: {error}", path.display())))?;
         manifests.push(manifest);
     }
     if manifests.is_empty() {

@@ -49,8 +49,20 @@ const CLASSES: [(Class, f64); 9] = [
 const NOISE_PORTS: [u16; 16] = [23, 445, 3389, 22, 1433, 3306, 5900, 8080, 8443, 6379, 9200, 25, 21, 111, 135, 2375];
 
 /// HTTP answers in normal operation: (status, weight).
-const HTTP_STATUSES: [(u16, f64); 12] =
-    [(200, 84.0), (201, 3.0), (204, 3.0), (301, 2.0), (304, 3.5), (400, 0.6), (401, 0.5), (403, 0.3), (404, 2.7), (500, 0.2), (502, 0.1), (503, 0.1)];
+const HTTP_STATUSES: [(u16, f64); 12] = [
+    (200, 84.0),
+    (201, 3.0),
+    (204, 3.0),
+    (301, 2.0),
+    (304, 3.5),
+    (400, 0.6),
+    (401, 0.5),
+    (403, 0.3),
+    (404, 2.7),
+    (500, 0.2),
+    (502, 0.1),
+    (503, 0.1),
+];
 
 /// Draws baseline conversations from a [`Topology`].
 #[derive(Debug)]
@@ -71,8 +83,12 @@ impl<'t> Baseline<'t> {
                 .vpcs
                 .iter()
                 .map(|vpc| {
-                    let services: Vec<&Service> =
-                        vpc.services.iter().map(|index| &topology.services[*index]).filter(|service| matches!(service.callers, Callers::Internet) == internet).collect();
+                    let services: Vec<&Service> = vpc
+                        .services
+                        .iter()
+                        .map(|index| &topology.services[*index])
+                        .filter(|service| matches!(service.callers, Callers::Internet) == internet)
+                        .collect();
                     let weights = services.iter().map(|service| service.weight).collect();
                     (services, weights)
                 })

@@ -14,8 +14,9 @@ use super::Chunk;
 
 /// Where generated chunks go: a file, stdout, the in-process queue, Kafka.
 pub trait ChunkSink {
-    /// Takes one chunk. An error stops the run.
-    fn write_chunk(&mut self, chunk: &Chunk) -> anyhow::Result<()>;
+    /// Takes one chunk (by value: the in-process queue passes it on without copying). An error
+    /// stops the run.
+    fn write_chunk(&mut self, chunk: Chunk) -> anyhow::Result<()>;
 
     /// Records one ground-truth episode whose records have all been accepted.
     fn write_episode(&mut self, episode: &EpisodeSummary) -> anyhow::Result<()>;
@@ -59,7 +60,7 @@ pub fn collect(lanes: Vec<Receiver<Chunk>>, sink: &mut dyn ChunkSink, stop: &Ato
                 // Keep draining so that lanes blocked on a full channel can see the stop flag.
                 continue;
             }
-            if let Err(error) = accept(sink, &chunk, lane, &mut tally) {
+            if let Err(error) = accept(sink, chunk, lane, &mut tally) {
                 stop.store(true, Ordering::Relaxed);
                 failure = Some(error);
             }
@@ -72,19 +73,21 @@ pub fn collect(lanes: Vec<Receiver<Chunk>>, sink: &mut dyn ChunkSink, stop: &Ato
     (tally, result)
 }
 
-fn accept(sink: &mut dyn ChunkSink, chunk: &Chunk, lane: usize, tally: &mut Tally) -> anyhow::Result<()> {
+fn accept(sink: &mut dyn ChunkSink, mut chunk: Chunk, lane: usize, tally: &mut Tally) -> anyhow::Result<()> {
+    let episodes = std::mem::take(&mut chunk.episodes);
     if chunk.records > 0 {
+        let (records, bytes, by_event_type, by_label) = (chunk.records, chunk.data.len() as u64, chunk.by_event_type, chunk.by_label);
         sink.write_chunk(chunk)?;
-        tally.lane_records[lane] += chunk.records;
-        tally.bytes += chunk.data.len() as u64;
-        for (total, add) in tally.by_event_type.iter_mut().zip(chunk.by_event_type) {
+        tally.lane_records[lane] += records;
+        tally.bytes += bytes;
+        for (total, add) in tally.by_event_type.iter_mut().zip(by_event_type) {
             *total += add;
         }
-        for (total, add) in tally.by_label.iter_mut().zip(chunk.by_label) {
+        for (total, add) in tally.by_label.iter_mut().zip(by_label) {
             *total += add;
         }
     }
-    for episode in &chunk.episodes {
+    for episode in &episodes {
         sink.write_episode(episode)?;
         tally.episodes[episode.kind.index()] += 1;
     }

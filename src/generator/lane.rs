@@ -122,7 +122,9 @@ impl<'s> Lane<'s> {
         let context = RecordContext { event_id: EventId::new(self.shared.run_id, self.plan.worker, seq), time_ms, label };
         let topology = self.shared.topology;
         let record = match emission {
-            Emission::Flow { session, side, prefer_destination } => Record::VpcFlow(render_flow(topology, &session, side, prefer_destination, context)),
+            Emission::Flow { session, side, prefer_destination } => {
+                Record::VpcFlow(render_flow(topology, &session, side, prefer_destination, context))
+            }
             Emission::Firewall(session) => {
                 self.sessions += 1;
                 Record::Firewall(render_firewall(topology, &session, (u64::from(self.plan.worker) << 48) | self.sessions, context))

@@ -63,7 +63,14 @@ pub struct RunManifest {
 }
 
 impl RunManifest {
-    pub fn new(settings: &GeneratorSettings, schedule: &Schedule, tally: &Tally, started_at: Timestamp, finished_at: Timestamp, complete: bool) -> Self {
+    pub fn new(
+        settings: &GeneratorSettings,
+        schedule: &Schedule,
+        tally: &Tally,
+        started_at: Timestamp,
+        finished_at: Timestamp,
+        complete: bool,
+    ) -> Self {
         let lanes = schedule
             .lanes
             .iter()

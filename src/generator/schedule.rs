@@ -81,12 +81,27 @@ impl Schedule {
         let mut lanes = Vec::new();
         if port_scan_share < 1.0 {
             for worker in 0..workers {
-                let lane_count = traffic_count.map(|total| if total > u64::from(worker) { (total - u64::from(worker) - 1) / u64::from(workers) + 1 } else { 0 });
-                lanes.push(LaneSchedule { worker, role: LaneRole::Traffic, count: lane_count, stride: u64::from(workers), offset: u64::from(worker), stream_rate: traffic_rate });
+                let lane_count = traffic_count
+                    .map(|total| if total > u64::from(worker) { (total - u64::from(worker) - 1) / u64::from(workers) + 1 } else { 0 });
+                lanes.push(LaneSchedule {
+                    worker,
+                    role: LaneRole::Traffic,
+                    count: lane_count,
+                    stride: u64::from(workers),
+                    offset: u64::from(worker),
+                    stream_rate: traffic_rate,
+                });
             }
         }
         if port_scan_share > 0.0 {
-            lanes.push(LaneSchedule { worker: workers, role: LaneRole::PortScan, count: scan_count, stride: 1, offset: 0, stream_rate: rate * port_scan_share });
+            lanes.push(LaneSchedule {
+                worker: workers,
+                role: LaneRole::PortScan,
+                count: scan_count,
+                stride: 1,
+                offset: 0,
+                stream_rate: rate * port_scan_share,
+            });
         }
         Schedule { rate, paced, slice_ns, lanes }
     }

@@ -11,8 +11,8 @@ use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::records::{
-    AppProto, EventId, Firewall, FirewallAction, FirewallDirection, FirewallTag, FlowAction, FlowDirection, Label, LogStatus, SessionEndReason, Timestamp,
-    TrafficType, TransportProtocol, VpcFlow, VpcFlowTag, protocol,
+    AppProto, EventId, Firewall, FirewallAction, FirewallDirection, FirewallTag, FlowAction, FlowDirection, Label, LogStatus,
+    SessionEndReason, Timestamp, TrafficType, TransportProtocol, VpcFlow, VpcFlowTag, protocol,
 };
 
 use super::topology::{Host, Topology};
@@ -96,15 +96,37 @@ fn observer_fields<'t>(topology: &'t Topology, host: &'t Host) -> (&'t str, &'t 
 /// Renders one direction of `session` as seen by one of our ENIs. `prefer_destination` picks the
 /// receiving ENI when both ends are our hosts. Refused sessions only have a request direction,
 /// logged where it was refused (the destination).
-pub fn render_flow<'t, 'a>(topology: &'t Topology, session: &Session<'t>, side: Side, prefer_destination: bool, context: RecordContext<'a>) -> VpcFlow<'a>
+pub fn render_flow<'t, 'a>(
+    topology: &'t Topology,
+    session: &Session<'t>,
+    side: Side,
+    prefer_destination: bool,
+    context: RecordContext<'a>,
+) -> VpcFlow<'a>
 where
     't: 'a,
 {
     let refused = matches!(session.outcome, Outcome::Denied | Outcome::Dropped);
     let side = if refused { Side::Request } else { side };
     let (source, source_port, destination, destination_port, packets, bytes, flags) = match side {
-        Side::Request => (session.client, session.client_port, session.server, session.server_port, session.packets_up, session.bytes_up, session.flags_up),
-        Side::Response => (session.server, session.server_port, session.client, session.client_port, session.packets_down, session.bytes_down, session.flags_down),
+        Side::Request => (
+            session.client,
+            session.client_port,
+            session.server,
+            session.server_port,
+            session.packets_up,
+            session.bytes_up,
+            session.flags_up,
+        ),
+        Side::Response => (
+            session.server,
+            session.server_port,
+            session.client,
+            session.client_port,
+            session.packets_down,
+            session.bytes_down,
+            session.flags_down,
+        ),
     };
     let (observer, direction) = match (source, destination) {
         (Endpoint::Host(_), Endpoint::Host(host)) if prefer_destination || refused => (host, FlowDirection::Ingress),

@@ -48,7 +48,8 @@ impl<'a> EventId<'a> {
     fn render<'b>(&self, buffer: &'b mut [u8; MAX_EVENT_ID_LEN]) -> &'b str {
         let mut worker_digits = itoa::Buffer::new();
         let mut seq_digits = itoa::Buffer::new();
-        let parts = [self.run_id.as_bytes(), b"-", worker_digits.format(self.worker).as_bytes(), b"-", seq_digits.format(self.seq).as_bytes()];
+        let parts =
+            [self.run_id.as_bytes(), b"-", worker_digits.format(self.worker).as_bytes(), b"-", seq_digits.format(self.seq).as_bytes()];
         let mut len = 0;
         for part in parts {
             let end = (len + part.len()).min(MAX_EVENT_ID_LEN);
@@ -88,10 +89,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for EventId<'a> {
         let text: Cow<'de, str> = crate::records::borrow_str(deserializer)?;
         let expected = &"an event id `<16 hex digits>-<worker>-<sequence>`";
         match text {
-            Cow::Borrowed(borrowed) => EventId::parse(borrowed).ok_or_else(|| de::Error::invalid_value(Unexpected::Str(borrowed), expected)),
-            Cow::Owned(owned) => EventId::parse(&owned)
-                .map(EventId::into_owned)
-                .ok_or_else(|| de::Error::invalid_value(Unexpected::Str(&owned), expected)),
+            Cow::Borrowed(borrowed) => {
+                EventId::parse(borrowed).ok_or_else(|| de::Error::invalid_value(Unexpected::Str(borrowed), expected))
+            }
+            Cow::Owned(owned) => {
+                EventId::parse(&owned).map(EventId::into_owned).ok_or_else(|| de::Error::invalid_value(Unexpected::Str(&owned), expected))
+            }
         }
     }
 }
@@ -125,7 +128,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed_ids() {
-        for bad in ["", "abc", "00ff00ff00ff00ff-3", "00FF00FF00FF00FF-1-2", "00ff00ff00ff00ff-01-2", "00ff00ff00ff00ff-1-x", "0ff00ff00ff00ff-1-2"] {
+        for bad in [
+            "",
+            "abc",
+            "00ff00ff00ff00ff-3",
+            "00FF00FF00FF00FF-1-2",
+            "00ff00ff00ff00ff-01-2",
+            "00ff00ff00ff00ff-1-x",
+            "0ff00ff00ff00ff-1-2",
+        ] {
             assert!(EventId::parse(bad).is_none(), "{bad} parsed");
         }
     }

@@ -17,12 +17,8 @@ pub enum AnomalyKind {
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 4] = [
-        AnomalyKind::LatencySpike,
-        AnomalyKind::PortScan,
-        AnomalyKind::DataExfiltration,
-        AnomalyKind::ConnectionReset,
-    ];
+    pub const ALL: [AnomalyKind; 4] =
+        [AnomalyKind::LatencySpike, AnomalyKind::PortScan, AnomalyKind::DataExfiltration, AnomalyKind::ConnectionReset];
 
     pub fn as_str(self) -> &'static str {
         match self {

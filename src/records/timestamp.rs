@@ -40,7 +40,8 @@ impl Timestamp {
         let in_day = millis.rem_euclid(86_400_000);
         let (year, month, day) = civil_from_days(days);
         let (hour, minute, second, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
-        let fields: [(usize, i64, usize); 7] = [(0, year, 4), (5, month, 2), (8, day, 2), (11, hour, 2), (14, minute, 2), (17, second, 2), (20, milli, 3)];
+        let fields: [(usize, i64, usize); 7] =
+            [(0, year, 4), (5, month, 2), (8, day, 2), (11, hour, 2), (14, minute, 2), (17, second, 2), (20, milli, 3)];
         out.copy_from_slice(b"0000-00-00T00:00:00.000Z");
         for (start, value, width) in fields {
             let mut rest = value;
@@ -70,7 +71,14 @@ impl Timestamp {
         let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
         let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
         let milli = if bytes.len() == 24 { number(20, 23)? } else { 0 };
-        if year < 1970 || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
+        if year < 1970
+            || !(1..=12).contains(&month)
+            || day < 1
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 59
+        {
             return None;
         }
         let days = days_from_civil(year, month, day);
@@ -133,7 +141,8 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text: Cow<'de, str> = crate::records::borrow_str(deserializer)?;
-        Timestamp::parse(&text).ok_or_else(|| de::Error::invalid_value(Unexpected::Str(&text), &"an RFC 3339 UTC time `YYYY-MM-DDTHH:MM:SS.mmmZ`"))
+        Timestamp::parse(&text)
+            .ok_or_else(|| de::Error::invalid_value(Unexpected::Str(&text), &"an RFC 3339 UTC time `YYYY-MM-DDTHH:MM:SS.mmmZ`"))
     }
 }
 
@@ -172,7 +181,15 @@ mod tests {
 
     #[test]
     fn parse_rejects_impossible_dates_and_other_forms() {
-        for bad in ["2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01 00:00:00Z", "2024-01-01T00:00:00+01:00", "2024-01-01T24:00:00Z", "1969-12-31T23:59:59Z", ""] {
+        for bad in [
+            "2023-02-29T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01 00:00:00Z",
+            "2024-01-01T00:00:00+01:00",
+            "2024-01-01T24:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "",
+        ] {
             assert!(Timestamp::parse(bad).is_none(), "{bad}");
         }
         assert!(Timestamp::parse("2024-02-29T23:59:59Z").is_some());

@@ -8,11 +8,13 @@
 //! least packets × minimum header, fields that must be null together, ...). The first fault found
 //! wins; valid input is never altered.
 
+use serde::Deserialize;
 use std::borrow::Cow;
 use std::fmt;
-use serde::Deserialize;
 
-use super::{AppProto, Firewall, FirewallAction, FlowDirection, Label, LogStatus, Record, TrafficType, TransportProtocol, VpcFlow, protocol};
+use super::{
+    AppProto, Firewall, FirewallAction, FlowDirection, Label, LogStatus, Record, TrafficType, TransportProtocol, VpcFlow, protocol,
+};
 
 /// Largest record accepted, in bytes. Real records are 600–900 bytes.
 pub const MAX_RECORD_BYTES: usize = 16 * 1024;
@@ -31,10 +33,36 @@ const MAX_PACKET_BYTES: u64 = 65_535;
 
 /// Regions a record may name (AWS commercial and GovCloud regions).
 pub(crate) const KNOWN_REGIONS: [&str; 30] = [
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1", "sa-east-1", "mx-central-1",
-    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2",
-    "ap-south-1", "ap-south-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2",
-    "ap-southeast-3", "ap-east-1", "me-south-1", "me-central-1", "af-south-1", "us-gov-west-1", "us-gov-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "ca-west-1",
+    "sa-east-1",
+    "mx-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-east-1",
+    "me-south-1",
+    "me-central-1",
+    "af-south-1",
+    "us-gov-west-1",
+    "us-gov-east-1",
 ];
 
 /// Why a record was rejected. Each class of fault is its own variant; [`RejectReason::as_str`] is
@@ -176,7 +204,11 @@ fn parse_typed(text: &str) -> Result<Record<'_>, Rejection> {
     match kind.as_ref() {
         "vpc_flow" => serde_json::from_str::<VpcFlow<'_>>(text).map(Record::VpcFlow).map_err(|_| diagnose::<VpcFlow<'_>>(text)),
         "firewall" => serde_json::from_str::<Firewall<'_>>(text).map(Record::Firewall).map_err(|_| diagnose::<Firewall<'_>>(text)),
-        other => Err(Rejection::on(RejectReason::UnknownEventType, "event_type", format!("unknown event_type `{other}`, expected `vpc_flow` or `firewall`"))),
+        other => Err(Rejection::on(
+            RejectReason::UnknownEventType,
+            "event_type",
+            format!("unknown event_type `{other}`, expected `vpc_flow` or `firewall`"),
+        )),
     }
 }
 
@@ -320,7 +352,11 @@ fn validate_flow(flow: &VpcFlow<'_>) -> Result<(), Rejection> {
         return Err(Rejection::on(R::StartAfterEnd, "start", format!("start {} is after end {}", flow.start, flow.end)));
     }
     if flow.end - flow.start > MAX_WINDOW_SECONDS {
-        return Err(Rejection::on(R::WindowTooLong, "end", format!("window of {} s exceeds the {MAX_WINDOW_SECONDS} s aggregation interval", flow.end - flow.start)));
+        return Err(Rejection::on(
+            R::WindowTooLong,
+            "end",
+            format!("window of {} s exceeds the {MAX_WINDOW_SECONDS} s aggregation interval", flow.end - flow.start),
+        ));
     }
     if flow.sublocation_type.is_some() != flow.sublocation_id.is_some() {
         return Err(Rejection::on(R::InconsistentLogStatus, "sublocation_id", "sublocation_type and sublocation_id must be null together"));
@@ -350,7 +386,9 @@ fn validate_flow_without_traffic(flow: &VpcFlow<'_>) -> Result<(), Rejection> {
         ("latency_ms", flow.latency_ms.is_some()),
     ];
     match present.iter().find(|(_, is_set)| *is_set) {
-        Some((field, _)) => Err(Rejection::on(RejectReason::InconsistentLogStatus, field, format!("{field} must be null when log_status is not OK"))),
+        Some((field, _)) => {
+            Err(Rejection::on(RejectReason::InconsistentLogStatus, field, format!("{field} must be null when log_status is not OK")))
+        }
         None => Ok(()),
     }
 }
@@ -387,13 +425,25 @@ fn validate_flow_traffic(flow: &VpcFlow<'_>) -> Result<(), Rejection> {
     }
     check_tcp_flags(proto == protocol::TCP, flow.tcp_flags)?;
     if !carries_ports(proto) && (srcport != 0 || dstport != 0) {
-        return Err(Rejection::on(R::PortsOnPortlessProtocol, "dstport", format!("protocol {proto} has no ports, yet srcport {srcport} dstport {dstport}")));
+        return Err(Rejection::on(
+            R::PortsOnPortlessProtocol,
+            "dstport",
+            format!("protocol {proto} has no ports, yet srcport {srcport} dstport {dstport}"),
+        ));
     }
     check_volume("bytes", packets, bytes, min_packet_bytes(proto, wants_v6), false)?;
     match (direction, flow.traffic_path) {
         (FlowDirection::Egress, Some(1..=8)) | (FlowDirection::Ingress, None) => {}
-        (FlowDirection::Egress, path) => return Err(Rejection::on(R::TrafficPathMismatch, "traffic_path", format!("egress traffic_path {path:?} is not one of 1-8"))),
-        (FlowDirection::Ingress, Some(path)) => return Err(Rejection::on(R::TrafficPathMismatch, "traffic_path", format!("ingress flow has traffic_path {path}; it applies to egress only"))),
+        (FlowDirection::Egress, path) => {
+            return Err(Rejection::on(R::TrafficPathMismatch, "traffic_path", format!("egress traffic_path {path:?} is not one of 1-8")));
+        }
+        (FlowDirection::Ingress, Some(path)) => {
+            return Err(Rejection::on(
+                R::TrafficPathMismatch,
+                "traffic_path",
+                format!("ingress flow has traffic_path {path}; it applies to egress only"),
+            ));
+        }
     }
     check_latency(latency_ms)
 }
@@ -412,7 +462,11 @@ fn validate_firewall(session: &Firewall<'_>) -> Result<(), Rejection> {
         return Err(Rejection::on(R::UnknownRegion, "availability_zone", format!("`{az}` is not a zone of a known region")));
     }
     if session.src_ip.is_ipv6() != session.dest_ip.is_ipv6() {
-        return Err(Rejection::on(R::AddressFamilyMismatch, "dest_ip", format!("{} and {} are of different address families", session.src_ip, session.dest_ip)));
+        return Err(Rejection::on(
+            R::AddressFamilyMismatch,
+            "dest_ip",
+            format!("{} and {} are of different address families", session.src_ip, session.dest_ip),
+        ));
     }
     let is_tcp = session.protocol == TransportProtocol::Tcp;
     check_tcp_flags(is_tcp, session.tcp_flags)?;
@@ -422,7 +476,8 @@ fn validate_firewall(session: &Firewall<'_>) -> Result<(), Rejection> {
     if session.action == FirewallAction::Reset && !is_tcp {
         return Err(Rejection::on(R::ResetOnNonTcp, "action", "a reset action needs TCP"));
     }
-    if matches!(session.action, FirewallAction::Deny | FirewallAction::Drop) && (session.bytes_received > 0 || session.packets_received > 0) {
+    if matches!(session.action, FirewallAction::Deny | FirewallAction::Drop) && (session.bytes_received > 0 || session.packets_received > 0)
+    {
         return Err(Rejection::on(R::RepliesToRefusedSession, "bytes_received", "a denied or dropped session cannot have replies"));
     }
     let proto = match session.protocol {
@@ -436,8 +491,12 @@ fn validate_firewall(session: &Firewall<'_>) -> Result<(), Rejection> {
     match (session.http_status, session.app_proto) {
         (None, _) => {}
         (Some(status), AppProto::Http) if (100..=599).contains(&status) => {}
-        (Some(status), AppProto::Http) => return Err(Rejection::on(R::OutOfRange, "http_status", format!("http_status {status} is not 100-599"))),
-        (Some(_), other) => return Err(Rejection::on(R::HttpStatusWithoutHttp, "http_status", format!("http_status set on app_proto {other:?}"))),
+        (Some(status), AppProto::Http) => {
+            return Err(Rejection::on(R::OutOfRange, "http_status", format!("http_status {status} is not 100-599")));
+        }
+        (Some(_), other) => {
+            return Err(Rejection::on(R::HttpStatusWithoutHttp, "http_status", format!("http_status set on app_proto {other:?}")));
+        }
     }
     if session.duration_ms > 7 * 86_400_000 {
         return Err(Rejection::on(R::OutOfRange, "duration_ms", "sessions last at most 7 days"));
@@ -450,14 +509,23 @@ fn is_lower_hex(byte: u8) -> bool {
     byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)
 }
 
-fn check_identifier(field: &str, value: &str, prefix: &str, min_len: usize, max_len: usize, allowed: fn(u8) -> bool) -> Result<(), Rejection> {
-    let ok = value
-        .strip_prefix(prefix)
-        .is_some_and(|rest| (min_len..=max_len).contains(&rest.len()) && rest.bytes().all(allowed));
+fn check_identifier(
+    field: &str,
+    value: &str,
+    prefix: &str,
+    min_len: usize,
+    max_len: usize,
+    allowed: fn(u8) -> bool,
+) -> Result<(), Rejection> {
+    let ok = value.strip_prefix(prefix).is_some_and(|rest| (min_len..=max_len).contains(&rest.len()) && rest.bytes().all(allowed));
     if ok {
         return Ok(());
     }
-    Err(Rejection::on(RejectReason::MalformedIdentifier, field, format!("`{value}` is not `{prefix}` followed by {min_len}-{max_len} valid characters")))
+    Err(Rejection::on(
+        RejectReason::MalformedIdentifier,
+        field,
+        format!("`{value}` is not `{prefix}` followed by {min_len}-{max_len} valid characters"),
+    ))
 }
 
 fn check_region(field: &str, region: &str) -> Result<(), Rejection> {
@@ -487,11 +555,17 @@ fn check_az_id(az_id: &str) -> Result<(), Rejection> {
 fn check_tcp_flags(is_tcp: bool, flags: Option<u8>) -> Result<(), Rejection> {
     match (is_tcp, flags) {
         (false, None) => Ok(()),
-        (false, Some(value)) => Err(Rejection::on(RejectReason::TcpFlagsOnNonTcp, "tcp_flags", format!("tcp_flags {value} on a non-TCP flow"))),
-        (true, None) => Err(Rejection::on(RejectReason::InvalidTcpFlags, "tcp_flags", "a TCP flow needs tcp_flags (0 when none were seen)")),
-        (true, Some(value)) if value & !0b1_0111 != 0 || (value & 16 != 0 && value & 2 == 0) => {
-            Err(Rejection::on(RejectReason::InvalidTcpFlags, "tcp_flags", format!("tcp_flags {value} is not an OR of FIN 1, SYN 2, RST 4, SYN-ACK 18")))
+        (false, Some(value)) => {
+            Err(Rejection::on(RejectReason::TcpFlagsOnNonTcp, "tcp_flags", format!("tcp_flags {value} on a non-TCP flow")))
         }
+        (true, None) => {
+            Err(Rejection::on(RejectReason::InvalidTcpFlags, "tcp_flags", "a TCP flow needs tcp_flags (0 when none were seen)"))
+        }
+        (true, Some(value)) if value & !0b1_0111 != 0 || (value & 16 != 0 && value & 2 == 0) => Err(Rejection::on(
+            RejectReason::InvalidTcpFlags,
+            "tcp_flags",
+            format!("tcp_flags {value} is not an OR of FIN 1, SYN 2, RST 4, SYN-ACK 18"),
+        )),
         (true, Some(_)) => Ok(()),
     }
 }
@@ -516,10 +590,18 @@ fn check_volume(field: &str, packets: u64, bytes: u64, minimum: u64, zero_allowe
         return Err(Rejection::on(RejectReason::OutOfRange, field, "a flow has at least one packet"));
     }
     if bytes < packets.saturating_mul(minimum) {
-        return Err(Rejection::on(RejectReason::BytesBelowPacketMinimum, field, format!("{bytes} bytes is less than {packets} packets × {minimum} header bytes")));
+        return Err(Rejection::on(
+            RejectReason::BytesBelowPacketMinimum,
+            field,
+            format!("{bytes} bytes is less than {packets} packets × {minimum} header bytes"),
+        ));
     }
     if bytes > packets.saturating_mul(MAX_PACKET_BYTES) {
-        return Err(Rejection::on(RejectReason::BytesAbovePacketMaximum, field, format!("{bytes} bytes is more than {packets} packets × {MAX_PACKET_BYTES}")));
+        return Err(Rejection::on(
+            RejectReason::BytesAbovePacketMaximum,
+            field,
+            format!("{bytes} bytes is more than {packets} packets × {MAX_PACKET_BYTES}"),
+        ));
     }
     Ok(())
 }

@@ -79,7 +79,9 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub fn encode_base64(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for group in bytes.chunks(3) {
-        let triple = (u32::from(group[0]) << 16) | (u32::from(group.get(1).copied().unwrap_or(0)) << 8) | u32::from(group.get(2).copied().unwrap_or(0));
+        let triple = (u32::from(group[0]) << 16)
+            | (u32::from(group.get(1).copied().unwrap_or(0)) << 8)
+            | u32::from(group.get(2).copied().unwrap_or(0));
         let sextets = [triple >> 18, triple >> 12, triple >> 6, triple];
         let emitted = group.len() + 1;
         for (position, sextet) in sextets.into_iter().enumerate() {
@@ -123,7 +125,9 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc_4648_vectors() {
-        for (plain, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (plain, encoded) in
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")]
+        {
             assert_eq!(encode_base64(plain.as_bytes()), encoded);
             assert_eq!(decode_base64(encoded).unwrap(), plain.as_bytes());
         }

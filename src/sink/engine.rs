@@ -174,7 +174,11 @@ impl Sink {
     }
 
     async fn flush_if_due(&mut self, partition: u32) -> Result<(), SinkError> {
-        let due = self.partitions.get(&partition).and_then(|state| state.batch.as_ref()).and_then(|batch| batch.due(&self.settings, Instant::now()));
+        let due = self
+            .partitions
+            .get(&partition)
+            .and_then(|state| state.batch.as_ref())
+            .and_then(|batch| batch.due(&self.settings, Instant::now()));
         match due {
             Some(trigger) => self.flush_partition(partition, trigger).await,
             None => Ok(()),

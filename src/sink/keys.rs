@@ -80,7 +80,15 @@ pub fn file_name(partition: u32, first: u64, last: u64, compression: Compression
 }
 
 /// The full key (relative to the storage prefix) of one object of a batch flushed at `flushed_at`.
-pub fn object_key(kind: ObjectKind, source: &SourceName, flushed_at: Timestamp, partition: u32, first: u64, last: u64, compression: Compression) -> String {
+pub fn object_key(
+    kind: ObjectKind,
+    source: &SourceName,
+    flushed_at: Timestamp,
+    partition: u32,
+    first: u64,
+    last: u64,
+    compression: Compression,
+) -> String {
     // `YYYY-MM-DDTHH:MM:SS.mmmZ`: the date is the first 10 characters, the hour characters 11-12.
     let time = flushed_at.to_string();
     let date = time.get(..10).unwrap_or("1970-01-01");
@@ -141,7 +149,10 @@ fn parse_digits(text: &str) -> Option<u64> {
 
 fn is_date(text: &str) -> bool {
     let bytes = text.as_bytes();
-    bytes.len() == 10 && bytes[4] == b'-' && bytes[7] == b'-' && bytes.iter().enumerate().all(|(index, byte)| index == 4 || index == 7 || byte.is_ascii_digit())
+    bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes.iter().enumerate().all(|(index, byte)| index == 4 || index == 7 || byte.is_ascii_digit())
 }
 
 fn is_hour(text: &str) -> bool {
@@ -191,7 +202,14 @@ mod tests {
         let parsed = parse_key(&key).unwrap();
         assert_eq!(
             parsed,
-            ParsedKey { kind: ObjectKind::Dlq, source: "run".into(), partition: 70_000, first: 12, last: 4_000_000_000_000, compression: Compression::Zstd }
+            ParsedKey {
+                kind: ObjectKind::Dlq,
+                source: "run".into(),
+                partition: 70_000,
+                first: 12,
+                last: 4_000_000_000_000,
+                compression: Compression::Zstd
+            }
         );
     }
 

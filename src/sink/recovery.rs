@@ -8,10 +8,10 @@
 
 use std::collections::BTreeMap;
 
+use super::SinkError;
 use super::engine::{PartitionState, Sink};
 use super::keys::{self, ObjectKind, ParsedKey};
 use super::retry;
-use super::SinkError;
 
 impl Sink {
     /// Resets `partition` to where the store says it got to and returns its resume offset.
@@ -61,7 +61,12 @@ impl Sink {
     async fn delete_orphans(&mut self, resume: &BTreeMap<u32, u64>) -> Result<(), SinkError> {
         let dlq_objects = self.list_parsed(ObjectKind::Dlq).await?;
         for (key, parsed) in self.orphans(dlq_objects, resume) {
-            tracing::warn!(key, partition = parsed.partition, first = parsed.first, "deleting a DLQ object whose data object was never written");
+            tracing::warn!(
+                key,
+                partition = parsed.partition,
+                first = parsed.first,
+                "deleting a DLQ object whose data object was never written"
+            );
             let storage = &self.storage;
             retry::retry("delete", &key, self.settings.retry, &self.abort, &mut self.stats.store_retries, || storage.delete(&key))
                 .await
@@ -85,9 +90,10 @@ impl Sink {
     async fn list_parsed(&mut self, kind: ObjectKind) -> Result<Vec<(String, ParsedKey)>, SinkError> {
         let prefix = keys::source_prefix(kind, &self.settings.source);
         let storage = &self.storage;
-        let listing = retry::retry("list", &prefix, self.settings.retry, &self.abort, &mut self.stats.store_retries, || storage.list(&prefix))
-            .await
-            .map_err(|abandoned| SinkError::Abandoned { key: prefix.clone(), last_error: abandoned.last_error })?;
+        let listing =
+            retry::retry("list", &prefix, self.settings.retry, &self.abort, &mut self.stats.store_retries, || storage.list(&prefix))
+                .await
+                .map_err(|abandoned| SinkError::Abandoned { key: prefix.clone(), last_error: abandoned.last_error })?;
         let mut parsed = Vec::with_capacity(listing.len());
         for (key, _size) in listing {
             match keys::parse_key(&key) {

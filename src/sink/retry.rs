@@ -151,7 +151,10 @@ mod tests {
     async fn an_already_raised_signal_stops_after_one_attempt() {
         let (_raise, receiver) = watch::channel(true);
         let mut retries = 0;
-        let outcome = retry("write", "k", RetryPolicy::default(), &AbortSignal::from_watch(receiver), &mut retries, || async { Err::<(), _>(failure()) }).await;
+        let outcome = retry("write", "k", RetryPolicy::default(), &AbortSignal::from_watch(receiver), &mut retries, || async {
+            Err::<(), _>(failure())
+        })
+        .await;
         assert!(outcome.is_err());
         assert_eq!(retries, 0);
     }

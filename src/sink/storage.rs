@@ -59,7 +59,9 @@ impl Storage {
         let local_path = match url.strip_prefix("file://") {
             // `file:///abs/path` and `file://localhost/abs/path` name `/abs/path`.
             Some(rest) => rest.strip_prefix("localhost").unwrap_or(rest),
-            None if url.contains("://") => return Err(StorageError::UnsupportedScheme(url.to_owned())),
+            None if url.contains("://") => {
+                return Err(StorageError::UnsupportedScheme(url.to_owned()));
+            }
             None => url,
         };
         Storage::local(FsPath::new(local_path), url)
@@ -87,10 +89,11 @@ impl Storage {
     /// Writes an object, replacing any object of the same key; durable when it returns `Ok`.
     pub async fn put(&self, key: &str, body: Bytes) -> Result<(), StorageError> {
         let path = self.full_path(key)?;
-        self.store
-            .put(&path, body.into())
-            .await
-            .map_err(|source| StorageError::Operation { operation: "write", key: key.to_owned(), source })?;
+        self.store.put(&path, body.into()).await.map_err(|source| StorageError::Operation {
+            operation: "write",
+            key: key.to_owned(),
+            source,
+        })?;
         self.sync_local(key).await
     }
 
@@ -106,7 +109,8 @@ impl Storage {
         let path = self.full_path(prefix)?;
         let failed = |source| StorageError::Operation { operation: "list", key: prefix.to_owned(), source };
         let listing: Vec<object_store::ObjectMeta> = self.store.list(Some(&path)).try_collect().await.map_err(failed)?;
-        let mut objects: Vec<(String, u64)> = listing.into_iter().filter_map(|meta| Some((self.relative_key(&meta.location)?, meta.size))).collect();
+        let mut objects: Vec<(String, u64)> =
+            listing.into_iter().filter_map(|meta| Some((self.relative_key(&meta.location)?, meta.size))).collect();
         objects.sort_unstable();
         Ok(objects)
     }
@@ -179,7 +183,10 @@ mod tests {
         storage.put("data/source=a/one.json", Bytes::from_static(b"1\n")).await.unwrap();
         storage.put("data/source=b/two.json", Bytes::from_static(b"22\n")).await.unwrap();
         storage.put("dlq/source=a/three.json", Bytes::from_static(b"")).await.unwrap();
-        assert_eq!(storage.list("data").await.unwrap(), vec![("data/source=a/one.json".to_owned(), 2), ("data/source=b/two.json".to_owned(), 3)]);
+        assert_eq!(
+            storage.list("data").await.unwrap(),
+            vec![("data/source=a/one.json".to_owned(), 2), ("data/source=b/two.json".to_owned(), 3)]
+        );
         assert_eq!(storage.list("").await.unwrap().len(), 3);
         assert_eq!(storage.list("nothing/here").await.unwrap(), vec![]);
         assert_eq!(storage.get("data/source=b/two.json").await.unwrap(), Bytes::from_static(b"22\n"));
@@ -201,7 +208,10 @@ mod tests {
 
     #[test]
     fn s3_and_unknown_schemes_are_refused_clearly() {
-        assert_eq!(Storage::from_url("s3://bucket/prefix").unwrap_err().to_string(), "s3 stores arrive with the S3 issue; use a local path");
+        assert_eq!(
+            Storage::from_url("s3://bucket/prefix").unwrap_err().to_string(),
+            "s3 stores arrive with the S3 issue; use a local path"
+        );
         assert!(Storage::from_url("gs://bucket").unwrap_err().to_string().contains("use a local directory"));
     }
 

@@ -22,7 +22,7 @@ pub(crate) struct Generated {
 struct CollectLines(Vec<Vec<u8>>);
 
 impl ChunkSink for CollectLines {
-    fn write_chunk(&mut self, chunk: &Chunk) -> anyhow::Result<()> {
+    fn write_chunk(&mut self, chunk: Chunk) -> anyhow::Result<()> {
         self.0.extend(chunk.lines().map(<[u8]>::to_vec));
         Ok(())
     }
@@ -45,7 +45,13 @@ pub(crate) fn generator_settings(seed: u64, workers: u32, count: u64) -> Generat
         count: Some(count),
         duration: None,
         start_time_ms: 1_780_000_000_000,
-        chaos: ChaosSettings { latency_spike_prob: 0.05, port_scan_prob: 0.05, data_exfil_prob: 0.02, conn_reset_prob: 0.03, exfil_bytes: 200_000 },
+        chaos: ChaosSettings {
+            latency_spike_prob: 0.05,
+            port_scan_prob: 0.05,
+            data_exfil_prob: 0.02,
+            conn_reset_prob: 0.03,
+            exfil_bytes: 200_000,
+        },
         firewall_ratio: 0.3,
     }
 }

@@ -42,7 +42,13 @@ impl MemorySink {
 }
 
 pub fn chaos(latency_spike: f64, port_scan: f64, data_exfil: f64, conn_reset: f64) -> ChaosSettings {
-    ChaosSettings { latency_spike_prob: latency_spike, port_scan_prob: port_scan, data_exfil_prob: data_exfil, conn_reset_prob: conn_reset, exfil_bytes: 10_000_000 }
+    ChaosSettings {
+        latency_spike_prob: latency_spike,
+        port_scan_prob: port_scan,
+        data_exfil_prob: data_exfil,
+        conn_reset_prob: conn_reset,
+        exfil_bytes: 10_000_000,
+    }
 }
 
 pub fn settings(seed: u64, workers: u32, count: u64, chaos: ChaosSettings) -> GeneratorSettings {

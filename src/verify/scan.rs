@@ -1,0 +1,164 @@
+//! Reading event ids out of stored objects, cheaply.
+//!
+//! A data line is a validated record: a probe struct with only `event_id`, `event_type` and
+//! `label.kind` reads it and skips the rest. A DLQ line is a [`DlqEntry`]; its `raw` message is
+//! probed the same way, and when it is not a readable record (cut, malformed) a plain search for
+//! `"event_id":"…"` still finds the id, so a rejected record counts as present. Entries whose id
+//! cannot be read at all (non-UTF-8 messages, garbage) are counted as unidentified.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use crate::records::{AnomalyKind, EventId, EventType};
+use crate::sink::dlq::DlqEntry;
+
+use super::expected::parse_run_id;
+
+/// Event type slots: the two kinds, then "unknown".
+pub(super) const TYPE_NAMES: [&str; 3] = ["vpc_flow", "firewall", "unknown"];
+const UNKNOWN_TYPE: usize = 2;
+
+/// Label slots: normal, each anomaly kind (at `AnomalyKind::index() + 1`), then "unknown".
+pub(super) const LABEL_NAMES: [&str; 6] = ["normal", "latency_spike", "port_scan", "data_exfiltration", "connection_reset", "unknown"];
+const UNKNOWN_LABEL: usize = 5;
+
+/// One id found in an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Found {
+    pub(super) run: u64,
+    pub(super) worker: u32,
+    pub(super) seq: u64,
+    /// Index into [`TYPE_NAMES`].
+    pub(super) event_type: usize,
+    /// Index into [`LABEL_NAMES`].
+    pub(super) label: usize,
+}
+
+/// What one object held.
+#[derive(Debug, Default)]
+pub(super) struct ObjectScan {
+    pub(super) found: Vec<Found>,
+    /// Lines with no readable event id.
+    pub(super) unreadable: u64,
+}
+
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow, default)]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    label: Option<LabelProbe<'a>>,
+}
+
+#[derive(Deserialize)]
+struct LabelProbe<'a> {
+    #[serde(borrow, default)]
+    kind: Option<Cow<'a, str>>,
+}
+
+/// The ids of a data object's lines.
+pub(super) fn scan_data(body: &[u8]) -> ObjectScan {
+    let mut scan = ObjectScan::default();
+    for line in body.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()) {
+        match probe(line) {
+            Some(found) => scan.found.push(found),
+            None => scan.unreadable += 1,
+        }
+    }
+    scan
+}
+
+/// The ids of the messages in a DLQ object's entries.
+pub(super) fn scan_dlq(body: &[u8]) -> ObjectScan {
+    let mut scan = ObjectScan::default();
+    for line in body.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()) {
+        let raw = serde_json::from_slice::<DlqEntry<'_>>(line).ok().and_then(|entry| entry.raw);
+        let found = raw.and_then(|raw| probe(raw.as_bytes()).or_else(|| search_event_id(&raw)));
+        match found {
+            Some(found) => scan.found.push(found),
+            None => scan.unreadable += 1,
+        }
+    }
+    scan
+}
+
+fn probe(line: &[u8]) -> Option<Found> {
+    let probe: Probe<'_> = serde_json::from_slice(line).ok()?;
+    let mut found = found_id(probe.event_id.as_deref()?)?;
+    found.event_type = match probe.event_type.as_deref() {
+        Some("vpc_flow") => EventType::VpcFlow.index(),
+        Some("firewall") => EventType::Firewall.index(),
+        _ => UNKNOWN_TYPE,
+    };
+    found.label = match probe.label {
+        None => 0,
+        Some(LabelProbe { kind: Some(kind) }) => {
+            AnomalyKind::ALL.iter().find(|known| known.as_str() == kind).map_or(UNKNOWN_LABEL, |known| known.index() + 1)
+        }
+        Some(LabelProbe { kind: None }) => UNKNOWN_LABEL,
+    };
+    Some(found)
+}
+
+/// Finds `"event_id": "…"` in text that is not a readable record.
+fn search_event_id(text: &str) -> Option<Found> {
+    let (_, after_key) = text.split_once("\"event_id\"")?;
+    let value = after_key.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let (id, _) = value.split_once('"')?;
+    found_id(id)
+}
+
+fn found_id(text: &str) -> Option<Found> {
+    let id = EventId::parse(text)?;
+    Some(Found { run: parse_run_id(&id.run_id)?, worker: id.worker, seq: id.seq, event_type: UNKNOWN_TYPE, label: UNKNOWN_LABEL })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{RejectReason, Rejection};
+
+    #[test]
+    fn label_slots_follow_the_anomaly_kinds() {
+        for kind in AnomalyKind::ALL {
+            assert_eq!(LABEL_NAMES[kind.index() + 1], kind.as_str());
+        }
+        assert_eq!(TYPE_NAMES[EventType::VpcFlow.index()], "vpc_flow");
+        assert_eq!(TYPE_NAMES[EventType::Firewall.index()], "firewall");
+    }
+
+    #[test]
+    fn reads_ids_types_and_labels_of_data_lines() {
+        let body = b"{\"event_type\":\"firewall\",\"event_id\":\"00000000000000ff-2-7\",\"x\":[1,{}],\"label\":{\"kind\":\"port_scan\",\"episode_id\":\"e\"}}\n\
+{\"event_type\":\"vpc_flow\",\"event_id\":\"00000000000000ff-0-0\",\"label\":null}\nnot json\n";
+        let scan = scan_data(body);
+        assert_eq!(scan.unreadable, 1);
+        assert_eq!(
+            scan.found,
+            vec![
+                Found { run: 255, worker: 2, seq: 7, event_type: 1, label: AnomalyKind::PortScan.index() + 1 },
+                Found { run: 255, worker: 0, seq: 0, event_type: 0, label: 0 },
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_ids_of_rejected_messages_even_when_malformed() {
+        let rejection = Rejection { reason: RejectReason::InvalidJson, field: None, detail: "cut".into() };
+        let mut body = Vec::new();
+        for raw in [
+            &b"{\"event_type\":\"vpc_flow\",\"event_id\":\"00000000000000ff-1-3\",\"start\":"[..],
+            b"{\"event_id\" : \"00000000000000ff-1-4\", oops",
+            b"\xff\xfe",
+            b"[]",
+        ] {
+            DlqEntry::new(&rejection, "s", 0, 0, raw).write_line(&mut body);
+        }
+        let scan = scan_dlq(&body);
+        assert_eq!(scan.found.iter().map(|found| (found.worker, found.seq)).collect::<Vec<_>>(), vec![(1, 3), (1, 4)]);
+        assert_eq!(scan.unreadable, 2);
+    }
+}

@@ -1,0 +1,276 @@
+//! End to end through the binary: `netchaos run`, `netchaos sink --from`, `netchaos verify`.
+//! Nothing lost, nothing duplicated, bad input in the DLQ with its reason, memory bounded.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn netchaos() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_netchaos"));
+    for name in [
+        "EPS_TARGET",
+        "WORKER_COUNT",
+        "SEED",
+        "LATENCY_SPIKE_PROB",
+        "PORT_SCAN_PROB",
+        "DATA_EXFIL_PROB",
+        "CONN_RESET_PROB",
+        "NETCHAOS_STORE",
+    ] {
+        command.env_remove(name);
+    }
+    command
+}
+
+fn run_ok(command: &mut Command) -> Output {
+    let output = command.output().expect("spawn netchaos");
+    assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// `verify --json`, with its exit code.
+fn verify(store: &Path, manifests: &[&Path]) -> (serde_json::Value, Option<i32>) {
+    let mut command = netchaos();
+    command.arg("verify").arg("--store").arg(store).arg("--json");
+    for manifest in manifests {
+        command.arg("--manifest").arg(manifest);
+    }
+    let output = command.output().expect("spawn verify");
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("verify printed no JSON ({error}): {}", String::from_utf8_lossy(&output.stderr)));
+    (report, output.status.code())
+}
+
+fn number(report: &serde_json::Value, field: &str) -> u64 {
+    report[field].as_u64().unwrap_or_else(|| panic!("no `{field}` in {report}"))
+}
+
+/// Every object under `root/<kind>/`, decompressed, as lines.
+fn stored_lines(root: &Path, kind: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut stack = vec![root.join(kind)];
+    while let Some(directory) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&directory) else { continue };
+        for entry in entries {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let raw = std::fs::read(&path).expect("read object");
+            let mut text = String::new();
+            if path.to_string_lossy().ends_with(".gz") {
+                flate2::read::MultiGzDecoder::new(&raw[..]).read_to_string(&mut text).expect("gzip");
+            } else {
+                text = String::from_utf8(raw).expect("utf8");
+            }
+            lines.extend(text.lines().map(str::to_owned));
+        }
+    }
+    lines
+}
+
+#[test]
+fn run_lands_every_record_exactly_once() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = directory.path().join("store");
+    let output = run_ok(
+        netchaos().args(["run", "--count", "200000", "--eps", "0", "--seed", "1", "--max-records", "30000"]).arg("--store").arg(&store),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("0 lost") && stderr.contains("0 duplicated"), "the summary includes the audit: {stderr}");
+
+    let (report, code) = verify(&store, &[]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(number(&report, "expected"), 200_000);
+    assert_eq!(number(&report, "landed"), 200_000);
+    assert_eq!(number(&report, "lost"), 0);
+    assert_eq!(number(&report, "duplicated"), 0);
+    assert_eq!(stored_lines(&store, "data").len(), 200_000);
+}
+
+#[test]
+fn run_stopped_with_ctrl_c_loses_nothing() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = directory.path().join("store");
+    let mut child = netchaos()
+        .args(["run", "--eps", "40000", "--duration", "60s", "--seed", "2", "--quiet", "--max-age", "500ms"])
+        .arg("--store")
+        .arg(&store)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let started = Instant::now();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "Ctrl-C is a clean stop");
+    assert!(started.elapsed() < Duration::from_secs(20), "stopping took {:?}", started.elapsed());
+
+    let (report, code) = verify(&store, &[]);
+    assert_eq!(code, Some(0), "{report}");
+    let landed = number(&report, "landed");
+    assert!(landed > 20_000, "ran 2.5 s at 40k/s, landed {landed}");
+    assert_eq!(number(&report, "lost"), 0);
+    assert_eq!(number(&report, "duplicated"), 0);
+    let manifests = stored_lines(&store, "manifests").join("\n");
+    assert!(manifests.contains("\"complete\": false"), "the manifest says the run was cut short");
+}
+
+/// One valid record of the generator's, to mutate.
+fn valid_record() -> serde_json::Value {
+    let output = run_ok(netchaos().args(["generate", "--count", "50", "--seed", "3", "--eps", "0", "--quiet", "--port-scan-prob", "0"]));
+    let text = String::from_utf8(output.stdout).unwrap();
+    text.lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|value| value["event_type"] == "vpc_flow" && value["protocol"] == 6 && value["log_status"] == "OK")
+        .expect("a TCP flow")
+}
+
+#[test]
+fn sink_routes_the_bad_input_catalogue_to_the_dlq_while_valid_neighbours_land() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = directory.path().join("store");
+    let input = directory.path().join("mixed.jsonl");
+    let manifest = directory.path().join("manifest.json");
+    run_ok(
+        netchaos()
+            .args(["generate", "--count", "2000", "--seed", "4", "--eps", "0", "--quiet"])
+            .arg("--output")
+            .arg(&input)
+            .arg("--manifest")
+            .arg(&manifest),
+    );
+
+    let good = valid_record();
+    let with = |field: &str, value: serde_json::Value| {
+        let mut changed = good.clone();
+        changed[field] = value;
+        changed.to_string().into_bytes()
+    };
+    let mut without_port = good.clone();
+    without_port.as_object_mut().unwrap().remove("dstport");
+    let catalogue: Vec<(&str, Vec<u8>)> = vec![
+        ("invalid_json", b"{\"event_type\": \"vpc_flow\", ".to_vec()),
+        ("not_utf8", b"\xff\xfe\xfd not text".to_vec()),
+        ("empty", Vec::new()),
+        ("not_an_object", b"[1, 2, 3]".to_vec()),
+        ("not_an_object", b"\"just a string\"".to_vec()),
+        ("unknown_field", with("colour", serde_json::json!("red"))),
+        ("missing_field", without_port.to_string().into_bytes()),
+        ("wrong_type", with("srcport", serde_json::json!("443"))),
+        ("out_of_range", with("dstport", serde_json::json!(70_000))),
+        ("malformed_address", with("srcaddr", serde_json::json!("10.0.0.300"))),
+        ("start_after_end", with("start", serde_json::json!(good["end"].as_i64().unwrap() + 5))),
+        ("unknown_enum_value", with("action", serde_json::json!("MAYBE"))),
+        ("too_large", with("account_id", serde_json::json!("x".repeat(20_000)))),
+        ("too_deep", format!("{}{}", "[".repeat(5_000), "]".repeat(5_000)).into_bytes()),
+    ];
+    // Interleave: the bad lines go between valid ones.
+    let valid = std::fs::read(&input).unwrap();
+    let valid_lines: Vec<&[u8]> = valid.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).collect();
+    let mut mixed = Vec::new();
+    for (index, line) in valid_lines.iter().enumerate() {
+        mixed.extend_from_slice(line);
+        mixed.push(b'\n');
+        if let Some((_, bad)) = catalogue.get(index) {
+            mixed.extend_from_slice(bad);
+            mixed.push(b'\n');
+        }
+    }
+    std::fs::write(&input, &mixed).unwrap();
+
+    run_ok(netchaos().args(["sink", "--from"]).arg(&input).arg("--store").arg(&store));
+    let dlq: Vec<serde_json::Value> = stored_lines(&store, "dlq").iter().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let mut reasons: Vec<String> = dlq.iter().map(|entry| entry["reason"].as_str().unwrap().to_owned()).collect();
+    reasons.sort();
+    let mut expected: Vec<String> = catalogue.iter().map(|(reason, _)| (*reason).to_owned()).collect();
+    expected.sort();
+    assert_eq!(reasons, expected);
+    for entry in &dlq {
+        assert!(entry["offset"].is_u64() && entry["partition"] == 0, "{entry}");
+        assert!(entry["raw"].is_string() || entry["raw_base64"].is_string(), "the raw record is kept: {entry}");
+    }
+    assert_eq!(stored_lines(&store, "data").len(), 2_000, "every valid neighbour landed");
+
+    let (report, code) = verify(&store, &[&manifest]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(number(&report, "lost"), 0);
+    assert_eq!(number(&report, "duplicated"), 0);
+
+    // A second pass over the same input writes nothing twice.
+    run_ok(netchaos().args(["sink", "--from"]).arg(&input).arg("--store").arg(&store));
+    assert_eq!(stored_lines(&store, "data").len(), 2_000);
+    assert_eq!(stored_lines(&store, "dlq").len(), catalogue.len());
+}
+
+#[test]
+fn sink_reads_stdin_and_valid_records_land_byte_for_byte() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = directory.path().join("store");
+    let input = run_ok(netchaos().args(["generate", "--count", "3000", "--seed", "5", "--eps", "0", "--quiet"])).stdout;
+    let mut child = netchaos()
+        .args(["sink", "--from", "-", "--quiet", "--compression", "zstd", "--max-records", "1000"])
+        .arg("--store")
+        .arg(&store)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &input).unwrap();
+    assert!(child.wait().unwrap().success());
+    let mut landed: Vec<Vec<u8>> = Vec::new();
+    let mut stack = vec![store.join("data")];
+    while let Some(directory) = stack.pop() {
+        for entry in std::fs::read_dir(&directory).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                assert!(path.to_string_lossy().ends_with(".json.zst"));
+                let plain = zstd::decode_all(&std::fs::read(&path).unwrap()[..]).unwrap();
+                landed.extend(plain.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).map(<[u8]>::to_vec));
+            }
+        }
+    }
+    let mut expected: Vec<Vec<u8>> = input.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).map(<[u8]>::to_vec).collect();
+    landed.sort();
+    expected.sort();
+    assert_eq!(landed.len(), 3_000);
+    assert!(landed == expected, "stored records differ from the input bytes");
+}
+
+/// Peak resident memory of a finished `netchaos run`, read from /proc while it runs.
+fn peak_rss_kib(arguments: &[&str], store: &Path) -> u64 {
+    let mut child = netchaos().args(arguments).arg("--store").arg(store).stderr(Stdio::null()).spawn().unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(&status_path)
+            && let Some(line) = status.lines().find(|line| line.starts_with("VmHWM:"))
+        {
+            peak = peak.max(line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).unwrap_or(0));
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    peak
+}
+
+#[test]
+fn memory_is_bounded_by_queue_and_buffers_not_by_volume() {
+    let directory = tempfile::tempdir().unwrap();
+    let settings = ["--eps", "0", "--seed", "6", "--max-bytes", "4MiB", "--queue-chunks", "4", "--quiet"];
+    let small: Vec<&str> = ["run", "--count", "300000"].iter().chain(settings.iter()).copied().collect();
+    let large: Vec<&str> = ["run", "--count", "1500000"].iter().chain(settings.iter()).copied().collect();
+    let small_peak = peak_rss_kib(&small, &directory.path().join("small"));
+    let large_peak = peak_rss_kib(&large, &directory.path().join("large"));
+    assert!(small_peak > 0 && large_peak > 0);
+    // Five times the records, about the same memory: the queue and the buffers bound it.
+    assert!(large_peak < small_peak + 64 * 1024, "peak RSS grew with volume: {small_peak} KiB for 300k, {large_peak} KiB for 1.5M");
+    assert!(large_peak < 400 * 1024, "peak RSS {large_peak} KiB");
+}
