@@ -24,11 +24,13 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// gzip level: the zlib default, a good ratio for JSON at a moderate cost.
-const GZIP_LEVEL: u32 = 6;
+/// Default gzip level. On generated records (zlib-rs, one core) level 2 gives 7.9× at about twice
+/// the speed of level 6 (11.4×): gzip is the sink's largest cost, and level 2 keeps the sink above
+/// 200,000 records/s per core. `--compression-level 6` (or 9) trades speed for a smaller store.
+pub const GZIP_LEVEL: u32 = 2;
 
-/// zstd level: the zstd default.
-const ZSTD_LEVEL: i32 = 3;
+/// Default zstd level: the zstd default.
+pub const ZSTD_LEVEL: i32 = 3;
 
 /// How objects are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -67,17 +69,23 @@ impl Compression {
         }
     }
 
-    /// Compresses a whole batch.
+    /// Compresses a whole batch at the default level.
     pub fn compress(self, plain: &[u8]) -> std::io::Result<Vec<u8>> {
+        self.compress_at(plain, None)
+    }
+
+    /// Compresses a whole batch at `level` (gzip 0–9, zstd 1–22), or the codec's default.
+    pub fn compress_at(self, plain: &[u8], level: Option<i32>) -> std::io::Result<Vec<u8>> {
         match self {
             Compression::Gzip => {
                 // Compressed JSON lines are ~10× smaller: start with a buffer of that size.
                 let output = Vec::with_capacity(plain.len() / 8 + 64);
-                let mut encoder = flate2::write::GzEncoder::new(output, flate2::Compression::new(GZIP_LEVEL));
+                let gzip_level = level.map_or(GZIP_LEVEL, |level| level.clamp(0, 9) as u32);
+                let mut encoder = flate2::write::GzEncoder::new(output, flate2::Compression::new(gzip_level));
                 encoder.write_all(plain)?;
                 encoder.finish()
             }
-            Compression::Zstd => zstd::stream::encode_all(plain, ZSTD_LEVEL),
+            Compression::Zstd => zstd::stream::encode_all(plain, level.unwrap_or(ZSTD_LEVEL)),
             Compression::None => Ok(plain.to_vec()),
         }
     }

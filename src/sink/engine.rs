@@ -213,7 +213,7 @@ impl Sink {
         let (dlq_key, data_key) = (key_of(ObjectKind::Dlq), key_of(ObjectKind::Data));
         let has_invalid = batch.invalid > 0;
         self.stats.bytes_raw += (batch.data.len() + batch.dlq.len()) as u64;
-        let (data_body, dlq_body) = compress_off_thread(compression, batch.data, batch.dlq).await?;
+        let (data_body, dlq_body) = compress_off_thread(compression, self.settings.compression_level, batch.data, batch.dlq).await?;
         if has_invalid {
             self.put_durably(&dlq_key, dlq_body).await?;
         }
@@ -237,10 +237,15 @@ impl Sink {
 
 /// Compresses the data and DLQ buffers on the blocking pool, so that a large batch does not stall
 /// the runtime's other tasks.
-async fn compress_off_thread(compression: super::Compression, data: Vec<u8>, dlq: Vec<u8>) -> Result<(Bytes, Bytes), SinkError> {
+async fn compress_off_thread(
+    compression: super::Compression,
+    level: Option<i32>,
+    data: Vec<u8>,
+    dlq: Vec<u8>,
+) -> Result<(Bytes, Bytes), SinkError> {
     let work = move || -> std::io::Result<(Bytes, Bytes)> {
-        let data_body = compression.compress(&data)?;
-        let dlq_body = if dlq.is_empty() { Vec::new() } else { compression.compress(&dlq)? };
+        let data_body = compression.compress_at(&data, level)?;
+        let dlq_body = if dlq.is_empty() { Vec::new() } else { compression.compress_at(&dlq, level)? };
         Ok((Bytes::from(data_body), Bytes::from(dlq_body)))
     };
     match tokio::task::spawn_blocking(work).await {

@@ -108,6 +108,8 @@ pub struct SinkSettings {
     /// Flush a batch this long after its first message arrived.
     pub max_age: Duration,
     pub compression: Compression,
+    /// Codec level (gzip 0–9, zstd 1–22); `None` for the codec's default.
+    pub compression_level: Option<i32>,
     pub retry: RetryPolicy,
 }
 
@@ -125,6 +127,7 @@ impl SinkSettings {
             max_bytes: Self::DEFAULT_MAX_BYTES,
             max_age: Self::DEFAULT_MAX_AGE,
             compression: Compression::default(),
+            compression_level: None,
             retry: RetryPolicy::default(),
         }
     }
