@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Count JSON lines arriving on stdin per wall-clock window; print one JSON object per window.
 
-Used by scripts/bench-generate to measure how closely `netchaos generate --eps R` holds its rate.
+Used by scripts/bench to measure how closely `netchaos generate --eps R` holds its rate.
 """
 import json
 import sys

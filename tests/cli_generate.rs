@@ -36,6 +36,11 @@ fn bad_flags_give_one_line_and_exit_2() {
     assert_usage_error(&["generate"], &[("EPS_TARGET", "lots")], "not a number");
     assert_usage_error(&["generate"], &[("WORKER_COUNT", "0")], "at least 1");
     assert_usage_error(&["generate"], &[("DATA_EXFIL_PROB", "2")], "outside 0-1");
+    assert_usage_error(&["generate", "--count", "5", "--start-time", "0"], &[], "1970-01-01T00:10:00Z");
+    assert_usage_error(&["generate", "--workers", "4294967295"], &[], "more than the 1024");
+    assert_usage_error(&["run", "--queue-chunks", "18446744073709551615"], &[], "queue-chunks");
+    assert_usage_error(&["run", "--compression", "zstd", "--compression-level", "30"], &[], "compression-level");
+    assert_usage_error(&["verify", "--store", "/nonexistent/netchaos-store"], &[], "no store");
     assert_usage_error(&["frobnicate"], &[], "frobnicate");
 }
 

@@ -94,10 +94,19 @@ fn instances_sharing_a_seed_get_distinct_ids() {
 fn labels_point_at_episodes_in_the_ground_truth_with_matching_counts() {
     let (sink, report) = run(&settings(11, 3, 200_000, chaos(0.02, 0.02, 0.01, 0.02)));
     let mut per_episode: HashMap<String, u64> = HashMap::new();
+    let spans: HashMap<String, (i64, i64)> =
+        sink.episodes.iter().map(|episode| (episode.episode_id.clone(), (episode.start.unix_millis(), episode.end.unix_millis()))).collect();
     for line in sink.lines() {
         let Ok(record) = records::validate(line) else { panic!("invalid record") };
         if let Some(label) = record.label() {
             *per_episode.entry(label.episode_id.to_string()).or_default() += 1;
+            // Ground truth covers every record of the episode: flow windows and sessions alike.
+            let (start, end) = spans[label.episode_id.as_ref()];
+            let (record_start, record_end) = match &record {
+                Record::VpcFlow(flow) => (flow.start * 1000, flow.end * 1000),
+                Record::Firewall(session) => (session.timestamp.unix_millis() - session.duration_ms as i64, session.timestamp.unix_millis()),
+            };
+            assert!(start <= record_start && record_end <= end, "{}: record [{record_start}, {record_end}] outside [{start}, {end}]", label.episode_id);
         }
     }
     let truth: HashMap<String, u64> = sink.episodes.iter().map(|episode| (episode.episode_id.clone(), episode.records)).collect();

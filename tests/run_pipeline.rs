@@ -90,6 +90,11 @@ fn run_lands_every_record_exactly_once() {
     assert_eq!(number(&report, "lost"), 0);
     assert_eq!(number(&report, "duplicated"), 0);
     assert_eq!(stored_lines(&store, "data").len(), 200_000);
+
+    // The same seed into the same store would be skipped as already stored: refused instead.
+    let again = netchaos().args(["run", "--count", "1000", "--eps", "0", "--seed", "1"]).arg("--store").arg(&store).output().unwrap();
+    assert_eq!(again.status.code(), Some(2), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds run"));
 }
 
 #[test]

@@ -57,6 +57,10 @@ impl<'t> DataExfiltration<'t> {
 
     pub fn next(&mut self, rng: &mut LaneRng) -> Emission<'t> {
         let role = self.emitted % 4;
+        if role < 2 {
+            // Tunnelling tools spread their queries over source ports: a new 5-tuple per flow.
+            self.source_port = ephemeral_port(rng);
+        }
         self.emitted += 1;
         // Queries of ~150–250 bytes (DNS over UDP stays under 512).
         let packets_up = (self.bytes_per_flow / between(rng, 150, 250)).max(1);

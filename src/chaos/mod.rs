@@ -74,6 +74,18 @@ pub enum Emission<'t> {
     NoData(&'t crate::generator::topology::Host),
 }
 
+impl Emission<'_> {
+    /// The earliest time the record written for this emission at `time_ms` covers.
+    pub fn start_ms(&self, time_ms: i64) -> i64 {
+        use crate::generator::session::{flow_window, session_start_ms};
+        match self {
+            Emission::Flow { session, .. } => flow_window(time_ms, session.duration_ms).0 * 1000,
+            Emission::Firewall(session) => session_start_ms(time_ms, session.duration_ms),
+            Emission::NoData(_) => flow_window(time_ms, u64::MAX).0 * 1000,
+        }
+    }
+}
+
 /// Who took part in an episode.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Actors {
@@ -165,14 +177,18 @@ pub struct ActiveEpisode<'t> {
     pub planned: u64,
     pub emitted: u64,
     pub density: f64,
+    /// Logical time of the first record (the port-scan lane times its probes from it).
     pub first_ms: i64,
+    /// Earliest time any of its records covers (a flow's window start, a session's start): the
+    /// episode's start in the ground truth, so that every record lies inside [start, end].
+    pub earliest_ms: i64,
     pub last_ms: i64,
 }
 
 impl<'t> ActiveEpisode<'t> {
     pub fn new(episode_id: std::rc::Rc<str>, kind: AnomalyKind, shape: Shape<'t>, density: f64) -> Self {
         let planned = shape.planned_records().max(1);
-        ActiveEpisode { episode_id, kind, shape, planned, emitted: 0, density, first_ms: 0, last_ms: 0 }
+        ActiveEpisode { episode_id, kind, shape, planned, emitted: 0, density, first_ms: 0, earliest_ms: i64::MAX, last_ms: 0 }
     }
 
     /// The next record of the episode, stamped at `time_ms`.
@@ -182,11 +198,16 @@ impl<'t> ActiveEpisode<'t> {
         }
         self.last_ms = time_ms;
         self.emitted += 1;
-        self.shape.next(rng, baseline)
+        let emission = self.shape.next(rng, baseline);
+        self.earliest_ms = self.earliest_ms.min(emission.start_ms(time_ms));
+        emission
     }
 
     pub fn is_finished(&self) -> bool {
-        self.emitted >= self.planned
+        match &self.shape {
+            Shape::PortScan(scan) => scan.is_done(),
+            _ => self.emitted >= self.planned,
+        }
     }
 
     pub fn summary(&self, worker: u32) -> EpisodeSummary {
@@ -195,7 +216,7 @@ impl<'t> ActiveEpisode<'t> {
             episode_id: self.episode_id.to_string(),
             kind: self.kind,
             worker,
-            start: Timestamp::from_unix_millis(self.first_ms),
+            start: Timestamp::from_unix_millis(self.earliest_ms.min(self.first_ms)),
             end: Timestamp::from_unix_millis(self.last_ms),
             records: self.emitted,
             complete: self.is_finished(),

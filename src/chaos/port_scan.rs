@@ -2,9 +2,10 @@
 //! seconds, from a dedicated worker lane.
 //!
 //! Records: TCP SYN probes of 1–2 packets and 40–60 bytes each, one port after the next; mostly
-//! REJECT with `tcp_flags` 2, the rest ACCEPT with 6 (the closed port answered RST). A quarter are
-//! written as the firewall's view of the probe (deny / drop; `allow` with flags 6 for the ones
-//! that got an RST). The scanner is an internet address or, one time in three, a compromised
+//! REJECT with `tcp_flags` 2, the rest ACCEPT with 6 (the closed port answered RST). Every probed
+//! port has its flow record, so the flow-log view of the sweep has no holes; a quarter of the
+//! probes are also logged by the firewall (deny / drop; `allow` with flags 6 for the ones that got
+//! an RST), as the record right after the flow. The scanner is an internet address or, one time in three, a compromised
 //! internal host (lateral movement).
 
 use std::net::IpAddr;
@@ -19,7 +20,7 @@ use crate::records::{AppProto, protocol};
 
 use super::{Actors, Emission};
 
-pub(crate) const MEAN_RECORDS: f64 = 560.0;
+pub(crate) const MEAN_RECORDS: f64 = 700.0;
 
 #[derive(Debug)]
 pub struct PortScan<'t> {
@@ -31,6 +32,8 @@ pub struct PortScan<'t> {
     /// Probe rate of the scanning tool, ports per second.
     pub ports_per_second: f64,
     next_index: u64,
+    /// The firewall's view of the last probe, written as the next record.
+    pending_firewall: Option<Session<'t>>,
 }
 
 impl<'t> PortScan<'t> {
@@ -56,14 +59,24 @@ impl<'t> PortScan<'t> {
             port_count,
             ports_per_second: between(rng, 50, 1_000) as f64,
             next_index: 0,
+            pending_firewall: None,
         }
     }
 
+    /// One flow per port, plus the firewall records (about a quarter more).
     pub fn planned_records(&self) -> u64 {
-        self.port_count
+        self.port_count + self.port_count / 4
+    }
+
+    /// Every port probed and its firewall record, if any, written.
+    pub fn is_done(&self) -> bool {
+        self.next_index >= self.port_count && self.pending_firewall.is_none()
     }
 
     pub fn next(&mut self, rng: &mut LaneRng, _baseline: &Baseline<'t>) -> Emission<'t> {
+        if let Some(session) = self.pending_firewall.take() {
+            return Emission::Firewall(session);
+        }
         let port = self.first_port + self.next_index as u16;
         self.next_index += 1;
         let answered_rst = chance(rng, 0.15);
@@ -94,7 +107,7 @@ impl<'t> PortScan<'t> {
             rule: if answered_rst { "allow-internal-app" } else { "default-deny-inbound" },
         };
         if chance(rng, 0.25) {
-            return Emission::Firewall(session);
+            self.pending_firewall = Some(session.clone());
         }
         Emission::Flow { session, side: Side::Request, prefer_destination: true }
     }

@@ -94,6 +94,10 @@ impl GeneratorArgs {
         let seed = self.seed.unwrap_or_else(random_seed);
         let start_time_ms =
             self.start_time.unwrap_or_else(|| Timestamp::from_unix_millis(now_timestamp().unix_seconds() * 1000)).unix_millis();
+        // Flow windows reach up to a minute before their event time: keep them after 1970.
+        if start_time_ms < EARLIEST_START_MS {
+            return Err(UsageError("--start-time must be 1970-01-01T00:10:00Z or later (flow windows reach back up to a minute)".into()));
+        }
         Ok(GeneratorSettings {
             seed,
             instance_id: self.instance_id,
@@ -107,6 +111,12 @@ impl GeneratorArgs {
         })
     }
 }
+
+/// Earliest `--start-time`: ten minutes after the Unix epoch.
+const EARLIEST_START_MS: i64 = 600_000;
+
+/// Most generator workers: far more than any machine has cores; each lane costs a thread and buffers.
+const MAX_WORKERS: u32 = 1024;
 
 /// A seed from the OS's per-process hash keys and the clock, for runs without `--seed`.
 fn random_seed() -> u64 {
@@ -127,6 +137,9 @@ pub(crate) fn parse_rate(text: &str) -> Result<f64, String> {
 
 pub(crate) fn parse_workers(text: &str) -> Result<NonZeroU32, String> {
     let workers: u32 = text.trim().parse().map_err(|_| format!("`{text}` is not a whole number of workers"))?;
+    if workers > MAX_WORKERS {
+        return Err(format!("{workers} workers is more than the {MAX_WORKERS} netchaos supports"));
+    }
     NonZeroU32::new(workers).ok_or_else(|| "the worker count must be at least 1".to_owned())
 }
 

@@ -72,6 +72,38 @@ impl ChunkSink for LineOutput {
     }
 }
 
+/// The manifest is written to a staging file beside its path and renamed into place, so a run
+/// killed before its end leaves no empty or partial manifest. Special files (`/dev/stdout`) are
+/// written directly.
+struct ManifestFile {
+    path: PathBuf,
+    staging: Option<PathBuf>,
+    file: File,
+}
+
+impl ManifestFile {
+    fn create(path: &std::path::Path) -> Result<Self, UsageError> {
+        let special = std::fs::metadata(path).is_ok_and(|metadata| !metadata.is_file());
+        if special {
+            return Ok(ManifestFile { path: path.to_owned(), staging: None, file: create(path, "manifest")? });
+        }
+        let mut staging_name = path.file_name().unwrap_or_default().to_owned();
+        staging_name.push(".partial");
+        let staging = path.with_file_name(staging_name);
+        Ok(ManifestFile { path: path.to_owned(), file: create(&staging, "manifest")?, staging: Some(staging) })
+    }
+
+    fn write(self, manifest: &crate::generator::RunManifest) -> anyhow::Result<()> {
+        let mut writer = BufWriter::new(self.file);
+        serde_json::to_writer_pretty(&mut writer, manifest).context("writing the manifest")?;
+        writer.write_all(b"\n").and_then(|()| writer.flush()).context("writing the manifest")?;
+        if let Some(staging) = &self.staging {
+            std::fs::rename(staging, &self.path).with_context(|| format!("moving the manifest into {}", self.path.display()))?;
+        }
+        Ok(())
+    }
+}
+
 fn create(path: &std::path::Path, what: &str) -> Result<File, UsageError> {
     File::create(path).map_err(|error| UsageError(format!("cannot create the {what} file {}: {error}", path.display())))
 }
@@ -84,7 +116,7 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     };
     let episodes = args.episodes.as_deref().map(|path| create(path, "episodes")).transpose()?.map(BufWriter::new);
     // Fail before generating anything if the manifest cannot be written.
-    let manifest_file = args.manifest.as_deref().map(|path| create(path, "manifest")).transpose()?;
+    let manifest_file = args.manifest.as_deref().map(ManifestFile::create).transpose()?;
 
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().context("starting the signal handler")?;
@@ -95,9 +127,7 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let mut output = LineOutput { writer, episodes };
     let report = generate(&settings, &mut output, &stop);
     if let Some(file) = manifest_file {
-        let mut file = BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut file, &report.manifest).context("writing the manifest")?;
-        file.write_all(b"\n").and_then(|()| file.flush()).context("writing the manifest")?;
+        file.write(&report.manifest)?;
     }
     if !args.quiet {
         eprintln!("{}", summary(&report));

@@ -32,6 +32,9 @@ pub(crate) const EXAMPLES: &str = "Examples:
   netchaos run --duration 5m --store /data/nc --compression zstd --max-age 10s
   netchaos verify --store ./netchaos-data        # audit what landed";
 
+/// Largest in-process queue, in chunks (each up to a few MiB).
+const MAX_QUEUE_CHUNKS: usize = 4096;
+
 /// How long a run lasts when neither --count nor --duration is given.
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
@@ -64,11 +67,22 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let run_id = settings.run_id();
     let storage = open_store(&args.store)?;
     let sink_settings = args.sink.settings(&format!("run-{run_id}"))?;
-    if args.queue_chunks == 0 {
-        return Err(UsageError("--queue-chunks must be at least 1".into()).into());
+    if !(1..=MAX_QUEUE_CHUNKS).contains(&args.queue_chunks) {
+        return Err(UsageError(format!("--queue-chunks must be 1-{MAX_QUEUE_CHUNKS}")).into());
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
+    // A rerun with the same seed and instance has the same run id, hence the same keys: recovery
+    // would skip every record as already stored, under a manifest that may describe other settings.
+    let manifest_key = format!("manifests/manifest-{run_id}.json");
+    let existing = runtime.block_on(storage.list("manifests")).context("reading the store")?;
+    if existing.iter().any(|(key, _)| *key == manifest_key) {
+        return Err(UsageError(format!(
+            "{} already holds run {run_id} (seed {}): pass another --seed, --instance-id or --store",
+            args.store, settings.seed
+        ))
+        .into());
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let _signalled = signals::install(&runtime, stop.clone());
     let (abort_sender, abort_receiver) = watch::channel(false);

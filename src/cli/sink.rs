@@ -55,7 +55,11 @@ pub(crate) fn run(args: SinkCommandArgs) -> anyhow::Result<ExitCode> {
     let storage = open_store(&args.store)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
-    let shutdown = signals::install(&runtime, Arc::new(AtomicBool::new(false)));
+    let signalled = signals::install(&runtime, Arc::new(AtomicBool::new(false)));
+    // A file stops at the first Ctrl-C (flushing; a rerun resumes from the store). Stdin cannot be
+    // read again, and the producer upstream got the same Ctrl-C: keep reading until it closes the
+    // pipe, so that everything it emitted lands. A second Ctrl-C exits at once.
+    let shutdown = if args.from == "-" { tokio::sync::watch::channel(false).1 } else { signalled };
     let mut sink = Sink::new(storage.clone(), settings).with_abort(AbortSignal::from_watch(shutdown.clone()));
     let outcome = runtime.block_on(async {
         if args.from == "-" {
@@ -71,6 +75,13 @@ pub(crate) fn run(args: SinkCommandArgs) -> anyhow::Result<ExitCode> {
     outcome.with_context(|| format!("sinking {} into {}", args.from, args.store))?;
     if !args.quiet {
         eprintln!("{}", sink_summary(sink.stats(), storage.location()));
+    }
+    let skipped = sink.stats().skipped_replayed;
+    if skipped > 0 {
+        eprintln!(
+            "netchaos: warning: the store already held {skipped} lines of source `{source}`, so they were not written again; \
+             if this is a different input, rerun with --source NAME"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

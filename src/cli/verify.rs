@@ -1,6 +1,7 @@
 //! `netchaos verify`: audit a store (data and DLQ) against generator manifests. Exit 0 only when
 //! nothing is lost or duplicated.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,6 +34,12 @@ pub(crate) struct VerifyArgs {
 }
 
 pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let local_path = args.store.strip_prefix("file://").unwrap_or(&args.store);
+    if !args.store.contains("://") || args.store.starts_with("file://") {
+        if !std::path::Path::new(local_path).is_dir() {
+            return Err(UsageError(format!("there is no store at {}: check --store", args.store)).into());
+        }
+    }
     let storage = open_store(&args.store)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
     let mut manifests = Vec::new();
@@ -49,10 +56,12 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         return Err(UsageError(format!("no manifest given and none stored under {}/manifests: pass --manifest PATH", args.store)).into());
     }
     let report = runtime.block_on(crate::verify::verify(&storage, &manifests)).context("auditing the store")?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).context("encoding the report")?);
-    } else {
-        println!("{report}");
+    let text = if args.json { serde_json::to_string_pretty(&report).context("encoding the report")? } else { report.to_string() };
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{text}") {
+        // A reader that closed the pipe (`| head`) has what it wanted.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.context("writing the report")?,
     }
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -137,11 +137,13 @@ where
     let traffic_path = match (direction, destination) {
         (FlowDirection::Ingress, _) => None,
         (FlowDirection::Egress, Endpoint::Host(_)) => Some(1),
+        // A host in a private subnet has no public address: it reaches the internet through a NAT
+        // gateway, another resource of the same VPC (path 1); public subnets go through the IGW.
+        (FlowDirection::Egress, Endpoint::External(_)) if !topology.subnet_of(observer).public => Some(1),
         (FlowDirection::Egress, Endpoint::External(_)) => Some(2),
     };
     let (account_id, interface_id, vpc_id, subnet_id, region, az_id) = observer_fields(topology, observer);
-    let end = context.time_ms.div_euclid(1000);
-    let span = (session.duration_ms as i64 / 1000).min(WINDOW_SECONDS - 1);
+    let (start, end) = flow_window(context.time_ms, session.duration_ms);
     let is_tcp = session.protocol == protocol::TCP;
     let action = if refused { FlowAction::Reject } else { FlowAction::Accept };
     VpcFlow {
@@ -157,7 +159,7 @@ where
         protocol: Some(session.protocol),
         packets: Some(packets),
         bytes: Some(bytes),
-        start: end - span,
+        start,
         end,
         action: Some(action),
         log_status: LogStatus::Ok,
@@ -181,6 +183,19 @@ where
     }
 }
 
+/// The `(start, end)` Unix seconds of a flow record logged at `time_ms` for a conversation of
+/// `duration_ms`: it ends at the event time and spans at most the aggregation window.
+pub fn flow_window(time_ms: i64, duration_ms: u64) -> (i64, i64) {
+    let end = time_ms.div_euclid(1000);
+    let span = i64::try_from(duration_ms / 1000).unwrap_or(i64::MAX).min(WINDOW_SECONDS - 1);
+    (end - span, end)
+}
+
+/// When a firewall session logged at `time_ms` (its end) began.
+pub fn session_start_ms(time_ms: i64, duration_ms: u64) -> i64 {
+    time_ms.saturating_sub(i64::try_from(duration_ms).unwrap_or(i64::MAX))
+}
+
 /// Sessions always have one of our hosts at one end; the generator never builds one without.
 fn unreachable_external(topology: &Topology) -> (&Host, FlowDirection) {
     debug_assert!(false, "a session between two external endpoints");
@@ -193,7 +208,7 @@ where
     't: 'a,
 {
     let (account_id, interface_id, vpc_id, subnet_id, region, az_id) = observer_fields(topology, host);
-    let end = context.time_ms.div_euclid(1000);
+    let (start, end) = flow_window(context.time_ms, u64::MAX);
     VpcFlow {
         event_type: VpcFlowTag::VpcFlow,
         event_id: context.event_id,
@@ -207,7 +222,7 @@ where
         protocol: None,
         packets: None,
         bytes: None,
-        start: end - (WINDOW_SECONDS - 1),
+        start,
         end,
         action: None,
         log_status: LogStatus::Nodata,
