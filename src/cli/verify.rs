@@ -35,10 +35,9 @@ pub(crate) struct VerifyArgs {
 
 pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let local_path = args.store.strip_prefix("file://").unwrap_or(&args.store);
-    if !args.store.contains("://") || args.store.starts_with("file://") {
-        if !std::path::Path::new(local_path).is_dir() {
-            return Err(UsageError(format!("there is no store at {}: check --store", args.store)).into());
-        }
+    let is_local = !args.store.contains("://") || args.store.starts_with("file://");
+    if is_local && !std::path::Path::new(local_path).is_dir() {
+        return Err(UsageError(format!("there is no store at {}: check --store", args.store)).into());
     }
     let storage = open_store(&args.store)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
