@@ -94,8 +94,11 @@ fn instances_sharing_a_seed_get_distinct_ids() {
 fn labels_point_at_episodes_in_the_ground_truth_with_matching_counts() {
     let (sink, report) = run(&settings(11, 3, 200_000, chaos(0.02, 0.02, 0.01, 0.02)));
     let mut per_episode: HashMap<String, u64> = HashMap::new();
-    let spans: HashMap<String, (i64, i64)> =
-        sink.episodes.iter().map(|episode| (episode.episode_id.clone(), (episode.start.unix_millis(), episode.end.unix_millis()))).collect();
+    let spans: HashMap<String, (i64, i64)> = sink
+        .episodes
+        .iter()
+        .map(|episode| (episode.episode_id.clone(), (episode.start.unix_millis(), episode.end.unix_millis())))
+        .collect();
     for line in sink.lines() {
         let Ok(record) = records::validate(line) else { panic!("invalid record") };
         if let Some(label) = record.label() {
@@ -104,9 +107,15 @@ fn labels_point_at_episodes_in_the_ground_truth_with_matching_counts() {
             let (start, end) = spans[label.episode_id.as_ref()];
             let (record_start, record_end) = match &record {
                 Record::VpcFlow(flow) => (flow.start * 1000, flow.end * 1000),
-                Record::Firewall(session) => (session.timestamp.unix_millis() - session.duration_ms as i64, session.timestamp.unix_millis()),
+                Record::Firewall(session) => {
+                    (session.timestamp.unix_millis() - session.duration_ms as i64, session.timestamp.unix_millis())
+                }
             };
-            assert!(start <= record_start && record_end <= end, "{}: record [{record_start}, {record_end}] outside [{start}, {end}]", label.episode_id);
+            assert!(
+                start <= record_start && record_end <= end,
+                "{}: record [{record_start}, {record_end}] outside [{start}, {end}]",
+                label.episode_id
+            );
         }
     }
     let truth: HashMap<String, u64> = sink.episodes.iter().map(|episode| (episode.episode_id.clone(), episode.records)).collect();
@@ -146,6 +155,37 @@ fn normal_traffic_looks_normal() {
     let reject_share = rejects as f64 / flows as f64;
     assert!((0.02..0.15).contains(&reject_share), "REJECT share {reject_share}");
     let firewall_share = firewall as f64 / (flows + firewall) as f64;
-    assert!((0.2..0.3).contains(&firewall_share), "firewall share {firewall_share}");
+    assert!((0.05..0.15).contains(&firewall_share), "firewall share {firewall_share} with firewall_ratio 0.25");
     assert_eq!(dns_to_resolver, 0, "flow logs never show the VPC resolver");
+}
+
+#[test]
+fn conversations_show_both_directions_at_every_interface_they_touch() {
+    use std::net::IpAddr;
+    let (sink, _) = run(&settings(8, 2, 60_000, chaos(0.0, 0.0, 0.0, 0.0)));
+    type Key = (String, IpAddr, u16, IpAddr, u16);
+    let mut accepted: HashSet<Key> = HashSet::new();
+    let mut interfaces_per_tuple: HashMap<(IpAddr, u16, IpAddr, u16), HashSet<String>> = HashMap::new();
+    for line in sink.lines() {
+        if let Record::VpcFlow(flow) = records::validate(line).expect("valid")
+            && flow.action == Some(records::FlowAction::Accept)
+        {
+            let (src, sport, dst, dport) = (flow.srcaddr.unwrap(), flow.srcport.unwrap(), flow.dstaddr.unwrap(), flow.dstport.unwrap());
+            accepted.insert((flow.interface_id.to_string(), src, sport, dst, dport));
+            interfaces_per_tuple.entry((src, sport, dst, dport)).or_default().insert(flow.interface_id.to_string());
+        }
+    }
+    let with_reverse =
+        accepted.iter().filter(|(eni, src, sport, dst, dport)| accepted.contains(&(eni.clone(), *dst, *dport, *src, *sport))).count();
+    let share = with_reverse as f64 / accepted.len() as f64;
+    assert!(share > 0.99, "only {share} of accepted flows have their reverse direction at the same ENI");
+    let internal_tuples: Vec<_> =
+        interfaces_per_tuple.iter().filter(|((src, _, dst, _), _)| is_private(*src) && is_private(*dst)).collect();
+    assert!(!internal_tuples.is_empty());
+    let at_both_ends = internal_tuples.iter().filter(|(_, enis)| enis.len() == 2).count();
+    assert!(at_both_ends as f64 > 0.99 * internal_tuples.len() as f64, "east-west flows are logged at both ENIs");
+
+    fn is_private(address: IpAddr) -> bool {
+        matches!(address, IpAddr::V4(v4) if v4.is_private())
+    }
 }

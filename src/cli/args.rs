@@ -65,8 +65,9 @@ pub(crate) struct GeneratorArgs {
     #[arg(long, env = "EXFIL_BYTES", default_value = "10MB", value_parser = parse_bytes)]
     pub(crate) exfil_bytes: u64,
 
-    /// Share of baseline records written as firewall sessions (the rest are VPC flows).
-    #[arg(long, env = "FIREWALL_RATIO", default_value = "0.25", value_parser = parse_probability, allow_negative_numbers = true)]
+    /// Share of normal conversations the firewall also logs (every conversation has its flow
+    /// records: each direction at each of our interfaces it touches).
+    #[arg(long, env = "FIREWALL_RATIO", default_value = "0.5", value_parser = parse_probability, allow_negative_numbers = true)]
     pub(crate) firewall_ratio: f64,
 }
 

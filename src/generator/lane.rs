@@ -6,6 +6,7 @@
 //! against the absolute schedule, so a late lane catches up instead of drifting.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
@@ -18,7 +19,7 @@ use super::Chunk;
 use super::baseline::{Baseline, Draw};
 use super::random::{LaneRng, chance};
 use super::schedule::{LaneRole, LaneSchedule, Schedule};
-use super::session::{RecordContext, Side, render_firewall, render_flow, render_no_data};
+use super::session::{Endpoint, Outcome, RecordContext, Side, render_firewall, render_flow, render_no_data};
 use super::topology::Topology;
 
 /// A generous size of one JSON line (records are 600–900 bytes).
@@ -48,6 +49,8 @@ struct Lane<'s> {
     scan: Option<ActiveEpisode<'s>>,
     scan_number: u64,
     sessions: u64,
+    /// Records of the current baseline conversation still to write.
+    pending: VecDeque<Emission<'s>>,
 }
 
 /// Runs one lane to completion (count reached, stop flag raised, or collector gone).
@@ -62,6 +65,7 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
         scan: None,
         scan_number: 0,
         sessions: 0,
+        pending: VecDeque::new(),
     };
     let count = plan.count.unwrap_or(u64::MAX);
     let mut next_seq = 0u64;
@@ -134,15 +138,36 @@ impl<'s> Lane<'s> {
         chunk.push(&record, kind);
     }
 
+    /// The next baseline record. A conversation is written whole, as consecutive records: each
+    /// direction at each of our ENIs it touches (both ends of an east-west call, our end of an
+    /// internet one; a refused probe only where it was refused), and the firewall's session record
+    /// for a share of conversations (`--firewall-ratio`).
     fn baseline_emission(&mut self) -> Emission<'s> {
-        match self.baseline.draw(&mut self.rng) {
-            Draw::NoData(host) => Emission::NoData(host),
-            Draw::Session(session) if chance(&mut self.rng, self.shared.firewall_ratio) => Emission::Firewall(session),
-            Draw::Session(session) => {
-                let side = if chance(&mut self.rng, 0.55) { Side::Request } else { Side::Response };
-                Emission::Flow { session, side, prefer_destination: chance(&mut self.rng, 0.5) }
+        if let Some(emission) = self.pending.pop_front() {
+            return emission;
+        }
+        let session = match self.baseline.draw(&mut self.rng) {
+            Draw::NoData(host) => return Emission::NoData(host),
+            Draw::Session(session) => session,
+        };
+        let refused = matches!(session.outcome, Outcome::Denied | Outcome::Dropped);
+        if refused {
+            self.pending.push_back(Emission::Flow { session: session.clone(), side: Side::Request, prefer_destination: true });
+        } else {
+            if matches!(session.client, Endpoint::Host(_)) {
+                self.pending.push_back(Emission::Flow { session: session.clone(), side: Side::Request, prefer_destination: false });
+                self.pending.push_back(Emission::Flow { session: session.clone(), side: Side::Response, prefer_destination: true });
+            }
+            if matches!(session.server, Endpoint::Host(_)) {
+                self.pending.push_back(Emission::Flow { session: session.clone(), side: Side::Request, prefer_destination: true });
+                self.pending.push_back(Emission::Flow { session: session.clone(), side: Side::Response, prefer_destination: false });
             }
         }
+        if chance(&mut self.rng, self.shared.firewall_ratio) {
+            self.pending.push_back(Emission::Firewall(session));
+        }
+        // A conversation always has at least one of our hosts, hence at least one record.
+        self.pending.pop_front().unwrap_or_else(|| Emission::NoData(self.baseline.random_host(&mut self.rng, 0)))
     }
 
     /// The scan lane: episodes back to back, each probing at the scanning tool's own speed from the

@@ -47,7 +47,7 @@ pub struct GeneratorSettings {
     /// t0 of the logical schedule, Unix milliseconds.
     pub start_time_ms: i64,
     pub chaos: ChaosSettings,
-    /// Share of baseline records written as firewall sessions rather than flows.
+    /// Share of baseline conversations the firewall also logs.
     pub firewall_ratio: f64,
 }
 
