@@ -162,3 +162,29 @@ fn the_schema_rejects_what_validation_rejects_structurally() {
     assert!(!validator.is_valid(&with(&flow, "dstport", json!(70_000))), "port range");
     assert!(!validator.is_valid(&with(&flow, "action", json!("MAYBE"))), "closed enum");
 }
+
+mod never_panics {
+    use netchaos::records;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2_000)) {
+            let _ = records::validate(&bytes);
+        }
+
+        #[test]
+        fn on_corrupted_records(position in 0usize..700, replacement in any::<u8>(), cut in 0usize..800) {
+            let line = br#"{"event_type":"vpc_flow","event_id":"00ff00ff00ff00ff-0-1","version":5,"account_id":"123456789012","interface_id":"eni-0123456789abcdef0","srcaddr":"10.0.0.1","dstaddr":"10.0.0.2","srcport":40000,"dstport":443,"protocol":6,"packets":3,"bytes":400,"start":1700000000,"end":1700000010,"action":"ACCEPT","log_status":"OK","vpc_id":"vpc-0123456789abcdef0","subnet_id":"subnet-0123456789abcdef0","instance_id":"i-0123456789abcdef0","tcp_flags":3,"type":"IPv4","pkt_srcaddr":"10.0.0.1","pkt_dstaddr":"10.0.0.2","region":"us-east-1","az_id":"use1-az1","sublocation_type":null,"sublocation_id":null,"pkt_src_aws_service":null,"pkt_dst_aws_service":null,"flow_direction":"egress","traffic_path":1,"latency_ms":20,"label":null}"#;
+            prop_assert!(records::validate(line).is_ok(), "{:?}", records::validate(line).err());
+            let mut corrupted = line.to_vec();
+            if position < corrupted.len() {
+                corrupted[position] = replacement;
+            }
+            corrupted.truncate(cut.max(1));
+            let _ = records::validate(&corrupted);
+        }
+    }
+}
