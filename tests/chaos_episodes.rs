@@ -105,10 +105,16 @@ fn port_scan_records_come_from_the_dedicated_worker() {
 fn latency_spikes_hit_one_service_with_two_seconds_and_more() {
     for (episode_id, records) in episodes_of(AnomalyKind::LatencySpike, 22) {
         let mut service_ports = BTreeSet::new();
+        let (mut requests, mut responses) = (0, 0);
         for value in &records {
             match typed(value) {
                 Record::VpcFlow(flow) => {
                     assert!(flow.latency_ms.expect("latency") >= 2_000, "{episode_id}");
+                    if flow.dstport < flow.srcport {
+                        requests += 1;
+                    } else {
+                        responses += 1;
+                    }
                     // The service port is the destination of requests and the source of responses.
                     service_ports.insert(flow.dstport.expect("port").min(flow.srcport.expect("port")));
                 }
@@ -119,6 +125,8 @@ fn latency_spikes_hit_one_service_with_two_seconds_and_more() {
             }
         }
         assert_eq!(service_ports.len(), 1, "{episode_id}: one affected service, saw ports {service_ports:?}");
+        // Slow conversations are written whole: both directions appear, in equal numbers.
+        assert!(requests > 0 && requests == responses, "{episode_id}: {requests} request and {responses} response flows");
     }
 }
 

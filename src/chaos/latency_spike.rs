@@ -5,19 +5,19 @@
 //! baseline), as flows of either direction and as firewall sessions, with `latency_ms` drawn from
 //! `[latency_floor_ms, latency_peak_ms]`; about one HTTP answer in ten is a 504 timeout.
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use serde_json::json;
 
 use crate::generator::baseline::Baseline;
 use crate::generator::random::{LaneRng, between, chance, weighted};
-use crate::generator::session::Side;
 use crate::generator::topology::Service;
 use crate::records::AppProto;
 
 use super::{Actors, Emission};
 
-pub(crate) const MEAN_RECORDS: f64 = 600.0;
+pub(crate) const MEAN_RECORDS: f64 = 300.0;
 
 #[derive(Debug)]
 pub struct LatencySpike<'t> {
@@ -38,12 +38,14 @@ impl<'t> LatencySpike<'t> {
             service,
             latency_floor_ms,
             latency_peak_ms: latency_floor_ms + between(rng, 1_000, 6_000) as u32,
-            planned_records: between(rng, 200, 1_000),
+            planned_records: between(rng, 100, 500),
             actors: service_actors(baseline, service),
         }
     }
 
-    pub fn next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>) -> Emission<'t> {
+    /// One slow conversation with the service, written whole (flows both ways at each of our
+    /// ENIs, and the firewall's record for some), every record with the spiked latency.
+    pub fn next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>, out: &mut VecDeque<Emission<'t>>) {
         let client = baseline.client_of(rng, self.service);
         let mut session = baseline.service_session(rng, self.service, client);
         session.latency_ms = between(rng, u64::from(self.latency_floor_ms), u64::from(self.latency_peak_ms)) as u32;
@@ -51,11 +53,8 @@ impl<'t> LatencySpike<'t> {
         if session.app_proto == AppProto::Http && chance(rng, 0.1) {
             session.http_status = Some(504);
         }
-        if chance(rng, 0.3) {
-            return Emission::Firewall(session);
-        }
-        let side = if chance(rng, 0.5) { Side::Request } else { Side::Response };
-        Emission::Flow { session, side, prefer_destination: chance(rng, 0.5) }
+        let logged_by_firewall = chance(rng, 0.5);
+        Emission::conversation(session, logged_by_firewall, out);
     }
 
     pub fn describe(&self) -> (serde_json::Value, Actors) {

@@ -23,6 +23,7 @@ mod data_exfiltration;
 mod latency_spike;
 mod port_scan;
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -74,7 +75,29 @@ pub enum Emission<'t> {
     NoData(&'t crate::generator::topology::Host),
 }
 
-impl Emission<'_> {
+impl<'t> Emission<'t> {
+    /// Every record of one conversation, in the order they are written: each direction at each of
+    /// our ENIs it touches (both ends of an east-west call, our end of an internet one; a refused
+    /// session only where it was refused), then the firewall's record when `logged_by_firewall`.
+    pub fn conversation(session: Session<'t>, logged_by_firewall: bool, out: &mut VecDeque<Emission<'t>>) {
+        use crate::generator::session::{Endpoint, Outcome};
+        if matches!(session.outcome, Outcome::Denied | Outcome::Dropped) {
+            out.push_back(Emission::Flow { session: session.clone(), side: Side::Request, prefer_destination: true });
+        } else {
+            if matches!(session.client, Endpoint::Host(_)) {
+                out.push_back(Emission::Flow { session: session.clone(), side: Side::Request, prefer_destination: false });
+                out.push_back(Emission::Flow { session: session.clone(), side: Side::Response, prefer_destination: true });
+            }
+            if matches!(session.server, Endpoint::Host(_)) {
+                out.push_back(Emission::Flow { session: session.clone(), side: Side::Request, prefer_destination: true });
+                out.push_back(Emission::Flow { session: session.clone(), side: Side::Response, prefer_destination: false });
+            }
+        }
+        if logged_by_firewall {
+            out.push_back(Emission::Firewall(session));
+        }
+    }
+
     /// The earliest time the record written for this emission at `time_ms` covers.
     pub fn start_ms(&self, time_ms: i64) -> i64 {
         use crate::generator::session::{flow_window, session_start_ms};
@@ -139,12 +162,13 @@ impl<'t> Shape<'t> {
         }
     }
 
-    fn next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>) -> Emission<'t> {
+    /// Adds the episode's next record(s) to `out`: one, or a whole conversation.
+    fn next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>, out: &mut VecDeque<Emission<'t>>) {
         match self {
-            Shape::LatencySpike(shape) => shape.next(rng, baseline),
-            Shape::PortScan(shape) => shape.next(rng, baseline),
-            Shape::DataExfiltration(shape) => shape.next(rng),
-            Shape::ConnectionReset(shape) => shape.next(rng, baseline),
+            Shape::LatencySpike(shape) => shape.next(rng, baseline, out),
+            Shape::PortScan(shape) => out.push_back(shape.next(rng, baseline)),
+            Shape::DataExfiltration(shape) => out.push_back(shape.next(rng)),
+            Shape::ConnectionReset(shape) => out.push_back(shape.next(rng, baseline)),
         }
     }
 
@@ -183,12 +207,25 @@ pub struct ActiveEpisode<'t> {
     /// episode's start in the ground truth, so that every record lies inside [start, end].
     pub earliest_ms: i64,
     pub last_ms: i64,
+    /// Records of the episode's current conversation still to write.
+    pending: VecDeque<Emission<'t>>,
 }
 
 impl<'t> ActiveEpisode<'t> {
     pub fn new(episode_id: std::rc::Rc<str>, kind: AnomalyKind, shape: Shape<'t>, density: f64) -> Self {
         let planned = shape.planned_records().max(1);
-        ActiveEpisode { episode_id, kind, shape, planned, emitted: 0, density, first_ms: 0, earliest_ms: i64::MAX, last_ms: 0 }
+        ActiveEpisode {
+            episode_id,
+            kind,
+            shape,
+            planned,
+            emitted: 0,
+            density,
+            first_ms: 0,
+            earliest_ms: i64::MAX,
+            last_ms: 0,
+            pending: VecDeque::new(),
+        }
     }
 
     /// The next record of the episode, stamped at `time_ms`.
@@ -198,16 +235,27 @@ impl<'t> ActiveEpisode<'t> {
         }
         self.last_ms = time_ms;
         self.emitted += 1;
-        let emission = self.shape.next(rng, baseline);
+        if self.pending.is_empty() {
+            self.shape.next(rng, baseline, &mut self.pending);
+        }
+        // Every shape adds at least one record; the fallback only keeps this total.
+        let emission = self.pending.pop_front().unwrap_or_else(|| Emission::NoData(baseline.random_host(rng, 0)));
         self.earliest_ms = self.earliest_ms.min(emission.start_ms(time_ms));
         emission
     }
 
+    /// True once the planned records are out and no conversation is half written.
     pub fn is_finished(&self) -> bool {
-        match &self.shape {
+        let planned_out = match &self.shape {
             Shape::PortScan(scan) => scan.is_done(),
             _ => self.emitted >= self.planned,
-        }
+        };
+        planned_out && self.pending.is_empty()
+    }
+
+    /// In the middle of a conversation: its next record comes before anything else.
+    fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
     }
 
     pub fn summary(&self, worker: u32) -> EpisodeSummary {
@@ -299,9 +347,10 @@ impl<'t> EpisodeScheduler<'t> {
                 self.maybe_start(kind, rng, baseline);
             }
         }
-        for kind in IN_LANE_KINDS {
+        let continuing = IN_LANE_KINDS.into_iter().find(|kind| self.active[kind.index()].as_ref().is_some_and(ActiveEpisode::has_pending));
+        for kind in continuing.into_iter().chain(IN_LANE_KINDS) {
             let index = kind.index();
-            let emits = self.active[index].as_ref().is_some_and(|episode| chance(rng, episode.density));
+            let emits = self.active[index].as_ref().is_some_and(|episode| episode.has_pending() || chance(rng, episode.density));
             if !emits {
                 continue;
             }

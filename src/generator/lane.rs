@@ -19,7 +19,7 @@ use super::Chunk;
 use super::baseline::{Baseline, Draw};
 use super::random::{LaneRng, chance};
 use super::schedule::{LaneRole, LaneSchedule, Schedule};
-use super::session::{Endpoint, Outcome, RecordContext, Side, render_firewall, render_flow, render_no_data};
+use super::session::{RecordContext, render_firewall, render_flow, render_no_data};
 use super::topology::Topology;
 
 /// A generous size of one JSON line (records are 600–900 bytes).
@@ -150,22 +150,8 @@ impl<'s> Lane<'s> {
             Draw::NoData(host) => return Emission::NoData(host),
             Draw::Session(session) => session,
         };
-        let refused = matches!(session.outcome, Outcome::Denied | Outcome::Dropped);
-        if refused {
-            self.pending.push_back(Emission::Flow { session: session.clone(), side: Side::Request, prefer_destination: true });
-        } else {
-            if matches!(session.client, Endpoint::Host(_)) {
-                self.pending.push_back(Emission::Flow { session: session.clone(), side: Side::Request, prefer_destination: false });
-                self.pending.push_back(Emission::Flow { session: session.clone(), side: Side::Response, prefer_destination: true });
-            }
-            if matches!(session.server, Endpoint::Host(_)) {
-                self.pending.push_back(Emission::Flow { session: session.clone(), side: Side::Request, prefer_destination: true });
-                self.pending.push_back(Emission::Flow { session: session.clone(), side: Side::Response, prefer_destination: false });
-            }
-        }
-        if chance(&mut self.rng, self.shared.firewall_ratio) {
-            self.pending.push_back(Emission::Firewall(session));
-        }
+        let logged_by_firewall = chance(&mut self.rng, self.shared.firewall_ratio);
+        Emission::conversation(session, logged_by_firewall, &mut self.pending);
         // A conversation always has at least one of our hosts, hence at least one record.
         self.pending.pop_front().unwrap_or_else(|| Emission::NoData(self.baseline.random_host(&mut self.rng, 0)))
     }
