@@ -54,6 +54,11 @@ pub(crate) struct RunArgs {
     #[arg(long, env = "NETCHAOS_QUEUE_CHUNKS", default_value_t = 16)]
     pub(crate) queue_chunks: usize,
 
+    /// Upper bound for the sink's batch buffers, all partitions (generator workers) together;
+    /// `--max-bytes` per partition is lowered to fit it.
+    #[arg(long, env = "NETCHAOS_MEMORY_BUDGET", default_value = "512MiB", value_parser = super::args::parse_bytes)]
+    pub(crate) memory_budget: u64,
+
     /// No live status line and no summary.
     #[arg(long, short)]
     pub(crate) quiet: bool,
@@ -66,7 +71,18 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let settings = args.generator.resolve()?;
     let run_id = settings.run_id();
     let storage = open_store(&args.store)?;
-    let sink_settings = args.sink.settings(&format!("run-{run_id}"))?;
+    let mut sink_settings = args.sink.settings(&format!("run-{run_id}"))?;
+    // One partition per lane: the workers and the port-scan lane.
+    let partitions = u64::from(settings.workers.get()) + 1;
+    let per_partition = usize::try_from(args.memory_budget / partitions).unwrap_or(usize::MAX);
+    match std::num::NonZeroUsize::new(per_partition.min(sink_settings.max_bytes.get())) {
+        Some(max_bytes) if per_partition >= 1 << 20 => sink_settings.max_bytes = max_bytes,
+        _ => {
+            return Err(
+                UsageError(format!("--memory-budget leaves less than 1 MiB per partition for {partitions} partitions: raise it")).into()
+            );
+        }
+    }
     if !(1..=MAX_QUEUE_CHUNKS).contains(&args.queue_chunks) {
         return Err(UsageError(format!("--queue-chunks must be 1-{MAX_QUEUE_CHUNKS}")).into());
     }

@@ -8,7 +8,10 @@
 //!
 //! `raw` holds the message when it is valid UTF-8 (JSON escaping keeps the line a line even when
 //! the message held newlines); otherwise `raw` is null and `raw_base64` holds it in standard base64,
-//! so that no byte of a rejected message is lost and every entry is still one JSON object.
+//! so that no byte of a rejected message is lost and every entry is still one JSON object. The one
+//! exception is a line over the record size limit read by `sink --from`: only its first
+//! `MAX_RECORD_BYTES + 1 KiB` are kept (holding an unbounded line would break the memory bound), and
+//! the entry's detail gives its real length.
 
 use std::borrow::Cow;
 

@@ -32,7 +32,9 @@ impl RetryPolicy {
     }
 }
 
-/// Makes the sink stop retrying a failing store (for example on a second Ctrl-C).
+/// Makes the sink stop retrying a failing store: `netchaos sink --from FILE` raises it on the first
+/// Ctrl-C (nothing past the durable batches is committed, and a rerun resumes from the store);
+/// `run` and `sink --from -` retry until the store is back or a second Ctrl-C exits.
 ///
 /// Built from a `watch` channel: retries stop once the value is `true`. A signal whose sender is
 /// dropped without raising it never fires.
