@@ -369,7 +369,7 @@ impl<'t> EpisodeScheduler<'t> {
 
     fn maybe_start(&mut self, kind: AnomalyKind, rng: &mut LaneRng, baseline: &Baseline<'t>) {
         let fraction = self.fractions[kind.index()];
-        let mean_length = mean_episode_records(kind, self.settings.exfil_bytes);
+        let mean_length = mean_episode_records(kind);
         // Starts wait a random (geometric) number of records. While active, an episode spends
         // credit at `density - fraction` per record, i.e. half its length in total; the mean wait of
         // `length / (4 × fraction)` records earns back only a quarter, so the credit drifts down
@@ -394,7 +394,7 @@ impl<'t> EpisodeScheduler<'t> {
 }
 
 /// Mean records per episode, used for the start gate.
-fn mean_episode_records(kind: AnomalyKind, _exfil_bytes: u64) -> f64 {
+fn mean_episode_records(kind: AnomalyKind) -> f64 {
     match kind {
         AnomalyKind::LatencySpike => latency_spike::MEAN_RECORDS,
         AnomalyKind::PortScan => port_scan::MEAN_RECORDS,
