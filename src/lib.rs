@@ -18,6 +18,7 @@
 pub mod chaos;
 pub mod cli;
 pub mod generator;
+pub mod kafka;
 pub mod records;
 pub mod sink;
 pub mod transport;

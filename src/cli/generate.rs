@@ -1,5 +1,5 @@
-//! `netchaos generate`: the producer, writing JSON lines to stdout or a file (Kafka comes with
-//! `--brokers` in a later issue), the ground-truth episodes file and the run manifest.
+//! `netchaos generate`: the producer, writing JSON lines to Kafka (`--brokers`), stdout or a file,
+//! the ground-truth episodes (file and, with Kafka, a topic) and the run manifest.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -12,24 +12,49 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::chaos::EpisodeSummary;
-use crate::generator::{Chunk, ChunkSink, GenerateReport, generate};
+use crate::generator::{Chunk, ChunkSink, GenerateReport, GeneratorSettings, generate};
+use crate::kafka::KafkaSettings;
+use crate::kafka::admin::ensure_topics;
+use crate::kafka::producer::{KafkaCompression, KafkaOutput, ProducerSettings};
 
 use super::args::GeneratorArgs;
+use super::kafka_args::KafkaArgs;
 use super::{UsageError, signals};
 
 pub(crate) const EXAMPLES: &str = "Examples:
   netchaos generate --count 1000 | jq -c 'select(.label != null)'
   netchaos generate --seed 7 --count 1000000 --eps 0 --output flows.jsonl --manifest run.json --episodes episodes.jsonl
-  EPS_TARGET=15000 WORKER_COUNT=8 DATA_EXFIL_PROB=0.05 netchaos generate --duration 1m --output /dev/null";
+  EPS_TARGET=15000 WORKER_COUNT=8 DATA_EXFIL_PROB=0.05 netchaos generate --duration 1m --output /dev/null
+  netchaos generate --brokers 127.0.0.1:19092 --topic flows --partitions 12 --eps 50000 --duration 10m --manifest run.json
+  netchaos generate --brokers b1:9093 -X security.protocol=SASL_SSL -X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=u -X sasl.password=p";
 
 #[derive(Debug, Args)]
 pub(crate) struct GenerateArgs {
     #[command(flatten)]
     pub(crate) generator: GeneratorArgs,
 
-    /// Where the JSON lines go: `stdout` or a file path.
-    #[arg(long, short, env = "NETCHAOS_OUTPUT", default_value = "stdout")]
+    /// Where the JSON lines go: `stdout` or a file path (without `--brokers`).
+    #[arg(long, short, env = "NETCHAOS_OUTPUT", default_value = "stdout", conflicts_with = "brokers")]
     pub(crate) output: String,
+
+    #[command(flatten)]
+    pub(crate) kafka: KafkaArgs,
+
+    /// Topic of the ground-truth episodes (one JSON message per episode); default `<topic>-episodes`.
+    #[arg(long, env = "KAFKA_EPISODES_TOPIC")]
+    pub(crate) episodes_topic: Option<String>,
+
+    /// Partitions of the records' topic when netchaos creates it (an existing topic is kept as it is).
+    #[arg(long, env = "KAFKA_PARTITIONS", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) partitions: u32,
+
+    /// Compression of produced batches.
+    #[arg(long, env = "KAFKA_COMPRESSION", value_enum, default_value = "lz4")]
+    pub(crate) kafka_compression: KafkaCompression,
+
+    /// How long librdkafka waits to fill a batch (`linger.ms`).
+    #[arg(long, env = "KAFKA_LINGER_MS", default_value_t = 20)]
+    pub(crate) linger_ms: u32,
 
     /// Write the run manifest (JSON) here when the run ends.
     #[arg(long, env = "NETCHAOS_MANIFEST")]
@@ -110,10 +135,7 @@ fn create(path: &std::path::Path, what: &str) -> Result<File, UsageError> {
 
 pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let settings = args.generator.resolve()?;
-    let writer: Box<dyn Write + Send> = match args.output.as_str() {
-        "stdout" | "-" => Box::new(std::io::stdout()),
-        path => Box::new(create(std::path::Path::new(path), "output")?),
-    };
+    let kafka = args.kafka.kafka()?;
     let episodes = args.episodes.as_deref().map(|path| create(path, "episodes")).transpose()?.map(BufWriter::new);
     // Fail before generating anything if the manifest cannot be written.
     let manifest_file = args.manifest.as_deref().map(ManifestFile::create).transpose()?;
@@ -124,8 +146,24 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     // The watch it returns is not needed: the generator polls the flag.
     let _signalled = signals::install(&runtime, stop.clone());
 
-    let mut output = LineOutput { writer, episodes };
-    let report = generate(&settings, &mut output, &stop);
+    let (report, delivery_failures) = match kafka {
+        Some(kafka) => {
+            let producer = producer_settings(&args, kafka)?;
+            let spec = args.kafka.topic_spec(args.partitions);
+            let episodes_spec = args.kafka.topic_spec(1);
+            let topics =
+                runtime.block_on(ensure_topics(&producer.kafka, &[(&producer.topic, spec), (&producer.episodes_topic, episodes_spec)]))?;
+            let partitions = topics.first().map_or(args.partitions, |topic| topic.partitions);
+            let mut output = KafkaOutput::connect(producer, partitions, episodes)?;
+            let mut report = generate(&settings, &mut output, &stop);
+            let delivery = output.delivery_report();
+            drop(output);
+            let failures = delivery.failed;
+            report.manifest.kafka = Some(delivery);
+            (report, failures)
+        }
+        None => (generate_lines(&args, &settings, episodes, &stop)?, 0),
+    };
     if let Some(file) = manifest_file {
         file.write(&report.manifest)?;
     }
@@ -133,11 +171,40 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{}", summary(&report));
     }
     runtime.shutdown_background();
+    let destination = if args.kafka.brokers.is_some() { format!("Kafka topic {}", args.kafka.topic) } else { args.output.clone() };
     match report.error {
         Some(error) if is_broken_pipe(&error) => Ok(ExitCode::SUCCESS),
-        Some(error) => Err(error.context(format!("writing to {}", args.output))),
+        Some(error) => Err(error.context(format!("writing to {destination}"))),
+        None if delivery_failures > 0 => Err(anyhow::anyhow!(
+            "Kafka did not acknowledge {delivery_failures} of {} records; their event ids are in the manifest (kafka.unacknowledged_event_ids)",
+            report.manifest.records
+        )),
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+fn producer_settings(args: &GenerateArgs, kafka: KafkaSettings) -> Result<ProducerSettings, UsageError> {
+    let topic = args.kafka.topic.trim().to_owned();
+    let episodes_topic = args.episodes_topic.clone().unwrap_or_else(|| format!("{topic}-episodes"));
+    if episodes_topic == topic {
+        return Err(UsageError("--episodes-topic must differ from --topic: episodes are not records".into()));
+    }
+    Ok(ProducerSettings { kafka, topic, episodes_topic, compression: args.kafka_compression, linger_ms: args.linger_ms })
+}
+
+/// JSON lines to stdout or a file.
+fn generate_lines(
+    args: &GenerateArgs,
+    settings: &GeneratorSettings,
+    episodes: Option<BufWriter<File>>,
+    stop: &AtomicBool,
+) -> Result<GenerateReport, UsageError> {
+    let writer: Box<dyn Write + Send> = match args.output.as_str() {
+        "stdout" | "-" => Box::new(std::io::stdout()),
+        path => Box::new(create(std::path::Path::new(path), "output")?),
+    };
+    let mut output = LineOutput { writer, episodes };
+    Ok(generate(settings, &mut output, stop))
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
@@ -151,8 +218,11 @@ pub(crate) fn summary(report: &GenerateReport) -> String {
     let anomalies: Vec<String> =
         manifest.by_label.iter().filter(|(label, _)| *label != "normal").map(|(label, count)| format!("{label} {count}")).collect();
     let episodes: u64 = manifest.episodes.values().sum();
+    let kafka = manifest.kafka.as_ref().map_or_else(String::new, |kafka| {
+        format!("; Kafka acknowledged {} of {} sent to {} ({} failed)", kafka.acknowledged, kafka.sent, kafka.topic, kafka.failed)
+    });
     format!(
-        "netchaos: {} records in {:.2}s ({:.0}/s), run {} seed {}; anomalies: {}; {} episodes{}",
+        "netchaos: {} records in {:.2}s ({:.0}/s), run {} seed {}; anomalies: {}; {} episodes{}{kafka}",
         manifest.records,
         seconds,
         manifest.records as f64 / seconds,

@@ -7,6 +7,7 @@
 
 mod args;
 mod generate;
+mod kafka_args;
 mod run;
 mod schema;
 mod signals;

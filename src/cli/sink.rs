@@ -1,5 +1,5 @@
-//! `netchaos sink --from PATH|-`: JSON lines from a file or stdin into an object store, each
-//! line's index its offset in partition 0 (Kafka comes with `--brokers` in a later issue).
+//! `netchaos sink`: records into an object store, from Kafka as a consumer-group member
+//! (`--brokers`), or from a file or stdin (`--from`, each line's index its offset in partition 0).
 //!
 //! Running it again on the same input and store writes nothing twice: the sink resumes where the
 //! store says it got to.
@@ -13,27 +13,50 @@ use anyhow::Context;
 use clap::Args;
 use tokio::io::BufReader;
 
-use crate::sink::{AbortSignal, Sink, run_lines};
+use crate::kafka::admin::ensure_topics;
+use crate::kafka::consumer::{ConsumerSettings, consume};
+use crate::kafka::dead_letters::DeadLetterPublisher;
+use crate::sink::{AbortSignal, Sink, Storage, run_lines};
 
+use super::args::parse_duration;
+use super::kafka_args::KafkaArgs;
 use super::run::sink_summary;
 use super::sink_args::{SinkArgs, open_store};
 use super::{UsageError, signals};
 
 pub(crate) const EXAMPLES: &str = "Examples:
   netchaos generate --count 100000 | netchaos sink --from - --store ./lake
-  netchaos sink --from flows.jsonl --store file:///data/lake --max-age 5s --compression zstd";
+  netchaos sink --from flows.jsonl --store file:///data/lake --max-age 5s --compression zstd
+  netchaos sink --brokers 127.0.0.1:19092 --topic flows --group lake-writers --store ./lake
+  netchaos sink --brokers 127.0.0.1:19092 --store ./lake --idle-exit 30s   # drain the topic, then stop";
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["from", "brokers"])))]
 pub(crate) struct SinkCommandArgs {
-    /// JSON lines to read: a file path, or `-` for stdin.
+    /// JSON lines to read: a file path, or `-` for stdin (instead of `--brokers`).
     #[arg(long, env = "NETCHAOS_FROM")]
-    pub(crate) from: String,
+    pub(crate) from: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) kafka: KafkaArgs,
+
+    /// Consumer group: sinks in one group split the topic's partitions.
+    #[arg(long, env = "KAFKA_GROUP", default_value = "netchaos-sink")]
+    pub(crate) group: String,
+
+    /// Topic for rejected records, each with its reason and origin in headers; default `<topic>-dlq`.
+    #[arg(long, env = "KAFKA_DLQ_TOPIC")]
+    pub(crate) dlq_topic: Option<String>,
+
+    /// Stop (flush, commit, exit 0) once no record has arrived for this long, e.g. to drain a topic.
+    #[arg(long, env = "NETCHAOS_IDLE_EXIT", value_parser = parse_duration)]
+    pub(crate) idle_exit: Option<std::time::Duration>,
 
     /// Where batches land: a local directory or `file://` URL.
     #[arg(long, env = "NETCHAOS_STORE")]
     pub(crate) store: String,
 
-    /// Name of the input in object keys (default: the file's stem, or `stdin`).
+    /// Name of the input in object keys (default: the topic, the file's stem, or `stdin`).
     #[arg(long, env = "NETCHAOS_SOURCE")]
     pub(crate) source: Option<String>,
 
@@ -46,7 +69,14 @@ pub(crate) struct SinkCommandArgs {
 }
 
 pub(crate) fn run(args: SinkCommandArgs) -> anyhow::Result<ExitCode> {
-    let source = match (&args.source, args.from.as_str()) {
+    match args.from.clone() {
+        Some(from) => run_from(&args, &from),
+        None => run_kafka(&args),
+    }
+}
+
+fn run_from(args: &SinkCommandArgs, from: &str) -> anyhow::Result<ExitCode> {
+    let source = match (&args.source, from) {
         (Some(name), _) => name.clone(),
         (None, "-") => "stdin".to_owned(),
         (None, path) => Path::new(path).file_stem().map_or_else(|| "input".to_owned(), |stem| stem.to_string_lossy().into_owned()),
@@ -59,29 +89,85 @@ pub(crate) fn run(args: SinkCommandArgs) -> anyhow::Result<ExitCode> {
     // A file stops at the first Ctrl-C (flushing; a rerun resumes from the store). Stdin cannot be
     // read again, and the producer upstream got the same Ctrl-C: keep reading until it closes the
     // pipe, so that everything it emitted lands. A second Ctrl-C exits at once.
-    let shutdown = if args.from == "-" { tokio::sync::watch::channel(false).1 } else { signalled };
+    let shutdown = if from == "-" { tokio::sync::watch::channel(false).1 } else { signalled };
     let mut sink = Sink::new(storage.clone(), settings).with_abort(AbortSignal::from_watch(shutdown.clone()));
     let outcome = runtime.block_on(async {
-        if args.from == "-" {
+        if from == "-" {
             run_lines(BufReader::with_capacity(1 << 20, tokio::io::stdin()), &mut sink, shutdown).await
         } else {
-            let file =
-                tokio::fs::File::open(&args.from).await.map_err(|error| UsageError(format!("cannot read {}: {error}", args.from)))?;
+            let file = tokio::fs::File::open(from).await.map_err(|error| UsageError(format!("cannot read {from}: {error}")))?;
             run_lines(BufReader::with_capacity(1 << 20, file), &mut sink, shutdown).await
         }
         .map_err(anyhow::Error::from)
     });
     runtime.shutdown_background();
-    outcome.with_context(|| format!("sinking {} into {}", args.from, args.store))?;
+    outcome.with_context(|| format!("sinking {from} into {}", args.store))?;
+    finish(args, &sink, &storage, &source);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A consumer-group member: until SIGTERM / Ctrl-C (or `--idle-exit`), then flush, commit, exit 0.
+fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
+    let Some(kafka) = args.kafka.kafka()? else {
+        return Err(UsageError("give --brokers (or KAFKA_BROKERS) or --from".into()).into());
+    };
+    let topic = args.kafka.topic.trim().to_owned();
+    let dlq_topic = args.dlq_topic.clone().unwrap_or_else(|| format!("{topic}-dlq"));
+    if dlq_topic == topic {
+        return Err(UsageError("--dlq-topic must differ from --topic".into()).into());
+    }
+    if args.group.trim().is_empty() {
+        return Err(UsageError("--group is empty: name the consumer group".into()).into());
+    }
+    let source = args.source.clone().unwrap_or_else(|| topic.clone());
+    let settings = args.sink.settings(&source)?;
+    let storage = open_store(&args.store)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
+    let shutdown = signals::install(&runtime, Arc::new(AtomicBool::new(false)));
+    let consumer = ConsumerSettings { kafka: kafka.clone(), topic: topic.clone(), group: args.group.clone(), idle_exit: args.idle_exit };
+    // Store failures are retried until the store is back: Kafka keeps the records, a second
+    // Ctrl-C exits at once, and a restart resumes from the store.
+    let outcome = runtime.block_on(async {
+        ensure_topics(&kafka, &[(&dlq_topic, args.kafka.topic_spec(3))]).await?;
+        let dead_letters = DeadLetterPublisher::connect(&kafka, &dlq_topic, &topic)?;
+        let mut sink = Sink::new(storage.clone(), settings).with_dead_letter_topic(Arc::new(dead_letters));
+        let report = consume(&consumer, &mut sink, shutdown).await?;
+        anyhow::Ok((sink, report))
+    });
+    let (sink, report) = match outcome {
+        Ok(done) => done,
+        Err(error) => {
+            runtime.shutdown_background();
+            return Err(error.context(format!("sinking Kafka topic {topic} into {}", args.store)));
+        }
+    };
+    runtime.shutdown_background();
+    if !args.quiet {
+        eprintln!(
+            "netchaos: consumed {} messages of {topic} as group {}: {} commits, {} assignments, {} revocations; committed {:?}; {} rejects published to {dlq_topic}",
+            report.messages,
+            args.group,
+            report.commits,
+            report.assignments,
+            report.revocations,
+            report.committed,
+            sink.stats().dead_letters_published
+        );
+    }
+    finish(args, &sink, &storage, &source);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn finish(args: &SinkCommandArgs, sink: &Sink, storage: &Storage, source: &str) {
     if !args.quiet {
         eprintln!("{}", sink_summary(sink.stats(), storage.location()));
     }
     let skipped = sink.stats().skipped_replayed;
-    if skipped > 0 {
+    if skipped > 0 && args.from.is_some() {
         eprintln!(
             "netchaos: warning: the store already held {skipped} lines of source `{source}`, so they were not written again; \
              if this is a different input, rerun with --source NAME"
         );
     }
-    Ok(ExitCode::SUCCESS)
 }

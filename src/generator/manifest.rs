@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::kafka::producer::KafkaDelivery;
 use crate::records::{AnomalyKind, EventType, Timestamp};
 
 use super::GeneratorSettings;
@@ -60,6 +61,10 @@ pub struct RunManifest {
     pub by_label: BTreeMap<String, u64>,
     /// Episodes per anomaly kind.
     pub episodes: BTreeMap<String, u64>,
+    /// In the Kafka mode, what Kafka acknowledged; the records it did not are named there, and
+    /// `verify` does not count them as lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<KafkaDelivery>,
 }
 
 impl RunManifest {
@@ -117,6 +122,7 @@ impl RunManifest {
             by_event_type: EventType::ALL.iter().map(|kind| (kind.as_str().to_owned(), tally.by_event_type[kind.index()])).collect(),
             by_label,
             episodes,
+            kafka: None,
         }
     }
 }

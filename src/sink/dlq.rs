@@ -14,7 +14,10 @@
 //! the entry's detail gives its real length.
 
 use std::borrow::Cow;
+use std::fmt;
 
+use bytes::Bytes;
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::records::Rejection;
@@ -74,6 +77,22 @@ impl<'a> DlqEntry<'a> {
         }
         out.push(b'\n');
     }
+}
+
+/// Where rejected messages go instead of DLQ objects: in the Kafka mode, a DLQ topic.
+///
+/// The sink publishes a batch's rejected messages before it stores the batch's data object and
+/// commits nothing until both are done; a failed publication is retried like a failed store write.
+/// A crash between the two publishes the batch's rejects again when the batch is read again: the
+/// topic holds every rejected message at least once, and its headers (source topic, partition,
+/// offset) tell copies apart.
+pub trait DeadLetterTopic: Send + Sync + fmt::Debug {
+    /// The topic's name, for logs and errors.
+    fn name(&self) -> &str;
+
+    /// Publishes one batch's DLQ lines (one [`DlqEntry`] per line) and resolves once every one
+    /// is acknowledged. After an error the whole batch is published again.
+    fn publish(&self, lines: Bytes) -> BoxFuture<'static, Result<(), String>>;
 }
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::time::Instant as WallInstant;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use tokio::time::Instant;
 
@@ -17,7 +19,7 @@ use crate::generator::now_timestamp;
 use crate::records::{self, Rejection};
 
 use super::batch::Batch;
-use super::dlq::DlqEntry;
+use super::dlq::{DeadLetterTopic, DlqEntry};
 use super::keys::{self, ObjectKind};
 use super::retry::{self, AbortSignal};
 use super::stats::{FlushTrigger, SinkStats};
@@ -50,6 +52,8 @@ pub struct Sink {
     pub(super) abort: AbortSignal,
     pub(super) partitions: BTreeMap<u32, PartitionState>,
     pub(super) stats: SinkStats,
+    /// Where rejected messages go: `None` for DLQ objects in the store, or a topic.
+    pub(super) dead_letters: Option<Arc<dyn DeadLetterTopic>>,
     /// Set when a store operation was abandoned: the in-memory state no longer matches a
     /// position the store can vouch for.
     pub(super) stopped: bool,
@@ -58,12 +62,26 @@ pub struct Sink {
 impl Sink {
     /// A sink that retries failing writes until they succeed; see [`Sink::with_abort`].
     pub fn new(storage: Storage, settings: SinkSettings) -> Self {
-        Sink { storage, settings, abort: AbortSignal::never(), partitions: BTreeMap::new(), stats: SinkStats::default(), stopped: false }
+        Sink {
+            storage,
+            settings,
+            abort: AbortSignal::never(),
+            partitions: BTreeMap::new(),
+            stats: SinkStats::default(),
+            dead_letters: None,
+            stopped: false,
+        }
     }
 
     /// Gives up retrying a failing store once `abort` is raised.
     pub fn with_abort(mut self, abort: AbortSignal) -> Self {
         self.abort = abort;
+        self
+    }
+
+    /// Publishes rejected messages to `topic` instead of storing DLQ objects (the Kafka mode).
+    pub fn with_dead_letter_topic(mut self, topic: Arc<dyn DeadLetterTopic>) -> Self {
+        self.dead_letters = Some(topic);
         self
     }
 
@@ -129,6 +147,22 @@ impl Sink {
             self.flush_partition(partition, FlushTrigger::Age).await?;
         }
         Ok(())
+    }
+
+    /// Forgets `partition`'s open batch without storing it and without moving its position: the
+    /// partition was revoked, and its next owner reads the messages again from the committed
+    /// offset. The partition is recovered from the store if it comes back.
+    pub fn release(&mut self, partition: u32) {
+        if let Some(state) = self.partitions.remove(&partition)
+            && let Some(batch) = state.batch
+        {
+            self.stats.released += batch.valid + batch.invalid;
+        }
+    }
+
+    /// The number of batches stored so far: a driver commits offsets when it moves.
+    pub fn batches_stored(&self) -> u64 {
+        self.stats.batches
     }
 
     /// Flushes every open batch (end of input, shutdown).
@@ -205,21 +239,43 @@ impl Sink {
         Ok(())
     }
 
-    /// Compresses a batch and stores its DLQ object (if any) then its data object.
-    async fn write_batch(&mut self, partition: u32, batch: Batch) -> Result<(), SinkError> {
+    /// Compresses a batch, stores its rejected messages (a DLQ object, or the DLQ topic) and then
+    /// its data object.
+    async fn write_batch(&mut self, partition: u32, mut batch: Batch) -> Result<(), SinkError> {
         let compression = self.settings.compression;
         let flushed_at = now_timestamp();
         let key_of = |kind| keys::object_key(kind, &self.settings.source, flushed_at, partition, batch.first, batch.last, compression);
         let (dlq_key, data_key) = (key_of(ObjectKind::Dlq), key_of(ObjectKind::Data));
         let has_invalid = batch.invalid > 0;
         self.stats.bytes_raw += (batch.data.len() + batch.dlq.len()) as u64;
+        let to_topic = match &self.dead_letters {
+            Some(topic) if has_invalid => Some((topic.clone(), Bytes::from(std::mem::take(&mut batch.dlq)))),
+            _ => None,
+        };
         let (data_body, dlq_body) = compress_off_thread(compression, self.settings.compression_level, batch.data, batch.dlq).await?;
-        if has_invalid {
+        if let Some((topic, lines)) = to_topic {
+            self.publish_durably(topic.as_ref(), lines).await?;
+            self.stats.dead_letters_published += batch.invalid;
+        } else if has_invalid {
             self.put_durably(&dlq_key, dlq_body).await?;
         }
         self.put_durably(&data_key, data_body).await?;
         tracing::debug!(partition, first = batch.first, last = batch.last, valid = batch.valid, invalid = batch.invalid, key = %data_key, "batch stored");
         Ok(())
+    }
+
+    /// Publishes a batch's DLQ lines to the topic, retrying like a store write until every one is
+    /// acknowledged.
+    async fn publish_durably(&mut self, topic: &dyn DeadLetterTopic, lines: Bytes) -> Result<(), SinkError> {
+        let target = topic.name().to_owned();
+        let attempt = || {
+            let publishing = topic.publish(lines.clone());
+            let target = target.clone();
+            async move { publishing.await.map_err(|detail| super::StorageError::Publish { target, detail }) }
+        };
+        retry::retry("publish", &target, self.settings.retry, &self.abort, &mut self.stats.store_retries, attempt)
+            .await
+            .map_err(|abandoned| SinkError::Abandoned { key: target.clone(), last_error: abandoned.last_error })
     }
 
     async fn put_durably(&mut self, key: &str, body: Bytes) -> Result<(), SinkError> {

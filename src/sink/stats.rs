@@ -68,6 +68,11 @@ pub struct SinkStats {
     pub invalid_by_reason: BTreeMap<&'static str, u64>,
     /// Messages below the partition's position (already stored or already buffered): skipped.
     pub skipped_replayed: u64,
+    /// Buffered messages dropped unstored because their partition was revoked (they are read
+    /// again by the partition's next owner).
+    pub released: u64,
+    /// Rejected messages published to the DLQ topic (the Kafka mode).
+    pub dead_letters_published: u64,
     /// Uncompressed bytes of the objects written (data and DLQ).
     pub bytes_raw: u64,
     /// Stored bytes of the objects written.

@@ -33,6 +33,8 @@ pub enum StorageError {
     InvalidKey { key: String, source: object_store::path::Error },
     #[error("could not {operation} `{key}`: {source}")]
     Operation { operation: &'static str, key: String, source: object_store::Error },
+    #[error("could not publish dead letters to {target}: {detail}")]
+    Publish { target: String, detail: String },
     #[error("could not sync `{key}` to disk: {source}")]
     Sync { key: String, source: std::io::Error },
 }

@@ -4,7 +4,7 @@
 //! `records` bits per lane marks which ids were found, so a million ids cost 125 KB and a lookup is
 //! a hash of the run id (as a `u64`) plus a small map lookup.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::generator::RunManifest;
 
@@ -16,6 +16,8 @@ pub(super) struct LaneBits {
     pub(super) expected: u64,
     seen: Vec<u64>,
     pub(super) found: u64,
+    /// Sequence numbers the producer sent but Kafka never acknowledged: not lost when absent.
+    excused: BTreeSet<u64>,
 }
 
 /// What marking an id found.
@@ -31,7 +33,7 @@ pub(super) enum Mark {
 
 impl LaneBits {
     fn new(expected: u64) -> Self {
-        LaneBits { expected, seen: vec![0; expected.div_ceil(64) as usize], found: 0 }
+        LaneBits { expected, seen: vec![0; expected.div_ceil(64) as usize], found: 0, excused: BTreeSet::new() }
     }
 
     fn mark(&mut self, seq: u64) -> Mark {
@@ -47,13 +49,22 @@ impl LaneBits {
         Mark::First
     }
 
-    pub(super) fn lost(&self) -> u64 {
-        self.expected - self.found
+    fn is_seen(&self, seq: u64) -> bool {
+        self.seen[(seq / 64) as usize] & (1u64 << (seq % 64)) != 0
     }
 
-    /// The sequence numbers never found, in order.
+    /// Excused ids that were not found.
+    pub(super) fn unacknowledged(&self) -> u64 {
+        self.excused.iter().filter(|seq| !self.is_seen(**seq)).count() as u64
+    }
+
+    pub(super) fn lost(&self) -> u64 {
+        self.expected - self.found - self.unacknowledged()
+    }
+
+    /// The sequence numbers never found and not excused, in order.
     pub(super) fn missing(&self) -> impl Iterator<Item = u64> + '_ {
-        (0..self.expected).filter(|seq| self.seen[(seq / 64) as usize] & (1u64 << (seq % 64)) == 0)
+        (0..self.expected).filter(|seq| !self.is_seen(*seq) && !self.excused.contains(seq))
     }
 }
 
@@ -74,6 +85,17 @@ impl ExpectedIds {
             for lane in &manifest.lanes {
                 let records = lanes.get(&lane.worker).map_or(0, |bits| bits.expected).max(lane.records);
                 lanes.insert(lane.worker, LaneBits::new(records));
+            }
+        }
+        for manifest in manifests {
+            let unacknowledged = manifest.kafka.iter().flat_map(|kafka| &kafka.unacknowledged_event_ids);
+            for id in unacknowledged {
+                let Some((run, worker, seq)) = parse_event_id(id) else { continue };
+                if let Some(lane) = expected.runs.get_mut(&run).and_then(|lanes| lanes.get_mut(&worker))
+                    && seq < lane.expected
+                {
+                    lane.excused.insert(seq);
+                }
             }
         }
         Ok(expected)
@@ -109,6 +131,15 @@ pub(super) fn parse_run_id(text: &str) -> Option<u64> {
     u64::from_str_radix(text, 16).ok()
 }
 
+/// `<run>-<worker>-<seq>` as numbers.
+fn parse_event_id(id: &str) -> Option<(u64, u32, u64)> {
+    let mut parts = id.splitn(3, '-');
+    let run = parse_run_id(parts.next()?)?;
+    let worker = parts.next()?.parse().ok()?;
+    let seq = parts.next()?.parse().ok()?;
+    Some((run, worker, seq))
+}
+
 /// The textual run id of a number.
 pub(super) fn run_id_text(run: u64) -> String {
     format!("{run:016x}")
@@ -128,6 +159,20 @@ mod tests {
         assert_eq!(lane.lost(), 128);
         assert_eq!(lane.missing().take(3).collect::<Vec<_>>(), vec![1, 2, 3]);
         assert_eq!(lane.missing().last(), Some(128));
+    }
+
+    #[test]
+    fn unacknowledged_ids_are_excused_only_when_absent() {
+        let mut lane = LaneBits::new(10);
+        lane.excused.extend([3, 4]);
+        for seq in (0..10).filter(|seq| *seq != 3 && *seq != 5) {
+            lane.mark(seq);
+        }
+        assert_eq!(lane.unacknowledged(), 1, "4 was found after all; 3 was not");
+        assert_eq!(lane.lost(), 1, "5 is lost");
+        assert_eq!(lane.missing().collect::<Vec<_>>(), vec![5]);
+        assert_eq!(parse_event_id("00000000000000ff-2-17"), Some((255, 2, 17)));
+        assert_eq!(parse_event_id("00000000000000ff-2"), None);
     }
 
     #[test]

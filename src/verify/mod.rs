@@ -167,6 +167,7 @@ impl Audit {
         report.by_label = LABEL_NAMES.into_iter().zip(self.by_label).filter(|(name, counts)| shown(name, counts)).collect();
         for (run, worker, lane) in expected.lanes() {
             report.expected += lane.expected;
+            report.unacknowledged += lane.unacknowledged();
             let lost = lane.lost();
             if lost == 0 {
                 continue;

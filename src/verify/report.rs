@@ -48,6 +48,9 @@ pub struct VerifyReport {
     pub invalid: u64,
     /// Expected ids stored nowhere.
     pub lost: u64,
+    /// Ids the producer sent but Kafka never acknowledged (named in the manifest) and that are
+    /// stored nowhere: reported, not lost.
+    pub unacknowledged: u64,
     /// Extra copies of ids already found.
     pub duplicated: u64,
     /// Ids stored that no manifest names.
@@ -101,6 +104,13 @@ impl VerifyReport {
         for (name, count, note) in rows {
             let row = format!("  {name:<12}{count:>12}  {note}");
             writeln!(f, "{}", row.trim_end())?;
+        }
+        if self.unacknowledged > 0 {
+            writeln!(
+                f,
+                "  unacked     {:>12}  Kafka never acknowledged them (see the manifest); not counted as lost",
+                self.unacknowledged
+            )?;
         }
         if self.unreadable_lines > 0 || self.unidentified_invalid > 0 {
             writeln!(f, "  unreadable  {:>12}  data lines without an event id", self.unreadable_lines)?;

@@ -1,0 +1,371 @@
+//! `sink --brokers`: a consumer-group member that feeds a [`Sink`] and commits only what the store
+//! holds.
+//!
+//! # Offsets
+//!
+//! Auto-commit is off. After a batch is durably stored (its rejects acknowledged by the DLQ topic
+//! first), the partition's position in the sink ([`Sink::committed`]) moves past it, and this
+//! driver commits exactly that position, for partitions it still owns. A crash between the store
+//! write and the commit is harmless: the next owner recovers the partition from the store and skips
+//! what is already there.
+//!
+//! # Rebalances
+//!
+//! librdkafka runs the rebalance callbacks inside the consumer's poll, on this task, between two
+//! messages; the callbacks record what changed and the loop acts on it before the next message:
+//!
+//! - **Revoked**: the partition leaves the owned set at once (so no later commit names it), and its
+//!   open batch is dropped unstored; the next owner reads those messages again from the committed
+//!   offset.
+//! - **Assigned**: the partition is paused in the callback, recovered from the store (where did
+//!   stored batches end; orphaned DLQ objects are removed), moved to the store's position when the
+//!   store has any of it, and resumed. With nothing stored yet, consumption starts at the group's
+//!   committed offset, or at the beginning of the topic.
+//!
+//! # Shutdown
+//!
+//! On SIGTERM / Ctrl-C (or after `--idle-exit` without messages) every open batch is flushed, the
+//! positions are committed synchronously, and the consumer leaves the group.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::Message;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, ClientContext};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::sink::{Sink, SinkMessage};
+
+use super::{KafkaSettings, describe};
+
+/// Which topic, which group, and when to stop.
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    pub kafka: KafkaSettings,
+    pub topic: String,
+    pub group: String,
+    /// Stop (flush, commit, exit) once no message arrived for this long after the first
+    /// assignment.
+    pub idle_exit: Option<Duration>,
+}
+
+impl ConsumerSettings {
+    fn client_config(&self) -> ClientConfig {
+        self.kafka.client_config(&[
+            ("group.id", &self.group),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", "earliest"),
+            // A member that stops without leaving is noticed within this.
+            ("session.timeout.ms", "10000"),
+            ("heartbeat.interval.ms", "1000"),
+        ])
+    }
+}
+
+/// What the consumer did, beside the sink's own stats.
+#[derive(Debug, Clone, Default)]
+pub struct ConsumeReport {
+    pub messages: u64,
+    pub commits: u64,
+    pub assignments: u64,
+    pub revocations: u64,
+    /// Partitions owned at the end, with the committed offset of each.
+    pub committed: BTreeMap<u32, u64>,
+}
+
+/// A rebalance the callbacks saw, for the loop to act on.
+#[derive(Debug)]
+enum Change {
+    Assigned(Vec<u32>),
+    Revoked(Vec<u32>),
+}
+
+/// Rebalance callbacks: record the change, keep the owned set current, pause new partitions.
+#[derive(Debug, Default)]
+struct GroupContext {
+    changes: Mutex<Vec<Change>>,
+    owned: Mutex<BTreeSet<u32>>,
+    /// Wakes the loop: newly assigned partitions stay paused (so `recv` yields nothing) until
+    /// the loop has recovered them.
+    changed: tokio::sync::Notify,
+    topic: String,
+}
+
+impl GroupContext {
+    fn partitions(list: &TopicPartitionList, topic: &str) -> Vec<u32> {
+        list.elements_for_topic(topic).iter().filter_map(|element| u32::try_from(element.partition()).ok()).collect()
+    }
+
+    fn record(&self, change: Change) {
+        if let Ok(mut changes) = self.changes.lock() {
+            changes.push(change);
+        }
+        self.changed.notify_one();
+    }
+
+    fn take_changes(&self) -> Vec<Change> {
+        self.changes.lock().map(|mut changes| std::mem::take(&mut *changes)).unwrap_or_default()
+    }
+
+    fn owned(&self) -> BTreeSet<u32> {
+        self.owned.lock().map(|owned| owned.clone()).unwrap_or_default()
+    }
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            let revoked = Self::partitions(list, &self.topic);
+            if let Ok(mut owned) = self.owned.lock() {
+                for partition in &revoked {
+                    owned.remove(partition);
+                }
+            }
+            tracing::info!(?revoked, "partitions revoked");
+            self.record(Change::Revoked(revoked));
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(list) => {
+                let assigned = Self::partitions(list, &self.topic);
+                // Nothing is fetched for them until they are recovered from the store.
+                if let Err(error) = consumer.pause(list) {
+                    tracing::warn!(error = %describe(&error), "could not pause newly assigned partitions");
+                }
+                if let Ok(mut owned) = self.owned.lock() {
+                    owned.extend(assigned.iter().copied());
+                }
+                tracing::info!(?assigned, "partitions assigned");
+                self.record(Change::Assigned(assigned));
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(error) => tracing::error!(error = %describe(error), "rebalance failed"),
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        if let Err(error) = result {
+            // Not fatal: the store is ahead, and the next commit (or the next owner's recovery)
+            // covers it.
+            tracing::warn!(error = %describe(&error), partitions = offsets.count(), "offset commit failed");
+        }
+    }
+}
+
+/// Consumes `settings.topic` into `sink` until `shutdown` turns true (or `idle_exit` passes), then
+/// flushes and commits.
+pub async fn consume(settings: &ConsumerSettings, sink: &mut Sink, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<ConsumeReport> {
+    let context = GroupContext { topic: settings.topic.clone(), ..GroupContext::default() };
+    let consumer: StreamConsumer<GroupContext> = settings
+        .client_config()
+        .create_with_context(context)
+        .map_err(|error| anyhow::anyhow!("cannot create the Kafka consumer: {}", describe(&error)))?;
+    consumer
+        .subscribe(&[&settings.topic])
+        .map_err(|error| anyhow::anyhow!("cannot subscribe to `{}`: {}", settings.topic, describe(&error)))?;
+    let mut driver =
+        Driver { settings, consumer: &consumer, report: ConsumeReport::default(), commit_marks: BTreeMap::new(), batches_seen: 0 };
+    let outcome = driver.run(sink, &mut shutdown).await;
+    let finished = match outcome {
+        Ok(()) => driver.finish(sink).await,
+        Err(error) => Err(error),
+    };
+    finished.map(|()| driver.report)
+}
+
+struct Driver<'a> {
+    settings: &'a ConsumerSettings,
+    consumer: &'a StreamConsumer<GroupContext>,
+    report: ConsumeReport,
+    /// The last offset committed per partition.
+    commit_marks: BTreeMap<u32, u64>,
+    /// `Sink::batches_stored` at the last commit.
+    batches_seen: u64,
+}
+
+enum Step {
+    Message(Result<SinkMessage, KafkaError>),
+    Rebalanced,
+    Expired,
+    Idle,
+    Shutdown,
+}
+
+impl Driver<'_> {
+    async fn run(&mut self, sink: &mut Sink, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
+        let mut last_activity: Option<Instant> = None;
+        loop {
+            let deadline = sink.next_deadline();
+            let idle_at = match (self.settings.idle_exit, last_activity) {
+                (Some(idle), Some(last)) => Some(last + idle),
+                _ => None,
+            };
+            let step = tokio::select! {
+                biased;
+                () = shutdown_requested(shutdown) => Step::Shutdown,
+                () = sleep_until(deadline) => Step::Expired,
+                () = sleep_until(idle_at) => Step::Idle,
+                () = self.consumer.context().changed.notified() => Step::Rebalanced,
+                received = self.consumer.recv() => Step::Message(received.map(|message| SinkMessage {
+                    partition: u32::try_from(message.partition()).unwrap_or_default(),
+                    offset: u64::try_from(message.offset()).unwrap_or_default(),
+                    payload: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
+                })),
+            };
+            // Rebalances happen inside recv: act on them before anything else.
+            if self.apply_changes(sink).await? && last_activity.is_none() {
+                last_activity = Some(Instant::now());
+            }
+            match step {
+                Step::Message(Ok(message)) => {
+                    last_activity = Some(Instant::now());
+                    if !self.consumer.context().owned().contains(&message.partition) {
+                        continue;
+                    }
+                    self.report.messages += 1;
+                    sink.push(message).await?;
+                }
+                Step::Message(Err(error)) => {
+                    if let Some((code, reason)) = self.consumer.client().fatal_error() {
+                        anyhow::bail!("the Kafka consumer failed for good: {code}: {reason}");
+                    }
+                    tracing::warn!(error = %describe(&error), "Kafka consumer error; librdkafka retries");
+                }
+                Step::Rebalanced => {}
+                Step::Expired => sink.flush_expired().await?,
+                Step::Idle => {
+                    tracing::info!(idle = ?self.settings.idle_exit, "no message for the idle limit: stopping");
+                    return Ok(());
+                }
+                Step::Shutdown => {
+                    tracing::info!("shutdown requested: flushing and committing");
+                    return Ok(());
+                }
+            }
+            if sink.batches_stored() != self.batches_seen {
+                self.commit(sink, CommitMode::Async)?;
+            }
+        }
+    }
+
+    /// Acts on the rebalances seen since the last call; true when partitions were assigned.
+    async fn apply_changes(&mut self, sink: &mut Sink) -> anyhow::Result<bool> {
+        let mut assigned_any = false;
+        for change in self.consumer.context().take_changes() {
+            match change {
+                Change::Revoked(partitions) => {
+                    self.report.revocations += 1;
+                    for partition in partitions {
+                        sink.release(partition);
+                        self.commit_marks.remove(&partition);
+                    }
+                }
+                Change::Assigned(partitions) => {
+                    self.report.assignments += 1;
+                    assigned_any = true;
+                    self.start_partitions(sink, &partitions).await?;
+                }
+            }
+        }
+        Ok(assigned_any)
+    }
+
+    /// Recovers newly assigned partitions from the store, moves them to the store's position when
+    /// it has any of them, and resumes fetching.
+    async fn start_partitions(&mut self, sink: &mut Sink, partitions: &[u32]) -> anyhow::Result<()> {
+        let owned = self.consumer.context().owned();
+        let partitions: Vec<u32> = partitions.iter().copied().filter(|partition| owned.contains(partition)).collect();
+        if partitions.is_empty() {
+            return Ok(());
+        }
+        let resume = sink.recover_all(partitions.iter().copied()).await?;
+        let mut list = TopicPartitionList::new();
+        let mut seek = TopicPartitionList::new();
+        for (partition, offset) in &resume {
+            list.add_partition(&self.settings.topic, *partition as i32);
+            if *offset > 0 {
+                seek.add_partition_offset(&self.settings.topic, *partition as i32, Offset::Offset(*offset as i64))
+                    .map_err(|error| anyhow::anyhow!("bad partition list: {}", describe(&error)))?;
+            }
+        }
+        if seek.count() > 0 {
+            let sought = self
+                .consumer
+                .seek_partitions(seek, Duration::from_secs(10))
+                .map_err(|error| anyhow::anyhow!("cannot move the consumer to the store's position: {}", describe(&error)))?;
+            for element in sought.elements() {
+                if let Err(error) = element.error() {
+                    anyhow::bail!("cannot move partition {} to the store's position: {}", element.partition(), describe(&error));
+                }
+            }
+        }
+        self.consumer.resume(&list).map_err(|error| anyhow::anyhow!("cannot resume partitions: {}", describe(&error)))?;
+        tracing::info!(?resume, "partitions recovered from the store and resumed");
+        // The group may lag the store (a crash between a store write and its commit): catch up.
+        self.commit(sink, CommitMode::Async)
+    }
+
+    /// Commits the sink's position of every owned partition that moved since the last commit.
+    fn commit(&mut self, sink: &Sink, mode: CommitMode) -> anyhow::Result<()> {
+        self.batches_seen = sink.batches_stored();
+        let owned = self.consumer.context().owned();
+        let mut list = TopicPartitionList::new();
+        let mut moved = Vec::new();
+        for (partition, position) in sink.committed() {
+            // Position 0 means nothing stored: leave the group's offset alone.
+            if position == 0 || !owned.contains(&partition) || self.commit_marks.get(&partition) == Some(&position) {
+                continue;
+            }
+            list.add_partition_offset(&self.settings.topic, partition as i32, Offset::Offset(position as i64))
+                .map_err(|error| anyhow::anyhow!("bad partition list: {}", describe(&error)))?;
+            moved.push((partition, position));
+        }
+        if moved.is_empty() {
+            return Ok(());
+        }
+        match self.consumer.commit(&list, mode) {
+            Ok(()) => {
+                self.report.commits += 1;
+                self.commit_marks.extend(moved);
+            }
+            // The store holds the batches; the next commit or the next owner's recovery covers it.
+            Err(error) => tracing::warn!(error = %describe(&error), "offset commit failed"),
+        }
+        Ok(())
+    }
+
+    /// Flushes what is buffered for owned partitions and commits it.
+    async fn finish(&mut self, sink: &mut Sink) -> anyhow::Result<()> {
+        // Revocations seen in the last poll are applied first, so that nothing revoked is flushed.
+        self.apply_changes(sink).await?;
+        sink.flush_all().await?;
+        self.commit(sink, CommitMode::Sync)?;
+        let owned = self.consumer.context().owned();
+        self.report.committed = sink.committed().into_iter().filter(|(partition, _)| owned.contains(partition)).collect();
+        Ok(())
+    }
+}
+
+async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
+    if shutdown.wait_for(|requested| *requested).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
