@@ -56,6 +56,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return clap_exit(&error),
     };
+    init_logging(&cli.command);
     let outcome = match cli.command {
         Command::Run(args) => run::run(*args),
         Command::Generate(args) => generate::run(*args),
@@ -67,6 +68,20 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => report(&error),
     }
+}
+
+/// Logs go to stderr, filtered by `NETCHAOS_LOG` (`RUST_LOG` syntax, e.g. `debug` or
+/// `netchaos::kafka=debug`). By default a Kafka sink, a long-running service, logs at info
+/// (assignments, recoveries); the other commands only warn, so that their one-line summaries stay
+/// readable.
+fn init_logging(command: &Command) {
+    let default = match command {
+        Command::Sink(args) if args.from.is_none() => "info",
+        _ => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NETCHAOS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // A second initialisation (never done here) would be the only failure: nothing to report.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Help and version go to stdout as clap prints them; every other parse error becomes one line.

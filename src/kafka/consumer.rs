@@ -17,10 +17,11 @@
 //! - **Revoked**: the partition leaves the owned set at once (so no later commit names it), and its
 //!   open batch is dropped unstored; the next owner reads those messages again from the committed
 //!   offset.
-//! - **Assigned**: the partition is paused in the callback, recovered from the store (where did
-//!   stored batches end; orphaned DLQ objects are removed), moved to the store's position when the
-//!   store has any of it, and resumed. With nothing stored yet, consumption starts at the group's
-//!   committed offset, or at the beginning of the topic.
+//! - **Assigned**: before any of its messages is fed to the sink, the partition is recovered from
+//!   the store (where stored batches end; orphaned DLQ objects are removed). Messages the store
+//!   already holds are skipped; if the group's offset is past the store's position, the consumer
+//!   is moved back to it. With nothing stored yet, consumption starts at the group's committed
+//!   offset, or at the beginning of the topic.
 //!
 //! # Shutdown
 //!
@@ -92,8 +93,7 @@ enum Change {
 struct GroupContext {
     changes: Mutex<Vec<Change>>,
     owned: Mutex<BTreeSet<u32>>,
-    /// Wakes the loop: newly assigned partitions stay paused (so `recv` yields nothing) until
-    /// the loop has recovered them.
+    /// Wakes the loop to act on a change even when no message follows it.
     changed: tokio::sync::Notify,
     topic: String,
 }
@@ -135,14 +135,10 @@ impl ConsumerContext for GroupContext {
         }
     }
 
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(list) => {
                 let assigned = Self::partitions(list, &self.topic);
-                // Nothing is fetched for them until they are recovered from the store.
-                if let Err(error) = consumer.pause(list) {
-                    tracing::warn!(error = %describe(&error), "could not pause newly assigned partitions");
-                }
                 if let Ok(mut owned) = self.owned.lock() {
                     owned.extend(assigned.iter().copied());
                 }
@@ -175,7 +171,7 @@ pub async fn consume(settings: &ConsumerSettings, sink: &mut Sink, mut shutdown:
         .subscribe(&[&settings.topic])
         .map_err(|error| anyhow::anyhow!("cannot subscribe to `{}`: {}", settings.topic, describe(&error)))?;
     let mut driver =
-        Driver { settings, consumer: &consumer, report: ConsumeReport::default(), commit_marks: BTreeMap::new(), batches_seen: 0 };
+        Driver { settings, consumer: &consumer, report: ConsumeReport::default(), commit_marks: BTreeMap::new(), batches_seen: 0, seek_targets: BTreeMap::new() };
     let outcome = driver.run(sink, &mut shutdown).await;
     let finished = match outcome {
         Ok(()) => driver.finish(sink).await,
@@ -192,6 +188,15 @@ struct Driver<'a> {
     commit_marks: BTreeMap<u32, u64>,
     /// `Sink::batches_stored` at the last commit.
     batches_seen: u64,
+    /// Store positions of partitions just assigned, until their first message.
+    seek_targets: BTreeMap<u32, SeekTarget>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SeekTarget {
+    offset: u64,
+    /// The consumer was moved back to `offset` once already.
+    sought: bool,
 }
 
 enum Step {
@@ -230,7 +235,7 @@ impl Driver<'_> {
             match step {
                 Step::Message(Ok(message)) => {
                     last_activity = Some(Instant::now());
-                    if !self.consumer.context().owned().contains(&message.partition) {
+                    if !self.consumer.context().owned().contains(&message.partition) || !self.at_or_before_target(&message)? {
                         continue;
                     }
                     self.report.messages += 1;
@@ -269,6 +274,7 @@ impl Driver<'_> {
                     for partition in partitions {
                         sink.release(partition);
                         self.commit_marks.remove(&partition);
+                        self.seek_targets.remove(&partition);
                     }
                 }
                 Change::Assigned(partitions) => {
@@ -281,8 +287,12 @@ impl Driver<'_> {
         Ok(assigned_any)
     }
 
-    /// Recovers newly assigned partitions from the store, moves them to the store's position when
-    /// it has any of them, and resumes fetching.
+    /// Recovers newly assigned partitions from the store. Where the store holds part of a
+    /// partition, its position becomes a seek target: the consumer starts at the group's committed
+    /// offset, which normally equals the store's position or lags it (a crash between a store
+    /// write and its commit: the sink skips what is stored); if it is ahead instead (the store is
+    /// behind the group), the first message seen is past the target and the consumer is moved back,
+    /// so that nothing the store lacks is skipped.
     async fn start_partitions(&mut self, sink: &mut Sink, partitions: &[u32]) -> anyhow::Result<()> {
         let owned = self.consumer.context().owned();
         let partitions: Vec<u32> = partitions.iter().copied().filter(|partition| owned.contains(partition)).collect();
@@ -290,30 +300,39 @@ impl Driver<'_> {
             return Ok(());
         }
         let resume = sink.recover_all(partitions.iter().copied()).await?;
-        let mut list = TopicPartitionList::new();
-        let mut seek = TopicPartitionList::new();
         for (partition, offset) in &resume {
-            list.add_partition(&self.settings.topic, *partition as i32);
             if *offset > 0 {
-                seek.add_partition_offset(&self.settings.topic, *partition as i32, Offset::Offset(*offset as i64))
-                    .map_err(|error| anyhow::anyhow!("bad partition list: {}", describe(&error)))?;
+                self.seek_targets.insert(*partition, SeekTarget { offset: *offset, sought: false });
             }
         }
-        if seek.count() > 0 {
-            let sought = self
-                .consumer
-                .seek_partitions(seek, Duration::from_secs(10))
-                .map_err(|error| anyhow::anyhow!("cannot move the consumer to the store's position: {}", describe(&error)))?;
-            for element in sought.elements() {
-                if let Err(error) = element.error() {
-                    anyhow::bail!("cannot move partition {} to the store's position: {}", element.partition(), describe(&error));
-                }
-            }
-        }
-        self.consumer.resume(&list).map_err(|error| anyhow::anyhow!("cannot resume partitions: {}", describe(&error)))?;
-        tracing::info!(?resume, "partitions recovered from the store and resumed");
+        tracing::info!(?resume, "partitions recovered from the store");
         // The group may lag the store (a crash between a store write and its commit): catch up.
         self.commit(sink, CommitMode::Async)
+    }
+
+    /// False when the message must not be fed to the sink: it lies past the store's position of
+    /// a partition just assigned, so the consumer is moved back to that position first.
+    fn at_or_before_target(&mut self, message: &SinkMessage) -> anyhow::Result<bool> {
+        let Some(target) = self.seek_targets.get_mut(&message.partition) else {
+            return Ok(true);
+        };
+        if message.offset <= target.offset || target.sought {
+            // At or behind the store's position (the sink skips what is stored), or already moved
+            // back once: what follows the target is all the topic still has.
+            self.seek_targets.remove(&message.partition);
+            return Ok(true);
+        }
+        target.sought = true;
+        tracing::warn!(
+            partition = message.partition,
+            group_offset = message.offset,
+            store_offset = target.offset,
+            "the consumer group is ahead of the store: moving back to the store's position"
+        );
+        self.consumer
+            .seek(&self.settings.topic, message.partition as i32, Offset::Offset(target.offset as i64), Duration::from_secs(10))
+            .map_err(|error| anyhow::anyhow!("cannot move partition {} back to the store's position: {}", message.partition, describe(&error)))?;
+        Ok(false)
     }
 
     /// Commits the sink's position of every owned partition that moved since the last commit.

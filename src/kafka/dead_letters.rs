@@ -7,13 +7,13 @@
 //! `acks=all`; the sink awaits every acknowledgement before it stores the batch's data object and
 //! commits (see [`DeadLetterTopic`] for the at-least-once caveat).
 
-use bytes::Bytes;
-use futures::future::BoxFuture;
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures::future::BoxFuture;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::sink::dlq::{DeadLetterTopic, DlqEntry};
 
