@@ -18,10 +18,11 @@
 //!   open batch is dropped unstored; the next owner reads those messages again from the committed
 //!   offset.
 //! - **Assigned**: before any of its messages is fed to the sink, the partition is recovered from
-//!   the store (where stored batches end; orphaned DLQ objects are removed). Messages the store
-//!   already holds are skipped; if the group's offset is past the store's position, the consumer
-//!   is moved back to it. With nothing stored yet, consumption starts at the group's committed
-//!   offset, or at the beginning of the topic.
+//!   the store (where stored batches end; orphaned DLQ objects are removed). The store, not the
+//!   group, says where a partition resumes: messages the store already holds are skipped, and if
+//!   the group's committed offset is past the store's position (a store restored from a backup, a
+//!   new store for an old group), the consumer is moved back to it. The group's offsets are the
+//!   store's position published for Kafka's tools (lag, monitoring).
 //!
 //! # Shutdown
 //!
@@ -171,7 +172,7 @@ pub async fn consume(settings: &ConsumerSettings, sink: &mut Sink, mut shutdown:
         .subscribe(&[&settings.topic])
         .map_err(|error| anyhow::anyhow!("cannot subscribe to `{}`: {}", settings.topic, describe(&error)))?;
     let mut driver =
-        Driver { settings, consumer: &consumer, report: ConsumeReport::default(), commit_marks: BTreeMap::new(), batches_seen: 0, seek_targets: BTreeMap::new() };
+        Driver { settings, consumer: &consumer, report: ConsumeReport::default(), commit_marks: BTreeMap::new(), batches_seen: 0 };
     let outcome = driver.run(sink, &mut shutdown).await;
     let finished = match outcome {
         Ok(()) => driver.finish(sink).await,
@@ -188,15 +189,6 @@ struct Driver<'a> {
     commit_marks: BTreeMap<u32, u64>,
     /// `Sink::batches_stored` at the last commit.
     batches_seen: u64,
-    /// Store positions of partitions just assigned, until their first message.
-    seek_targets: BTreeMap<u32, SeekTarget>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct SeekTarget {
-    offset: u64,
-    /// The consumer was moved back to `offset` once already.
-    sought: bool,
 }
 
 enum Step {
@@ -235,7 +227,7 @@ impl Driver<'_> {
             match step {
                 Step::Message(Ok(message)) => {
                     last_activity = Some(Instant::now());
-                    if !self.consumer.context().owned().contains(&message.partition) || !self.at_or_before_target(&message)? {
+                    if !self.consumer.context().owned().contains(&message.partition) {
                         continue;
                     }
                     self.report.messages += 1;
@@ -274,7 +266,6 @@ impl Driver<'_> {
                     for partition in partitions {
                         sink.release(partition);
                         self.commit_marks.remove(&partition);
-                        self.seek_targets.remove(&partition);
                     }
                 }
                 Change::Assigned(partitions) => {
@@ -287,12 +278,12 @@ impl Driver<'_> {
         Ok(assigned_any)
     }
 
-    /// Recovers newly assigned partitions from the store. Where the store holds part of a
-    /// partition, its position becomes a seek target: the consumer starts at the group's committed
-    /// offset, which normally equals the store's position or lags it (a crash between a store
-    /// write and its commit: the sink skips what is stored); if it is ahead instead (the store is
-    /// behind the group), the first message seen is past the target and the consumer is moved back,
-    /// so that nothing the store lacks is skipped.
+    /// Recovers newly assigned partitions from the store, which, not the group, says where each
+    /// one resumes. The consumer starts at the group's committed offset: normally the store's
+    /// position, or behind it after a crash between a store write and its commit (the sink skips
+    /// what is stored). Where the group is ahead of the store (the store was restored from a
+    /// backup, or is a new store for an old group), the consumer is moved back to the store's
+    /// position, so that nothing the store lacks is skipped.
     async fn start_partitions(&mut self, sink: &mut Sink, partitions: &[u32]) -> anyhow::Result<()> {
         let owned = self.consumer.context().owned();
         let partitions: Vec<u32> = partitions.iter().copied().filter(|partition| owned.contains(partition)).collect();
@@ -300,9 +291,26 @@ impl Driver<'_> {
             return Ok(());
         }
         let resume = sink.recover_all(partitions.iter().copied()).await?;
-        for (partition, offset) in &resume {
-            if *offset > 0 {
-                self.seek_targets.insert(*partition, SeekTarget { offset: *offset, sought: false });
+        let mut asked = TopicPartitionList::new();
+        for partition in resume.keys() {
+            asked.add_partition(&self.settings.topic, *partition as i32);
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(asked, Duration::from_secs(30))
+            .map_err(|error| anyhow::anyhow!("cannot read the group's committed offsets: {}", describe(&error)))?;
+        for (partition, store_offset) in &resume {
+            let group_offset = committed.find_partition(&self.settings.topic, *partition as i32).map(|element| element.offset());
+            if let Some(Offset::Offset(group_offset)) = group_offset
+                && group_offset > *store_offset as i64
+            {
+                tracing::warn!(
+                    partition,
+                    group_offset,
+                    store_offset,
+                    "the consumer group is ahead of the store: moving back to the store's position"
+                );
+                self.seek(*partition, *store_offset).await?;
             }
         }
         tracing::info!(?resume, "partitions recovered from the store");
@@ -310,29 +318,24 @@ impl Driver<'_> {
         self.commit(sink, CommitMode::Async)
     }
 
-    /// False when the message must not be fed to the sink: it lies past the store's position of
-    /// a partition just assigned, so the consumer is moved back to that position first.
-    fn at_or_before_target(&mut self, message: &SinkMessage) -> anyhow::Result<bool> {
-        let Some(target) = self.seek_targets.get_mut(&message.partition) else {
-            return Ok(true);
-        };
-        if message.offset <= target.offset || target.sought {
-            // At or behind the store's position (the sink skips what is stored), or already moved
-            // back once: what follows the target is all the topic still has.
-            self.seek_targets.remove(&message.partition);
-            return Ok(true);
+    /// Moves the consumer to `offset` of `partition`. librdkafka refuses a seek until the newly
+    /// assigned partition has started fetching, so it is retried for a while.
+    async fn seek(&self, partition: u32, offset: u64) -> anyhow::Result<()> {
+        let position = if offset == 0 { Offset::Beginning } else { Offset::Offset(offset as i64) };
+        let mut attempts = 0;
+        loop {
+            match self.consumer.seek(&self.settings.topic, partition as i32, position, Duration::from_secs(5)) {
+                Ok(()) => return Ok(()),
+                Err(error) if attempts < 200 => {
+                    attempts += 1;
+                    tracing::debug!(partition, error = %describe(&error), "seek refused; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => {
+                    anyhow::bail!("cannot move partition {partition} back to the store's position {offset}: {}", describe(&error))
+                }
+            }
         }
-        target.sought = true;
-        tracing::warn!(
-            partition = message.partition,
-            group_offset = message.offset,
-            store_offset = target.offset,
-            "the consumer group is ahead of the store: moving back to the store's position"
-        );
-        self.consumer
-            .seek(&self.settings.topic, message.partition as i32, Offset::Offset(target.offset as i64), Duration::from_secs(10))
-            .map_err(|error| anyhow::anyhow!("cannot move partition {} back to the store's position: {}", message.partition, describe(&error)))?;
-        Ok(false)
     }
 
     /// Commits the sink's position of every owned partition that moved since the last commit.

@@ -4,6 +4,9 @@
 use std::num::NonZeroU32;
 use std::sync::atomic::AtomicBool;
 
+pub mod cli;
+pub mod kafka;
+
 use netchaos::chaos::{ChaosSettings, EpisodeSummary};
 use netchaos::generator::{Chunk, ChunkSink, GenerateReport, GeneratorSettings, generate};
 

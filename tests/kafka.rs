@@ -1,0 +1,298 @@
+//! Against the real 3-node KRaft cluster (`scripts/stack up`): `generate --brokers` into a
+//! 6-partition topic, `sink --brokers` into a local store, `verify`. Nothing lost or duplicated,
+//! also when a broker is SIGKILLed mid-run, when one of two sinks in a group stops, and when poison
+//! messages arrive (they go to the DLQ topic, and the group's offsets move past them).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use common::cli::{bad_input_catalogue, netchaos, number, run_ok, stored_lines, valid_record, verify};
+use common::kafka::{Background, KilledNode, brokers, generate_command, serial, sink_command, unique, verify_until_complete};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+fn assert_exactly_once(report: &serde_json::Value, expected: u64) {
+    assert_eq!(number(report, "expected"), expected, "{report}");
+    assert_eq!(number(report, "landed"), expected, "{report}");
+    assert_eq!(number(report, "lost"), 0, "{report}");
+    assert_eq!(number(report, "duplicated"), 0, "{report}");
+    assert_eq!(number(report, "unacknowledged"), 0, "{report}");
+}
+
+fn manifest_kafka(manifest: &Path) -> serde_json::Value {
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
+    manifest["kafka"].clone()
+}
+
+/// 64-bit FNV-1a: a cheap fingerprint for comparing a million lines.
+fn fingerprint(line: &[u8]) -> u64 {
+    line.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[test]
+fn a_million_records_through_six_partitions_land_exactly_once_and_byte_for_byte() {
+    let _serial = serial();
+    let directory = tempfile::tempdir().unwrap();
+    let (store, manifest) = (directory.path().join("store"), directory.path().join("manifest.json"));
+    let (topic, group) = (unique("million"), unique("million-sink"));
+
+    run_ok(&mut generate_command(&topic, 11, 1_000_000, 0, &manifest));
+    let kafka = manifest_kafka(&manifest);
+    assert_eq!(kafka["partitions"], 6);
+    assert_eq!(
+        (kafka["sent"].as_u64(), kafka["acknowledged"].as_u64(), kafka["failed"].as_u64()),
+        (Some(1_000_000), Some(1_000_000), Some(0))
+    );
+    assert!(kafka["episodes_sent"].as_u64().unwrap() > 0 && kafka["episodes_acknowledged"] == kafka["episodes_sent"], "{kafka}");
+
+    let output = run_ok(sink_command(&topic, &group, &store, 50_000).args(["--idle-exit", "4s"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("stored 1000000 valid and 0 invalid"), "{stderr}");
+
+    let (report, code) = verify(&store, &[&manifest]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_exactly_once(&report, 1_000_000);
+
+    // Byte for byte: the same seed and settings written to a file give the same lines.
+    let reference = directory.path().join("reference.jsonl");
+    run_ok(
+        netchaos()
+            .args([
+                "generate",
+                "--workers",
+                "2",
+                "--seed",
+                "11",
+                "--count",
+                "1000000",
+                "--start-time",
+                "2026-01-01T00:00:00Z",
+                "--eps",
+                "0",
+                "--quiet",
+            ])
+            .arg("--output")
+            .arg(&reference),
+    );
+    let mut expected: Vec<u64> =
+        std::fs::read(&reference).unwrap().split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).map(fingerprint).collect();
+    let mut landed: Vec<u64> = stored_lines(&store, "data").iter().map(|line| fingerprint(line.as_bytes())).collect();
+    expected.sort_unstable();
+    landed.sort_unstable();
+    assert_eq!(landed.len(), 1_000_000);
+    assert!(landed == expected, "the stored lines differ from the generated ones");
+
+    // Every partition's objects tile its offsets: the store's keys name topic, partition and range.
+    let keys = object_keys(&store.join("data"));
+    assert!(keys.iter().all(|key| key.contains(&format!("source={topic}/"))), "{keys:?}");
+    let partitions: std::collections::BTreeSet<&str> = keys.iter().filter_map(|key| key.split("part-").nth(1)?.get(..5)).collect();
+    assert_eq!(partitions.len(), 6, "all six partitions landed: {partitions:?}");
+}
+
+#[test]
+fn a_broker_killed_mid_run_loses_and_duplicates_nothing() {
+    let _serial = serial();
+    let directory = tempfile::tempdir().unwrap();
+    let (store, manifest) = (directory.path().join("store"), directory.path().join("manifest.json"));
+    std::fs::create_dir_all(&store).unwrap();
+    let (topic, group) = (unique("broker-kill"), unique("broker-kill-sink"));
+
+    // Create the topic first so that the sink can subscribe before records flow.
+    run_ok(&mut generate_command(&topic, 12, 0, 0, &directory.path().join("empty.json")));
+    let mut sink = Background::spawn("sink", &mut sink_command(&topic, &group, &store, 50_000), directory.path());
+    // Paced so that the run spans the outage: 1,000,000 records at 80,000/s is 12.5 s.
+    let mut generator = Background::spawn("generate", &mut generate_command(&topic, 12, 1_000_000, 80_000, &manifest), directory.path());
+    std::thread::sleep(Duration::from_secs(4));
+    let killed = KilledNode::kill(2);
+    std::thread::sleep(Duration::from_secs(6));
+    killed.restart();
+    generator.wait_success(Duration::from_secs(180));
+    let kafka = manifest_kafka(&manifest);
+    assert_eq!(kafka["acknowledged"].as_u64(), Some(1_000_000), "acks=all with 2 of 3 brokers still acknowledges: {kafka}");
+
+    let report = verify_until_complete(&store, &[&manifest], Duration::from_secs(120));
+    sink.terminate();
+    sink.wait_success(Duration::from_secs(60));
+    let (report_after_exit, code) = verify(&store, &[&manifest]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_exactly_once(&report_after_exit, 1_000_000);
+}
+
+#[test]
+fn two_sinks_in_a_group_split_the_partitions_and_one_takes_over_when_the_other_stops() {
+    let _serial = serial();
+    let directory = tempfile::tempdir().unwrap();
+    let (store, manifest) = (directory.path().join("store"), directory.path().join("manifest.json"));
+    std::fs::create_dir_all(&store).unwrap();
+    let (topic, group) = (unique("two-sinks"), unique("two-sinks-group"));
+
+    run_ok(&mut generate_command(&topic, 13, 0, 0, &directory.path().join("empty.json")));
+    let mut first = Background::spawn("first", sink_command(&topic, &group, &store, 50_000).env("NETCHAOS_LOG", "info"), directory.path());
+    let mut second =
+        Background::spawn("second", sink_command(&topic, &group, &store, 50_000).env("NETCHAOS_LOG", "info"), directory.path());
+    let mut generator = Background::spawn("generate", &mut generate_command(&topic, 13, 600_000, 60_000, &manifest), directory.path());
+    std::thread::sleep(Duration::from_secs(5));
+    // Stop the first mid-run: it flushes, commits and leaves; the second gets its partitions.
+    first.terminate();
+    first.wait_success(Duration::from_secs(60));
+    generator.wait_success(Duration::from_secs(120));
+    let _ = verify_until_complete(&store, &[&manifest], Duration::from_secs(120));
+    second.terminate();
+    second.wait_success(Duration::from_secs(60));
+
+    let (report, code) = verify(&store, &[&manifest]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_exactly_once(&report, 600_000);
+    let stored = |log: &str| -> u64 {
+        let summary = log.lines().find(|line| line.starts_with("netchaos: stored ")).unwrap_or_else(|| panic!("no summary in {log}"));
+        summary.trim_start_matches("netchaos: stored ").split(' ').next().unwrap().parse().unwrap()
+    };
+    let (first_log, second_log) = (first.stderr_text(), second.stderr_text());
+    let (by_first, by_second) = (stored(&first_log), stored(&second_log));
+    assert!(by_first > 0 && by_second > 0, "both stored records: {by_first} and {by_second}");
+    assert_eq!(by_first + by_second, 600_000, "records stored by one are not stored again by the other");
+    // They split the six partitions while both ran.
+    let first_assignment = assigned_partitions(&first_log);
+    assert!(!first_assignment.is_empty() && first_assignment.len() < 6, "the first sink owned a share: {first_assignment:?}\n{first_log}");
+}
+
+#[test]
+fn poison_messages_go_to_the_dlq_topic_with_their_reasons_and_offsets_move_past_them() {
+    let _serial = serial();
+    let directory = tempfile::tempdir().unwrap();
+    let store = directory.path().join("store");
+    let (topic, group) = (unique("poison"), unique("poison-sink"));
+    let dlq_topic = format!("{topic}-dlq");
+    // A one-partition topic keeps the interleaving (and the expected offsets) exact.
+    run_ok(netchaos().args(["generate", "--brokers", &brokers(), "--topic", &topic, "--partitions", "1", "--count", "0", "--quiet"]));
+
+    let good = valid_record();
+    let catalogue = bad_input_catalogue(&good);
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", brokers()).set("acks", "all").create().unwrap();
+    let mut expected_reasons = BTreeMap::new();
+    let mut offset = 0u64;
+    for (index, (reason, bad)) in catalogue.iter().enumerate() {
+        let mut valid = good.clone();
+        valid["event_id"] = serde_json::json!(format!("00000000000000aa-0-{index}"));
+        let valid = valid.to_string();
+        producer.send(BaseRecord::<(), _>::to(&topic).payload(valid.as_bytes())).unwrap();
+        producer.send(BaseRecord::<(), _>::to(&topic).payload(bad.as_slice())).unwrap();
+        expected_reasons.insert(offset + 1, (*reason, bad.clone()));
+        offset += 2;
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+
+    let output = run_ok(sink_command(&topic, &group, &store, 50_000).args(["--idle-exit", "3s"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{} rejects published to {dlq_topic}", catalogue.len())), "{stderr}");
+    assert_eq!(stored_lines(&store, "data").len(), catalogue.len(), "every valid neighbour landed");
+    assert!(stored_lines(&store, "dlq").is_empty(), "in the Kafka mode rejects go to the topic, not the store");
+
+    // The DLQ topic holds each poison message as it was, with its reason and origin.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", unique("dlq-reader"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&dlq_topic]).unwrap();
+    let mut found = BTreeMap::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while found.len() < catalogue.len() && std::time::Instant::now() < deadline {
+        let Some(message) = consumer.poll(Duration::from_millis(500)) else { continue };
+        let message = message.unwrap();
+        let headers: BTreeMap<String, String> = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|header| (header.key.to_owned(), String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(headers["source_topic"], topic);
+        assert_eq!(headers["source_partition"], "0");
+        let source_offset: u64 = headers["source_offset"].parse().unwrap();
+        found.insert(
+            source_offset,
+            (headers["reason"].clone(), message.payload().unwrap_or_default().to_vec(), headers.contains_key("detail")),
+        );
+    }
+    assert_eq!(found.len(), catalogue.len(), "every poison message reached the DLQ topic exactly once: {:?}", found.keys());
+    for (offset, (reason, payload)) in &expected_reasons {
+        let (found_reason, found_payload, has_detail) = &found[offset];
+        assert_eq!(found_reason, reason, "offset {offset}");
+        assert!(found_payload == payload, "offset {offset}: the DLQ message is the poison message byte for byte");
+        assert!(has_detail, "offset {offset} carries a detail header");
+    }
+
+    // The group's committed offset moved past the poison: nothing is read again.
+    let group_reader: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers()).set("group.id", &group).create().unwrap();
+    let mut partition = TopicPartitionList::new();
+    partition.add_partition(&topic, 0);
+    let committed = group_reader.committed_offsets(partition, Duration::from_secs(10)).unwrap();
+    assert_eq!(committed.find_partition(&topic, 0).unwrap().offset(), Offset::Offset(offset as i64));
+}
+
+#[test]
+fn a_store_behind_the_group_is_caught_up_from_the_store_position() {
+    let _serial = serial();
+    let directory = tempfile::tempdir().unwrap();
+    let (store, manifest) = (directory.path().join("store"), directory.path().join("manifest.json"));
+    let (topic, group) = (unique("behind"), unique("behind-sink"));
+    run_ok(&mut generate_command(&topic, 14, 60_000, 0, &manifest));
+    run_ok(sink_command(&topic, &group, &store, 5_000).args(["--idle-exit", "3s"]));
+    // Lose the newest object of every partition, as if the store had been restored from a backup:
+    // the group's offsets are now ahead of the store.
+    let mut newest: BTreeMap<String, (u64, std::path::PathBuf)> = BTreeMap::new();
+    for key in object_keys(&store.join("data")) {
+        let name = key.rsplit('/').next().unwrap().to_owned();
+        let mut fields = name.trim_start_matches("part-").split(['-', '.']);
+        let (partition, _first, last) =
+            (fields.next().unwrap().to_owned(), fields.next().unwrap(), fields.next().unwrap().parse::<u64>().unwrap());
+        if newest.get(&partition).is_none_or(|(newest_last, _)| last > *newest_last) {
+            newest.insert(partition, (last, store.join("data").join(&key)));
+        }
+    }
+    for (_, path) in newest.values() {
+        std::fs::remove_file(path).unwrap();
+    }
+    let (report, _) = verify(&store, &[&manifest]);
+    assert!(number(&report, "lost") > 0);
+
+    run_ok(sink_command(&topic, &group, &store, 50_000).args(["--idle-exit", "3s"]));
+    let (report, code) = verify(&store, &[&manifest]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_exactly_once(&report, 60_000);
+}
+
+/// Keys of every object under `root`, relative to it.
+fn object_keys(root: &Path) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(directory) = stack.pop() {
+        for entry in std::fs::read_dir(&directory).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                keys.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    keys
+}
+
+/// The partitions of the first `partitions assigned` log line.
+fn assigned_partitions(log: &str) -> Vec<u32> {
+    let line = log.lines().find(|line| line.contains("partitions assigned")).unwrap_or_default();
+    let Some(list) = line.split("assigned=[").nth(1).and_then(|rest| rest.split(']').next()) else { return Vec::new() };
+    list.split(',').filter_map(|item| item.trim().parse().ok()).collect()
+}
