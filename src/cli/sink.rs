@@ -145,12 +145,15 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
     runtime.shutdown_background();
     if !args.quiet {
         eprintln!(
-            "netchaos: consumed {} messages of {topic} as group {}: {} commits, {} assignments, {} revocations; committed {:?}; {} rejects published to {dlq_topic}",
+            "netchaos: consumed {} messages of {topic} in {:.2}s ({:.0}/s, first to last message) as group {}: {} commits, {} assignments, {} revocations, {} buffered records dropped on revocation (read again by the next owner); committed {:?}; {} rejects published to {dlq_topic}",
             report.messages,
+            report.active.as_secs_f64(),
+            report.messages as f64 / report.active.as_secs_f64().max(1e-3),
             args.group,
             report.commits,
             report.assignments,
             report.revocations,
+            sink.stats().released,
             report.committed,
             sink.stats().dead_letters_published
         );

@@ -80,6 +80,8 @@ pub struct ConsumeReport {
     pub revocations: u64,
     /// Partitions owned at the end, with the committed offset of each.
     pub committed: BTreeMap<u32, u64>,
+    /// From the first message to the last (the consume rate's time base).
+    pub active: Duration,
 }
 
 /// A rebalance the callbacks saw, for the loop to act on.
@@ -202,6 +204,7 @@ enum Step {
 impl Driver<'_> {
     async fn run(&mut self, sink: &mut Sink, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
         let mut last_activity: Option<Instant> = None;
+        let mut first_message: Option<Instant> = None;
         loop {
             let deadline = sink.next_deadline();
             let idle_at = match (self.settings.idle_exit, last_activity) {
@@ -226,7 +229,9 @@ impl Driver<'_> {
             }
             match step {
                 Step::Message(Ok(message)) => {
-                    last_activity = Some(Instant::now());
+                    let now = Instant::now();
+                    last_activity = Some(now);
+                    self.report.active = now - *first_message.get_or_insert(now);
                     if !self.consumer.context().owned().contains(&message.partition) {
                         continue;
                     }

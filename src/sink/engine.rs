@@ -227,6 +227,7 @@ impl Sink {
             return Ok(());
         };
         let next_offset = batch.last + 1;
+        let (valid, invalid) = (batch.valid, batch.invalid);
         if let Err(error) = self.write_batch(partition, batch).await {
             self.stopped = true;
             return Err(error);
@@ -235,6 +236,8 @@ impl Sink {
             state.committed = next_offset;
         }
         self.stats.batches += 1;
+        self.stats.stored_valid += valid;
+        self.stats.stored_invalid += invalid;
         self.stats.flushes.count(trigger);
         Ok(())
     }

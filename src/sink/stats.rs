@@ -62,6 +62,11 @@ impl FlushCounts {
 pub struct SinkStats {
     /// Messages that passed validation.
     pub records_valid: u64,
+    /// Valid records in stored data objects (validated ones minus those of revoked partitions'
+    /// dropped batches and of batches not yet flushed).
+    pub stored_valid: u64,
+    /// Rejected messages stored in DLQ objects or published to the DLQ topic.
+    pub stored_invalid: u64,
     /// Messages routed to the DLQ.
     pub records_invalid: u64,
     /// Invalid messages per [`RejectReason`] code.
