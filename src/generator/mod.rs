@@ -107,7 +107,14 @@ impl Chunk {
 
     /// The JSON lines of this chunk, without their newlines.
     pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
-        self.data.split(|byte| *byte == b'\n').take(self.records as usize)
+        let mut rest = self.data.as_slice();
+        std::iter::from_fn(move || {
+            let end = memchr::memchr(b'\n', rest)?;
+            let (line, after) = rest.split_at(end);
+            rest = &after[1..];
+            Some(line)
+        })
+        .take(self.records as usize)
     }
 }
 

@@ -106,7 +106,8 @@ pub struct KafkaDelivery {
     pub episodes_acknowledged: u64,
 }
 
-/// Delivery counts, updated by librdkafka's delivery callbacks on the producer's poll thread.
+/// Delivery counts, updated by librdkafka's delivery callbacks on the producer's poll thread
+/// (`sent` by the generator's collector, once per chunk).
 #[derive(Debug, Default)]
 pub struct Deliveries {
     pub sent: AtomicU64,
@@ -249,11 +250,18 @@ impl KafkaOutput {
 
 impl ChunkSink for KafkaOutput {
     fn write_chunk(&mut self, chunk: Chunk) -> anyhow::Result<()> {
+        let mut sent = 0;
+        let mut outcome = Ok(());
         for line in chunk.lines() {
-            self.send(&self.settings.topic, source_address(line), line)?;
-            self.deliveries.sent.fetch_add(1, Ordering::Relaxed);
+            outcome = self.send(&self.settings.topic, source_address(line), line);
+            if outcome.is_err() {
+                break;
+            }
+            sent += 1;
         }
-        Ok(())
+        // Once per chunk: the delivery callbacks update the neighbouring counters per message.
+        self.deliveries.sent.fetch_add(sent, Ordering::Relaxed);
+        outcome
     }
 
     fn write_episode(&mut self, episode: &EpisodeSummary) -> anyhow::Result<()> {
