@@ -33,16 +33,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use bytes::Bytes;
+use futures::FutureExt;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::{KafkaError, KafkaResult};
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::sink::{Sink, SinkMessage};
+use crate::sink::Sink;
 
 use super::{KafkaSettings, describe};
 
@@ -173,8 +173,14 @@ pub async fn consume(settings: &ConsumerSettings, sink: &mut Sink, mut shutdown:
     consumer
         .subscribe(&[&settings.topic])
         .map_err(|error| anyhow::anyhow!("cannot subscribe to `{}`: {}", settings.topic, describe(&error)))?;
-    let mut driver =
-        Driver { settings, consumer: &consumer, report: ConsumeReport::default(), commit_marks: BTreeMap::new(), batches_seen: 0 };
+    let mut driver = Driver {
+        settings,
+        consumer: &consumer,
+        report: ConsumeReport::default(),
+        commit_marks: BTreeMap::new(),
+        batches_seen: 0,
+        owned: BTreeSet::new(),
+    };
     let outcome = driver.run(sink, &mut shutdown).await;
     let finished = match outcome {
         Ok(()) => driver.finish(sink).await,
@@ -191,10 +197,15 @@ struct Driver<'a> {
     commit_marks: BTreeMap<u32, u64>,
     /// `Sink::batches_stored` at the last commit.
     batches_seen: u64,
+    /// The partitions this member owns, as of the last change applied.
+    owned: BTreeSet<u32>,
 }
 
-enum Step {
-    Message(Result<SinkMessage, KafkaError>),
+/// Messages taken from librdkafka's queue in one go, between two looks at the timers.
+const BURST: usize = 1024;
+
+enum Step<'m> {
+    Message(Result<BorrowedMessage<'m>, KafkaError>),
     Rebalanced,
     Expired,
     Idle,
@@ -203,6 +214,7 @@ enum Step {
 
 impl Driver<'_> {
     async fn run(&mut self, sink: &mut Sink, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
+        let consumer = self.consumer;
         let mut last_activity: Option<Instant> = None;
         let mut first_message: Option<Instant> = None;
         loop {
@@ -216,33 +228,26 @@ impl Driver<'_> {
                 () = shutdown_requested(shutdown) => Step::Shutdown,
                 () = sleep_until(deadline) => Step::Expired,
                 () = sleep_until(idle_at) => Step::Idle,
-                () = self.consumer.context().changed.notified() => Step::Rebalanced,
-                received = self.consumer.recv() => Step::Message(received.map(|message| SinkMessage {
-                    partition: u32::try_from(message.partition()).unwrap_or_default(),
-                    offset: u64::try_from(message.offset()).unwrap_or_default(),
-                    payload: Bytes::copy_from_slice(message.payload().unwrap_or_default()),
-                })),
+                () = consumer.context().changed.notified() => Step::Rebalanced,
+                received = consumer.recv() => Step::Message(received),
             };
             // Rebalances happen inside recv: act on them before anything else.
             if self.apply_changes(sink).await? && last_activity.is_none() {
                 last_activity = Some(Instant::now());
             }
             match step {
-                Step::Message(Ok(message)) => {
+                Step::Message(received) => {
+                    self.receive(sink, received).await?;
+                    // Take what librdkafka has already fetched without going through the timers
+                    // for each message; they are looked at again after a burst.
+                    for _ in 0..BURST {
+                        let Some(received) = consumer.recv().now_or_never() else { break };
+                        self.apply_changes(sink).await?;
+                        self.receive(sink, received).await?;
+                    }
                     let now = Instant::now();
                     last_activity = Some(now);
                     self.report.active = now - *first_message.get_or_insert(now);
-                    if !self.consumer.context().owned().contains(&message.partition) {
-                        continue;
-                    }
-                    self.report.messages += 1;
-                    sink.push(message).await?;
-                }
-                Step::Message(Err(error)) => {
-                    if let Some((code, reason)) = self.consumer.client().fatal_error() {
-                        anyhow::bail!("the Kafka consumer failed for good: {code}: {reason}");
-                    }
-                    tracing::warn!(error = %describe(&error), "Kafka consumer error; librdkafka retries");
                 }
                 Step::Rebalanced => {}
                 Step::Expired => sink.flush_expired().await?,
@@ -261,10 +266,39 @@ impl Driver<'_> {
         }
     }
 
+    /// Feeds one received message to the sink (unless its partition is no longer owned), or
+    /// reports a consumer error.
+    async fn receive(&mut self, sink: &mut Sink, received: Result<BorrowedMessage<'_>, KafkaError>) -> anyhow::Result<()> {
+        let message = match received {
+            Ok(message) => message,
+            Err(error) => {
+                if let Some((code, reason)) = self.consumer.client().fatal_error() {
+                    anyhow::bail!("the Kafka consumer failed for good: {code}: {reason}");
+                }
+                tracing::warn!(error = %describe(&error), "Kafka consumer error; librdkafka retries");
+                return Ok(());
+            }
+        };
+        let (Ok(partition), Ok(offset)) = (u32::try_from(message.partition()), u64::try_from(message.offset())) else {
+            return Ok(());
+        };
+        if !self.owned.contains(&partition) {
+            return Ok(());
+        }
+        self.report.messages += 1;
+        sink.push_slice(partition, offset, message.payload().unwrap_or_default()).await?;
+        Ok(())
+    }
+
     /// Acts on the rebalances seen since the last call; true when partitions were assigned.
     async fn apply_changes(&mut self, sink: &mut Sink) -> anyhow::Result<bool> {
+        let changes = self.consumer.context().take_changes();
+        if changes.is_empty() {
+            return Ok(false);
+        }
+        self.owned = self.consumer.context().owned();
         let mut assigned_any = false;
-        for change in self.consumer.context().take_changes() {
+        for change in changes {
             match change {
                 Change::Revoked(partitions) => {
                     self.report.revocations += 1;

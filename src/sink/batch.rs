@@ -8,9 +8,9 @@
 
 use tokio::time::Instant;
 
+use super::SinkSettings;
 use super::dlq::DlqEntry;
 use super::stats::FlushTrigger;
-use super::{SinkMessage, SinkSettings};
 
 #[derive(Debug)]
 pub(super) struct Batch {
@@ -31,11 +31,11 @@ impl Batch {
         Batch { first: offset, last: offset, opened_at: now, data: Vec::new(), valid: 0, dlq: Vec::new(), invalid: 0 }
     }
 
-    pub(super) fn push_valid(&mut self, message: &SinkMessage) {
-        self.extend_range(message.offset);
+    pub(super) fn push_valid(&mut self, offset: u64, payload: &[u8]) {
+        self.extend_range(offset);
         let start = self.data.len();
-        self.data.extend_from_slice(&message.payload);
-        if message.payload.contains(&b'\n') {
+        self.data.extend_from_slice(payload);
+        if memchr::memchr(b'\n', payload).is_some() {
             for byte in &mut self.data[start..] {
                 if *byte == b'\n' {
                     *byte = b' ';
@@ -89,13 +89,12 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     #[test]
     fn valid_payloads_stay_one_line_each() {
         let mut batch = Batch::open(4, Instant::now());
-        batch.push_valid(&SinkMessage { partition: 0, offset: 4, payload: Bytes::from_static(b"{\"a\":\n1}") });
-        batch.push_valid(&SinkMessage { partition: 0, offset: 5, payload: Bytes::from_static(b"{\"b\":2}") });
+        batch.push_valid(4, b"{\"a\":\n1}");
+        batch.push_valid(5, b"{\"b\":2}");
         assert_eq!(batch.data, b"{\"a\": 1}\n{\"b\":2}\n");
         assert_eq!((batch.first, batch.last, batch.records()), (4, 5, 2));
     }

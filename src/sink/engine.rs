@@ -105,14 +105,20 @@ impl Sink {
     /// Validates a message and adds it to its partition's batch, flushing the batch when it is
     /// full. A partition not seen before is first recovered from the store.
     pub async fn push(&mut self, message: SinkMessage) -> Result<(), SinkError> {
-        if !self.admit(message.partition, message.offset).await? {
+        self.push_slice(message.partition, message.offset, &message.payload).await
+    }
+
+    /// [`Sink::push`] of a payload the caller keeps (a Kafka message, borrowed from librdkafka):
+    /// it is copied once, into the batch.
+    pub async fn push_slice(&mut self, partition: u32, offset: u64, payload: &[u8]) -> Result<(), SinkError> {
+        if !self.admit(partition, offset).await? {
             return Ok(());
         }
-        match records::validate(&message.payload) {
-            Ok(_) => self.buffer_valid(&message),
-            Err(rejection) => self.buffer_invalid(&message, &rejection),
+        match records::validate(payload) {
+            Ok(_) => self.buffer_valid(partition, offset, payload),
+            Err(rejection) => self.buffer_invalid(partition, offset, payload, &rejection),
         }
-        self.flush_if_due(message.partition).await
+        self.flush_if_due(partition).await
     }
 
     /// Adds a message the driver already knows is invalid (a line cut at the size limit) to the
@@ -121,7 +127,7 @@ impl Sink {
         if !self.admit(message.partition, message.offset).await? {
             return Ok(());
         }
-        self.buffer_invalid(&message, &rejection);
+        self.buffer_invalid(message.partition, message.offset, &message.payload, &rejection);
         self.flush_if_due(message.partition).await
     }
 
@@ -195,15 +201,15 @@ impl Sink {
         state.batch.get_or_insert_with(|| Batch::open(offset, Instant::now()))
     }
 
-    fn buffer_valid(&mut self, message: &SinkMessage) {
-        self.open_batch(message.partition, message.offset).push_valid(message);
+    fn buffer_valid(&mut self, partition: u32, offset: u64, payload: &[u8]) {
+        self.open_batch(partition, offset).push_valid(offset, payload);
         self.stats.records_valid += 1;
     }
 
-    fn buffer_invalid(&mut self, message: &SinkMessage, rejection: &Rejection) {
+    fn buffer_invalid(&mut self, partition: u32, offset: u64, payload: &[u8], rejection: &Rejection) {
         let source = self.settings.source.as_str().to_owned();
-        let entry = DlqEntry::new(rejection, &source, message.partition, message.offset, &message.payload);
-        self.open_batch(message.partition, message.offset).push_invalid(message.offset, &entry);
+        let entry = DlqEntry::new(rejection, &source, partition, offset, payload);
+        self.open_batch(partition, offset).push_invalid(offset, &entry);
         self.stats.count_invalid(rejection.reason);
     }
 
