@@ -51,6 +51,16 @@ impl KafkaCompression {
     }
 }
 
+/// What a message's key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KafkaKey {
+    /// The record's source address: one source's records stay ordered in one partition.
+    Source,
+    /// No key: librdkafka's sticky partitioner fills one partition's batch at a time (bigger
+    /// batches, no per-source order).
+    None,
+}
+
 /// What the producer sends where, and how.
 #[derive(Debug, Clone)]
 pub struct ProducerSettings {
@@ -60,6 +70,7 @@ pub struct ProducerSettings {
     pub episodes_topic: String,
     pub compression: KafkaCompression,
     pub linger_ms: u32,
+    pub key: KafkaKey,
 }
 
 impl ProducerSettings {
@@ -253,7 +264,11 @@ impl ChunkSink for KafkaOutput {
         let mut sent = 0;
         let mut outcome = Ok(());
         for line in chunk.lines() {
-            outcome = self.send(&self.settings.topic, source_address(line), line);
+            let key = match self.settings.key {
+                KafkaKey::Source => source_address(line),
+                KafkaKey::None => None,
+            };
+            outcome = self.send(&self.settings.topic, key, line);
             if outcome.is_err() {
                 break;
             }
