@@ -158,9 +158,13 @@ fn two_sinks_in_a_group_split_the_partitions_and_one_takes_over_when_the_other_s
     let (by_first, by_second) = (stored(&first_log), stored(&second_log));
     assert!(by_first > 0 && by_second > 0, "both stored records: {by_first} and {by_second}");
     assert_eq!(by_first + by_second, 600_000, "records stored by one are not stored again by the other");
-    // They split the six partitions while both ran.
-    let first_assignment = assigned_partitions(&first_log);
-    assert!(!first_assignment.is_empty() && first_assignment.len() < 6, "the first sink owned a share: {first_assignment:?}\n{first_log}");
+    // They split the six partitions while both ran (the first may have owned all six before the
+    // second joined).
+    let assignments = assigned_partitions(&first_log);
+    assert!(
+        assignments.iter().any(|share| !share.is_empty() && share.len() < 6),
+        "the first sink owned a share: {assignments:?}\n{first_log}"
+    );
 }
 
 #[test]
@@ -290,9 +294,11 @@ fn object_keys(root: &Path) -> Vec<String> {
     keys
 }
 
-/// The partitions of the first `partitions assigned` log line.
-fn assigned_partitions(log: &str) -> Vec<u32> {
-    let line = log.lines().find(|line| line.contains("partitions assigned")).unwrap_or_default();
-    let Some(list) = line.split("assigned=[").nth(1).and_then(|rest| rest.split(']').next()) else { return Vec::new() };
-    list.split(',').filter_map(|item| item.trim().parse().ok()).collect()
+/// The partitions of each `partitions assigned` log line.
+fn assigned_partitions(log: &str) -> Vec<Vec<u32>> {
+    log.lines()
+        .filter(|line| line.contains("partitions assigned"))
+        .filter_map(|line| line.split("assigned=[").nth(1)?.split(']').next())
+        .map(|list| list.split(',').filter_map(|item| item.trim().parse().ok()).collect())
+        .collect()
 }

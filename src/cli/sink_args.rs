@@ -33,6 +33,12 @@ pub(crate) struct SinkArgs {
     /// Compression level: gzip 0-9 (default 2: fast, ~8x on records), zstd 1-22 (default 3).
     #[arg(long, env = "SINK_COMPRESSION_LEVEL")]
     pub(crate) compression_level: Option<i32>,
+
+    /// Batches compressed and written in the background while the next ones fill (each holds up
+    /// to --max-bytes of memory); 0 stores each batch before reading on. Offsets are committed
+    /// only as batches become durable, in order.
+    #[arg(long, env = "SINK_FLUSHES_IN_FLIGHT", default_value_t = 2, value_parser = clap::value_parser!(u16).range(0..=64))]
+    pub(crate) flushes_in_flight: u16,
 }
 
 impl SinkArgs {
@@ -63,6 +69,7 @@ impl SinkArgs {
             max_age: self.max_age,
             compression: self.compression,
             compression_level: self.compression_level,
+            flushes_in_flight: usize::from(self.flushes_in_flight),
             ..SinkSettings::new(source)
         })
     }

@@ -30,7 +30,7 @@
 //! positions are committed synchronously, and the consumer leaves the group.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -42,7 +42,7 @@ use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::sink::Sink;
+use crate::sink::{Sink, WritesInFlight};
 
 use super::{KafkaSettings, describe};
 
@@ -91,11 +91,17 @@ enum Change {
     Revoked(Vec<u32>),
 }
 
-/// Rebalance callbacks: record the change, keep the owned set current, pause new partitions.
+/// How long a revocation waits for the revoked partitions' writes (a store outage can make
+/// them slow; past this the group may hand them on while a write is still retried).
+const REVOKE_WAIT: Duration = Duration::from_secs(120);
+
+/// Rebalance callbacks: record the change, keep the owned set current.
 #[derive(Debug, Default)]
 struct GroupContext {
     changes: Mutex<Vec<Change>>,
     owned: Mutex<BTreeSet<u32>>,
+    /// The sink's writes under way: a revocation waits for those of its partitions.
+    writes: Arc<WritesInFlight>,
     /// Wakes the loop to act on a change even when no message follows it.
     changed: tokio::sync::Notify,
     topic: String,
@@ -134,6 +140,11 @@ impl ConsumerContext for GroupContext {
                 }
             }
             tracing::info!(?revoked, "partitions revoked");
+            // Their next owner recovers from the store as soon as this returns: every batch this
+            // member is still writing for them must be there by then.
+            if !self.writes.wait_idle(&revoked, REVOKE_WAIT) {
+                tracing::error!(?revoked, "batches of revoked partitions still being written after {REVOKE_WAIT:?}");
+            }
             self.record(Change::Revoked(revoked));
         }
     }
@@ -165,7 +176,7 @@ impl ConsumerContext for GroupContext {
 /// Consumes `settings.topic` into `sink` until `shutdown` turns true (or `idle_exit` passes), then
 /// flushes and commits.
 pub async fn consume(settings: &ConsumerSettings, sink: &mut Sink, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<ConsumeReport> {
-    let context = GroupContext { topic: settings.topic.clone(), ..GroupContext::default() };
+    let context = GroupContext { topic: settings.topic.clone(), writes: sink.writes_in_flight(), ..GroupContext::default() };
     let consumer: StreamConsumer<GroupContext> = settings
         .client_config()
         .create_with_context(context)

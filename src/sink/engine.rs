@@ -4,25 +4,24 @@
 //! Invariants (see the module doc of [`crate::sink`] for why they give exactly-once): a partition
 //! is recovered from the store before its first message is accepted; a message below the
 //! partition's position is skipped; a flush writes the DLQ object before the data object and
-//! advances `committed` only after both are durable; after an abandoned write the sink accepts
-//! nothing more.
+//! advances `committed` only after both are durable, batches of a partition in order (writes may
+//! run in the background, up to `flushes_in_flight`, but their outcomes are applied in flush
+//! order); after an abandoned write the sink accepts nothing more.
 
-use std::collections::BTreeMap;
-use std::time::Instant as WallInstant;
-
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use bytes::Bytes;
+use futures::FutureExt;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::generator::now_timestamp;
 use crate::records::{self, Rejection};
 
 use super::batch::Batch;
 use super::dlq::{DeadLetterTopic, DlqEntry};
-use super::keys::{self, ObjectKind};
-use super::retry::{self, AbortSignal};
+use super::retry::AbortSignal;
 use super::stats::{FlushTrigger, SinkStats};
+use super::writer::{WriteReport, Writer, WritesInFlight};
 use super::{SinkError, SinkMessage, SinkSettings, Storage};
 
 /// Where one partition is.
@@ -30,18 +29,32 @@ use super::{SinkError, SinkMessage, SinkSettings, Storage};
 pub(super) struct PartitionState {
     /// Next offset not yet durably stored.
     pub(super) committed: u64,
+    /// Next offset after the batches handed to a write (durable or still being written).
+    pub(super) flushed: u64,
     pub(super) batch: Option<Batch>,
 }
 
 impl PartitionState {
     pub(super) fn resumed_at(committed: u64) -> Self {
-        PartitionState { committed, batch: None }
+        PartitionState { committed, flushed: committed, batch: None }
     }
 
-    /// The lowest offset still accepted: past the stored offsets and past the open batch.
+    /// The lowest offset still accepted: past the stored and flushing offsets and past the open
+    /// batch.
     fn position(&self) -> u64 {
-        self.batch.as_ref().map_or(self.committed, |batch| batch.last + 1)
+        self.batch.as_ref().map_or(self.flushed, |batch| batch.last + 1)
     }
+}
+
+/// A batch being written in the background.
+#[derive(Debug)]
+struct PendingWrite {
+    partition: u32,
+    next_offset: u64,
+    valid: u64,
+    invalid: u64,
+    trigger: FlushTrigger,
+    task: JoinHandle<Result<WriteReport, SinkError>>,
 }
 
 /// The sink core: feed it messages, drive its age timer, flush it at the end.
@@ -54,6 +67,9 @@ pub struct Sink {
     pub(super) stats: SinkStats,
     /// Where rejected messages go: `None` for DLQ objects in the store, or a topic.
     pub(super) dead_letters: Option<Arc<dyn DeadLetterTopic>>,
+    /// Writes under way, oldest first.
+    pending: VecDeque<PendingWrite>,
+    writes_in_flight: Arc<WritesInFlight>,
     /// Set when a store operation was abandoned: the in-memory state no longer matches a
     /// position the store can vouch for.
     pub(super) stopped: bool,
@@ -69,6 +85,8 @@ impl Sink {
             partitions: BTreeMap::new(),
             stats: SinkStats::default(),
             dead_letters: None,
+            pending: VecDeque::new(),
+            writes_in_flight: Arc::new(WritesInFlight::default()),
             stopped: false,
         }
     }
@@ -111,6 +129,7 @@ impl Sink {
     /// [`Sink::push`] of a payload the caller keeps (a Kafka message, borrowed from librdkafka):
     /// it is copied once, into the batch.
     pub async fn push_slice(&mut self, partition: u32, offset: u64, payload: &[u8]) -> Result<(), SinkError> {
+        self.collect_finished()?;
         if !self.admit(partition, offset).await? {
             return Ok(());
         }
@@ -152,7 +171,7 @@ impl Sink {
         for partition in expired {
             self.flush_partition(partition, FlushTrigger::Age).await?;
         }
-        Ok(())
+        self.collect_finished()
     }
 
     /// Forgets `partition`'s open batch without storing it and without moving its position: the
@@ -166,6 +185,12 @@ impl Sink {
         }
     }
 
+    /// The writes under way, per partition (a Kafka driver waits on them before giving partitions
+    /// up).
+    pub fn writes_in_flight(&self) -> Arc<WritesInFlight> {
+        self.writes_in_flight.clone()
+    }
+
     /// The number of batches stored so far: a driver commits offsets when it moves.
     pub fn batches_stored(&self) -> u64 {
         self.stats.batches
@@ -177,7 +202,7 @@ impl Sink {
         for partition in open {
             self.flush_partition(partition, FlushTrigger::Shutdown).await?;
         }
-        Ok(())
+        self.settle(0).await
     }
 
     /// True when the message is to be buffered; false when it was already stored or buffered.
@@ -225,96 +250,91 @@ impl Sink {
         }
     }
 
+    /// Hands the partition's open batch to a write task, then waits for the oldest writes while
+    /// more than `flushes_in_flight` are under way.
     async fn flush_partition(&mut self, partition: u32, trigger: FlushTrigger) -> Result<(), SinkError> {
         if self.stopped {
             return Err(SinkError::Stopped);
         }
-        let Some(batch) = self.partitions.get_mut(&partition).and_then(|state| state.batch.take()) else {
-            return Ok(());
-        };
+        let Some(state) = self.partitions.get_mut(&partition) else { return Ok(()) };
+        let Some(batch) = state.batch.take() else { return Ok(()) };
         let next_offset = batch.last + 1;
+        state.flushed = next_offset;
         let (valid, invalid) = (batch.valid, batch.invalid);
-        if let Err(error) = self.write_batch(partition, batch).await {
-            self.stopped = true;
-            return Err(error);
+        let writer = Writer {
+            storage: self.storage.clone(),
+            settings: self.settings.clone(),
+            abort: self.abort.clone(),
+            dead_letters: self.dead_letters.clone(),
+        };
+        // Registered now, before the task first runs: a rebalance callback must see it.
+        let registered = self.writes_in_flight.register(partition);
+        let task = tokio::spawn(writer.write(partition, batch, registered));
+        self.pending.push_back(PendingWrite { partition, next_offset, valid, invalid, trigger, task });
+        self.settle(self.settings.flushes_in_flight).await
+    }
+
+    /// Waits for the oldest writes until at most `keep` are under way; applies every finished one.
+    pub(super) async fn settle(&mut self, keep: usize) -> Result<(), SinkError> {
+        while self.pending.len() > keep {
+            let Some(write) = self.pending.pop_front() else { break };
+            let outcome = match write.task.await {
+                Ok(outcome) => outcome,
+                Err(join_error) => Err(SinkError::Task(join_error.to_string())),
+            };
+            self.apply(write.partition, write.next_offset, write.valid, write.invalid, write.trigger, outcome)?;
         }
+        self.collect_finished()
+    }
+
+    /// Applies the writes that have finished, oldest first, without waiting.
+    fn collect_finished(&mut self) -> Result<(), SinkError> {
+        while let Some(write) = self.pending.front_mut() {
+            if !write.task.is_finished() {
+                break;
+            }
+            let outcome = match (&mut write.task).now_or_never() {
+                Some(Ok(outcome)) => outcome,
+                Some(Err(join_error)) => Err(SinkError::Task(join_error.to_string())),
+                None => break,
+            };
+            let Some(write) = self.pending.pop_front() else { break };
+            self.apply(write.partition, write.next_offset, write.valid, write.invalid, write.trigger, outcome)?;
+        }
+        Ok(())
+    }
+
+    /// A write's outcome: its partition's committed position moves past it (unless the partition
+    /// was released meanwhile), or the sink stops.
+    fn apply(
+        &mut self,
+        partition: u32,
+        next_offset: u64,
+        valid: u64,
+        invalid: u64,
+        trigger: FlushTrigger,
+        outcome: Result<WriteReport, SinkError>,
+    ) -> Result<(), SinkError> {
+        let report = match outcome {
+            Ok(report) => report,
+            Err(error) => {
+                self.stopped = true;
+                return Err(error);
+            }
+        };
         if let Some(state) = self.partitions.get_mut(&partition) {
-            state.committed = next_offset;
+            state.committed = state.committed.max(next_offset);
         }
         self.stats.batches += 1;
         self.stats.stored_valid += valid;
         self.stats.stored_invalid += invalid;
         self.stats.flushes.count(trigger);
-        Ok(())
-    }
-
-    /// Compresses a batch, stores its rejected messages (a DLQ object, or the DLQ topic) and then
-    /// its data object.
-    async fn write_batch(&mut self, partition: u32, mut batch: Batch) -> Result<(), SinkError> {
-        let compression = self.settings.compression;
-        let flushed_at = now_timestamp();
-        let key_of = |kind| keys::object_key(kind, &self.settings.source, flushed_at, partition, batch.first, batch.last, compression);
-        let (dlq_key, data_key) = (key_of(ObjectKind::Dlq), key_of(ObjectKind::Data));
-        let has_invalid = batch.invalid > 0;
-        self.stats.bytes_raw += (batch.data.len() + batch.dlq.len()) as u64;
-        let to_topic = match &self.dead_letters {
-            Some(topic) if has_invalid => Some((topic.clone(), Bytes::from(std::mem::take(&mut batch.dlq)))),
-            _ => None,
-        };
-        let (data_body, dlq_body) = compress_off_thread(compression, self.settings.compression_level, batch.data, batch.dlq).await?;
-        if let Some((topic, lines)) = to_topic {
-            self.publish_durably(topic.as_ref(), lines).await?;
-            self.stats.dead_letters_published += batch.invalid;
-        } else if has_invalid {
-            self.put_durably(&dlq_key, dlq_body).await?;
+        self.stats.bytes_raw += report.bytes_raw;
+        self.stats.store_retries += report.retries;
+        self.stats.dead_letters_published += report.dead_letters_published;
+        for (latency, size) in report.uploads {
+            self.stats.count_upload(latency, size);
         }
-        self.put_durably(&data_key, data_body).await?;
-        tracing::debug!(partition, first = batch.first, last = batch.last, valid = batch.valid, invalid = batch.invalid, key = %data_key, "batch stored");
         Ok(())
-    }
-
-    /// Publishes a batch's DLQ lines to the topic, retrying like a store write until every one is
-    /// acknowledged.
-    async fn publish_durably(&mut self, topic: &dyn DeadLetterTopic, lines: Bytes) -> Result<(), SinkError> {
-        let target = topic.name().to_owned();
-        let attempt = || {
-            let publishing = topic.publish(lines.clone());
-            let target = target.clone();
-            async move { publishing.await.map_err(|detail| super::StorageError::Publish { target, detail }) }
-        };
-        retry::retry("publish", &target, self.settings.retry, &self.abort, &mut self.stats.store_retries, attempt)
-            .await
-            .map_err(|abandoned| SinkError::Abandoned { key: target.clone(), last_error: abandoned.last_error })
-    }
-
-    async fn put_durably(&mut self, key: &str, body: Bytes) -> Result<(), SinkError> {
-        let started = WallInstant::now();
-        let size = body.len();
-        let storage = &self.storage;
-        let attempt = || storage.put(key, body.clone());
-        retry::retry("write", key, self.settings.retry, &self.abort, &mut self.stats.store_retries, attempt)
-            .await
-            .map_err(|abandoned| SinkError::Abandoned { key: key.to_owned(), last_error: abandoned.last_error })?;
-        self.stats.count_upload(started.elapsed(), size);
-        Ok(())
-    }
-}
-
-/// Compresses the data and DLQ buffers on the blocking pool, so that a large batch does not stall
-/// the runtime's other tasks.
-async fn compress_off_thread(
-    compression: super::Compression,
-    level: Option<i32>,
-    data: Vec<u8>,
-    dlq: Vec<u8>,
-) -> Result<(Bytes, Bytes), SinkError> {
-    let work = move || -> std::io::Result<(Bytes, Bytes)> {
-        let data_body = compression.compress_at(&data, level)?;
-        let dlq_body = if dlq.is_empty() { Vec::new() } else { compression.compress_at(&dlq, level)? };
-        Ok((Bytes::from(data_body), Bytes::from(dlq_body)))
-    };
-    match tokio::task::spawn_blocking(work).await {
-        Ok(outcome) => outcome.map_err(SinkError::Compress),
-        Err(join_error) => Err(SinkError::Task(join_error.to_string())),
     }
 }

@@ -68,6 +68,7 @@ mod lines;
 mod recovery;
 mod retry;
 mod stats;
+mod writer;
 
 #[cfg(test)]
 pub(crate) mod test_support;
@@ -86,6 +87,7 @@ pub use lines::run_lines;
 pub use retry::{AbortSignal, RetryPolicy};
 pub use stats::{FlushCounts, FlushTrigger, SinkStats};
 pub use storage::{Storage, StorageError};
+pub use writer::WritesInFlight;
 
 /// One message for the sink: a payload at an offset of a partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +113,10 @@ pub struct SinkSettings {
     /// Codec level (gzip 0–9, zstd 1–22); `None` for the codec's default.
     pub compression_level: Option<i32>,
     pub retry: RetryPolicy,
+    /// Batches compressed and written in the background while the sink goes on batching; 0 writes
+    /// each batch before the flushing call returns. Positions still move only as batches become
+    /// durable, in flush order.
+    pub flushes_in_flight: usize,
 }
 
 impl SinkSettings {
@@ -129,6 +135,7 @@ impl SinkSettings {
             compression: Compression::default(),
             compression_level: None,
             retry: RetryPolicy::default(),
+            flushes_in_flight: 0,
         }
     }
 }
@@ -140,7 +147,7 @@ pub enum SinkError {
         "gave up on `{key}` because the sink was told to abort while the store kept failing ({last_error}); \
          nothing past the last durable batch was committed: restart to resume from the store"
     )]
-    Abandoned { key: String, last_error: StorageError },
+    Abandoned { key: String, last_error: Box<StorageError> },
     #[error("the sink stopped after an abandoned store operation; restart it to resume from the store")]
     Stopped,
     #[error("could not compress a batch: {0}")]

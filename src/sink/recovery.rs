@@ -33,6 +33,8 @@ impl Sink {
         if self.stopped {
             return Err(SinkError::Stopped);
         }
+        // Writes under way must land first: the listing below has to see every object.
+        self.settle(0).await?;
         let outcome = self.find_resume_offsets(&mut resume).await;
         let outcome = match outcome {
             Ok(()) => self.delete_orphans(&resume).await,
@@ -70,7 +72,7 @@ impl Sink {
             let storage = &self.storage;
             retry::retry("delete", &key, self.settings.retry, &self.abort, &mut self.stats.store_retries, || storage.delete(&key))
                 .await
-                .map_err(|abandoned| SinkError::Abandoned { key: key.clone(), last_error: abandoned.last_error })?;
+                .map_err(|abandoned| SinkError::Abandoned { key: key.clone(), last_error: Box::new(abandoned.last_error) })?;
             self.stats.orphans_deleted += 1;
         }
         Ok(())
@@ -93,7 +95,7 @@ impl Sink {
         let listing =
             retry::retry("list", &prefix, self.settings.retry, &self.abort, &mut self.stats.store_retries, || storage.list(&prefix))
                 .await
-                .map_err(|abandoned| SinkError::Abandoned { key: prefix.clone(), last_error: abandoned.last_error })?;
+                .map_err(|abandoned| SinkError::Abandoned { key: prefix.clone(), last_error: Box::new(abandoned.last_error) })?;
         let mut parsed = Vec::with_capacity(listing.len());
         for (key, _size) in listing {
             match keys::parse_key(&key) {

@@ -118,12 +118,13 @@ proptest! {
         max_records in 1u64..12,
         max_bytes in 1usize..5_000,
         codec in 0usize..3,
+        flushes_in_flight in 0usize..4,
     ) {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         runtime.block_on(async {
             let (_directory, storage) = temp_storage();
             let max_age = Duration::from_secs(3600);
-            let limits = SinkSettings { compression: Compression::ALL[codec], ..settings(max_records, max_bytes, max_age) };
+            let limits = SinkSettings { compression: Compression::ALL[codec], flushes_in_flight, ..settings(max_records, max_bytes, max_age) };
             let mut sink = Sink::new(storage.clone(), limits);
             let sent = apply(&mut sink, &actions, max_age).await;
             check(&storage, &sink, &sent, max_records, max_bytes).await

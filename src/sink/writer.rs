@@ -1,0 +1,192 @@
+//! Storing one batch: compress it, store its rejects (a DLQ object, or the DLQ topic) and then its
+//! data object, each retried with backoff until durable. Runs as its own task so that the sink
+//! can go on batching while earlier batches are compressed and written (up to
+//! `SinkSettings::flushes_in_flight` of them); the sink applies the outcomes in flush order.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant as WallInstant};
+
+use bytes::Bytes;
+
+use crate::generator::now_timestamp;
+
+use super::batch::Batch;
+use super::dlq::DeadLetterTopic;
+use super::keys::{self, ObjectKind};
+use super::retry::{self, AbortSignal};
+use super::{Compression, SinkError, SinkSettings, Storage, StorageError};
+
+/// Everything a write needs, cloned into each write task.
+#[derive(Debug, Clone)]
+pub(super) struct Writer {
+    pub(super) storage: Storage,
+    pub(super) settings: SinkSettings,
+    pub(super) abort: AbortSignal,
+    pub(super) dead_letters: Option<Arc<dyn DeadLetterTopic>>,
+}
+
+/// What one stored batch added to the sink's counters.
+#[derive(Debug, Default)]
+pub(super) struct WriteReport {
+    pub(super) bytes_raw: u64,
+    /// Upload latency and stored size of each object written.
+    pub(super) uploads: Vec<(Duration, usize)>,
+    pub(super) retries: u64,
+    pub(super) dead_letters_published: u64,
+}
+
+impl Writer {
+    /// Stores `batch` of `partition`; `registered` (taken when the flush was decided, before this
+    /// task runs) ends with it, however it ends.
+    pub(super) async fn write(self, partition: u32, batch: Batch, registered: Registered) -> Result<WriteReport, SinkError> {
+        let _registered = registered;
+        let mut report = WriteReport::default();
+        self.write_batch(partition, batch, &mut report).await.map(|()| report)
+    }
+
+    async fn write_batch(&self, partition: u32, mut batch: Batch, report: &mut WriteReport) -> Result<(), SinkError> {
+        let compression = self.settings.compression;
+        let flushed_at = now_timestamp();
+        let key_of = |kind| keys::object_key(kind, &self.settings.source, flushed_at, partition, batch.first, batch.last, compression);
+        let (dlq_key, data_key) = (key_of(ObjectKind::Dlq), key_of(ObjectKind::Data));
+        let has_invalid = batch.invalid > 0;
+        report.bytes_raw += (batch.data.len() + batch.dlq.len()) as u64;
+        let to_topic = match &self.dead_letters {
+            Some(topic) if has_invalid => Some((topic.clone(), Bytes::from(std::mem::take(&mut batch.dlq)))),
+            _ => None,
+        };
+        let (data_body, dlq_body) = compress_off_thread(compression, self.settings.compression_level, batch.data, batch.dlq).await?;
+        if let Some((topic, lines)) = to_topic {
+            self.publish_durably(topic.as_ref(), lines, report).await?;
+            report.dead_letters_published += batch.invalid;
+        } else if has_invalid {
+            self.put_durably(&dlq_key, dlq_body, report).await?;
+        }
+        self.put_durably(&data_key, data_body, report).await?;
+        tracing::debug!(partition, first = batch.first, last = batch.last, valid = batch.valid, invalid = batch.invalid, key = %data_key, "batch stored");
+        Ok(())
+    }
+
+    /// Publishes a batch's DLQ lines to the topic, retrying like a store write until every one is
+    /// acknowledged.
+    async fn publish_durably(&self, topic: &dyn DeadLetterTopic, lines: Bytes, report: &mut WriteReport) -> Result<(), SinkError> {
+        let target = topic.name().to_owned();
+        let attempt = || {
+            let publishing = topic.publish(lines.clone());
+            let target = target.clone();
+            async move { publishing.await.map_err(|detail| StorageError::Publish { target, detail }) }
+        };
+        retry::retry("publish", &target, self.settings.retry, &self.abort, &mut report.retries, attempt)
+            .await
+            .map_err(|abandoned| SinkError::Abandoned { key: target.clone(), last_error: Box::new(abandoned.last_error) })
+    }
+
+    async fn put_durably(&self, key: &str, body: Bytes, report: &mut WriteReport) -> Result<(), SinkError> {
+        let started = WallInstant::now();
+        let size = body.len();
+        let storage = &self.storage;
+        let attempt = || storage.put(key, body.clone());
+        retry::retry("write", key, self.settings.retry, &self.abort, &mut report.retries, attempt)
+            .await
+            .map_err(|abandoned| SinkError::Abandoned { key: key.to_owned(), last_error: Box::new(abandoned.last_error) })?;
+        report.uploads.push((started.elapsed(), size));
+        Ok(())
+    }
+}
+
+/// Compresses the data and DLQ buffers on the blocking pool, so that a large batch does not stall
+/// the runtime's other tasks.
+async fn compress_off_thread(
+    compression: Compression,
+    level: Option<i32>,
+    data: Vec<u8>,
+    dlq: Vec<u8>,
+) -> Result<(Bytes, Bytes), SinkError> {
+    let work = move || -> std::io::Result<(Bytes, Bytes)> {
+        let data_body = compression.compress_at(&data, level)?;
+        let dlq_body = if dlq.is_empty() { Vec::new() } else { compression.compress_at(&dlq, level)? };
+        Ok((Bytes::from(data_body), Bytes::from(dlq_body)))
+    };
+    match tokio::task::spawn_blocking(work).await {
+        Ok(outcome) => outcome.map_err(SinkError::Compress),
+        Err(join_error) => Err(SinkError::Task(join_error.to_string())),
+    }
+}
+
+/// Writes under way, per partition. A Kafka driver losing partitions waits here (in its
+/// rebalance callback, before the partitions can go to another member) until their writes are
+/// done, so that the next owner's recovery sees every object this sink will ever write for them.
+#[derive(Debug, Default)]
+pub struct WritesInFlight {
+    counts: Mutex<BTreeMap<u32, usize>>,
+    done: Condvar,
+}
+
+impl WritesInFlight {
+    pub(super) fn register(self: &Arc<Self>, partition: u32) -> Registered {
+        if let Ok(mut counts) = self.counts.lock() {
+            *counts.entry(partition).or_default() += 1;
+        }
+        Registered { writes: self.clone(), partition }
+    }
+
+    /// Blocks until no write of `partitions` is under way, or `limit` passes; false on timeout.
+    pub fn wait_idle(&self, partitions: &[u32], limit: Duration) -> bool {
+        let deadline = WallInstant::now() + limit;
+        let Ok(mut counts) = self.counts.lock() else { return false };
+        loop {
+            if partitions.iter().all(|partition| counts.get(partition).is_none_or(|count| *count == 0)) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(WallInstant::now());
+            if left.is_zero() {
+                return false;
+            }
+            counts = match self.done.wait_timeout(counts, left) {
+                Ok((counts, _)) => counts,
+                Err(_) => return false,
+            };
+        }
+    }
+}
+
+/// One write's registration; dropping it ends the write.
+pub(super) struct Registered {
+    writes: Arc<WritesInFlight>,
+    partition: u32,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Ok(mut counts) = self.writes.counts.lock()
+            && let Some(count) = counts.get_mut(&self.partition)
+        {
+            *count = count.saturating_sub(1);
+        }
+        self.writes.done.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_for_idle_partitions_ends_when_their_writes_do() {
+        let writes = Arc::new(WritesInFlight::default());
+        let first = writes.register(1);
+        let other = writes.register(2);
+        assert!(writes.wait_idle(&[3], Duration::ZERO), "no write of partition 3");
+        assert!(!writes.wait_idle(&[1], Duration::from_millis(20)), "partition 1 is still being written");
+        let waiter = {
+            let writes = writes.clone();
+            std::thread::spawn(move || writes.wait_idle(&[1], Duration::from_secs(10)))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        drop(first);
+        assert!(waiter.join().unwrap());
+        drop(other);
+        assert!(writes.wait_idle(&[1, 2], Duration::ZERO));
+    }
+}
