@@ -233,8 +233,8 @@ pub(crate) fn sink_summary(stats: &SinkStats, location: &str) -> String {
     let ratio = if stats.bytes_compressed > 0 { stats.bytes_raw as f64 / stats.bytes_compressed as f64 } else { 0.0 };
     format!(
         "netchaos: stored {} valid and {} invalid records in {} batches under {location} ({} -> {}, {ratio:.1}x){}; flushes by records {}, bytes {}, age {}, shutdown {}",
-        stats.stored_valid,
-        stats.stored_invalid,
+        stats.records_valid,
+        stats.records_invalid,
         stats.batches,
         human_bytes(stats.bytes_raw),
         human_bytes(stats.bytes_compressed),

@@ -1,12 +1,17 @@
-//! One partition's open batch: the JSON lines of its valid messages and the DLQ lines of its
-//! invalid ones, over a contiguous range of offsets.
+//! One partition's open batch: the raw messages of a contiguous range of offsets, validated and
+//! split into JSON lines (valid) and DLQ lines (invalid) when the batch is written, off the
+//! driver's thread, so that validation runs in parallel with consumption.
 //!
 //! Invariants: `first <= last`; every offset in `first..=last` that the partition delivered is
-//! in exactly one of the two buffers, in offset order; valid payloads are copied byte for byte,
-//! except that a raw `\n` (which JSON allows only as whitespace between tokens) becomes a space so
-//! that one record stays one line.
+//! one message of the batch, in offset order, and after [`Batch::split`] in exactly one of the two
+//! outputs; valid payloads are copied byte for byte, except that a raw `\n` (which JSON allows
+//! only as whitespace between tokens) becomes a space so that one record stays one line.
+
+use std::collections::BTreeMap;
 
 use tokio::time::Instant;
+
+use crate::records::{self, Rejection};
 
 use super::SinkSettings;
 use super::dlq::DlqEntry;
@@ -18,53 +23,98 @@ pub(super) struct Batch {
     pub(super) last: u64,
     /// When the first message arrived: the age trigger counts from here.
     pub(super) opened_at: Instant,
+    /// The messages' payloads, back to back.
+    raw: Vec<u8>,
+    messages: Vec<Message>,
+}
+
+#[derive(Debug)]
+struct Message {
+    offset: u64,
+    /// Where the payload ends in `raw`.
+    end: usize,
+    /// A verdict the driver reached already (a line cut at the size limit).
+    rejected: Option<Box<Rejection>>,
+}
+
+/// A batch validated and split, ready to compress.
+#[derive(Debug, Default)]
+pub(super) struct Split {
     /// Valid payloads, one per line.
     pub(super) data: Vec<u8>,
-    pub(super) valid: u64,
     /// DLQ entries, one per line.
     pub(super) dlq: Vec<u8>,
+    pub(super) valid: u64,
     pub(super) invalid: u64,
+    /// Invalid messages per reject reason code.
+    pub(super) reasons: BTreeMap<&'static str, u64>,
 }
 
 impl Batch {
     pub(super) fn open(offset: u64, now: Instant) -> Self {
-        Batch { first: offset, last: offset, opened_at: now, data: Vec::new(), valid: 0, dlq: Vec::new(), invalid: 0 }
+        Batch { first: offset, last: offset, opened_at: now, raw: Vec::new(), messages: Vec::new() }
     }
 
-    pub(super) fn push_valid(&mut self, offset: u64, payload: &[u8]) {
-        self.extend_range(offset);
-        let start = self.data.len();
-        self.data.extend_from_slice(payload);
-        if memchr::memchr(b'\n', payload).is_some() {
-            for byte in &mut self.data[start..] {
-                if *byte == b'\n' {
-                    *byte = b' ';
-                }
-            }
-        }
-        self.data.push(b'\n');
-        self.valid += 1;
+    /// Adds a message, to be validated when the batch is split.
+    pub(super) fn push(&mut self, offset: u64, payload: &[u8]) {
+        self.push_message(offset, payload, None);
     }
 
-    pub(super) fn push_invalid(&mut self, offset: u64, entry: &DlqEntry<'_>) {
-        self.extend_range(offset);
-        entry.write_line(&mut self.dlq);
-        self.invalid += 1;
+    /// Adds a message already known to be invalid.
+    pub(super) fn push_rejected(&mut self, offset: u64, payload: &[u8], rejection: Rejection) {
+        self.push_message(offset, payload, Some(Box::new(rejection)));
     }
 
-    fn extend_range(&mut self, offset: u64) {
-        debug_assert!(offset >= self.first && (offset > self.last || self.records() == 0), "offsets arrive in order");
+    fn push_message(&mut self, offset: u64, payload: &[u8], rejected: Option<Box<Rejection>>) {
+        debug_assert!(offset >= self.first && (offset > self.last || self.messages.is_empty()), "offsets arrive in order");
         self.last = self.last.max(offset);
+        self.raw.extend_from_slice(payload);
+        self.messages.push(Message { offset, end: self.raw.len(), rejected });
     }
 
     pub(super) fn records(&self) -> u64 {
-        self.valid + self.invalid
+        self.messages.len() as u64
     }
 
-    /// Bytes held in memory: valid lines plus DLQ lines. Counting the DLQ too keeps a flood of
-    /// (possibly large) invalid messages inside the memory bound.
+    /// Bytes held in memory: the raw messages, valid and invalid alike, so that a flood of
+    /// (possibly large) invalid messages stays inside the memory bound too.
     pub(super) fn buffered_bytes(&self) -> usize {
-        self.data.len() + self.dlq.len()
+        self.raw.len()
+    }
+
+    /// Validates every message and splits the batch into JSON lines and DLQ lines.
+    pub(super) fn split(&self, source: &str, partition: u32) -> Split {
+        let mut split = Split { data: Vec::with_capacity(self.raw.len() + self.messages.len()), ..Split::default() };
+        let mut start = 0;
+        for message in &self.messages {
+            let payload = &self.raw[start..message.end];
+            start = message.end;
+            let verdict = match &message.rejected {
+                Some(rejection) => Err(rejection.as_ref().clone()),
+                None => records::validate(payload).map(|_| ()),
+            };
+            match verdict {
+                Ok(()) => {
+                    let line_start = split.data.len();
+                    split.data.extend_from_slice(payload);
+                    if memchr::memchr(b'\n', payload).is_some() {
+                        for byte in &mut split.data[line_start..] {
+                            if *byte == b'\n' {
+                                *byte = b' ';
+                            }
+                        }
+                    }
+                    split.data.push(b'\n');
+                    split.valid += 1;
+                }
+                Err(rejection) => {
+                    DlqEntry::new(&rejection, source, partition, message.offset, payload).write_line(&mut split.dlq);
+                    split.invalid += 1;
+                    *split.reasons.entry(rejection.reason.as_str()).or_default() += 1;
+                }
+            }
+        }
+        split
     }
 
     pub(super) fn deadline(&self, settings: &SinkSettings) -> Instant {
@@ -91,11 +141,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn valid_payloads_stay_one_line_each() {
+    fn a_split_keeps_valid_payloads_one_line_each_and_rejects_the_rest_in_order() {
+        let good = crate::sink::test_support::valid_lines();
+        let mut spaced = good[0].clone();
+        let comma = spaced.iter().position(|byte| *byte == b',').unwrap();
+        spaced.insert(comma + 1, b'\n');
         let mut batch = Batch::open(4, Instant::now());
-        batch.push_valid(4, b"{\"a\":\n1}");
-        batch.push_valid(5, b"{\"b\":2}");
-        assert_eq!(batch.data, b"{\"a\": 1}\n{\"b\":2}\n");
-        assert_eq!((batch.first, batch.last, batch.records()), (4, 5, 2));
+        batch.push(4, &spaced);
+        batch.push(5, b"not json");
+        batch.push(6, &good[1]);
+        let too_large = Rejection { reason: records::RejectReason::TooLarge, field: None, detail: "cut".into() };
+        batch.push_rejected(7, &good[2], too_large);
+        assert_eq!((batch.first, batch.last, batch.records()), (4, 7, 4));
+
+        let split = batch.split("t", 3);
+        let lines: Vec<&[u8]> = split.data.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).collect();
+        assert_eq!(lines.len(), 2);
+        assert!(!lines[0].contains(&b'\n') && lines[0].len() == spaced.len(), "the newline became a space");
+        assert_eq!(lines[1], &good[1][..]);
+        let entries: Vec<DlqEntry<'_>> = split
+            .dlq
+            .split(|byte| *byte == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| serde_json::from_slice(line).unwrap())
+            .collect();
+        assert_eq!(
+            entries.iter().map(|entry| (entry.offset, entry.reason.as_ref())).collect::<Vec<_>>(),
+            [(5, "invalid_json"), (7, "too_large")]
+        );
+        assert_eq!((split.valid, split.invalid), (2, 2));
+        assert_eq!(split.reasons, BTreeMap::from([("invalid_json", 1), ("too_large", 1)]));
     }
 }

@@ -15,10 +15,10 @@ use futures::FutureExt;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::records::{self, Rejection};
+use crate::records::Rejection;
 
 use super::batch::Batch;
-use super::dlq::{DeadLetterTopic, DlqEntry};
+use super::dlq::DeadLetterTopic;
 use super::retry::AbortSignal;
 use super::stats::{FlushTrigger, SinkStats};
 use super::writer::{WriteReport, Writer, WritesInFlight};
@@ -51,8 +51,6 @@ impl PartitionState {
 struct PendingWrite {
     partition: u32,
     next_offset: u64,
-    valid: u64,
-    invalid: u64,
     trigger: FlushTrigger,
     task: JoinHandle<Result<WriteReport, SinkError>>,
 }
@@ -133,10 +131,7 @@ impl Sink {
         if !self.admit(partition, offset).await? {
             return Ok(());
         }
-        match records::validate(payload) {
-            Ok(_) => self.buffer_valid(partition, offset, payload),
-            Err(rejection) => self.buffer_invalid(partition, offset, payload, &rejection),
-        }
+        self.open_batch(partition, offset).push(offset, payload);
         self.flush_if_due(partition).await
     }
 
@@ -146,7 +141,7 @@ impl Sink {
         if !self.admit(message.partition, message.offset).await? {
             return Ok(());
         }
-        self.buffer_invalid(message.partition, message.offset, &message.payload, &rejection);
+        self.open_batch(message.partition, message.offset).push_rejected(message.offset, &message.payload, rejection);
         self.flush_if_due(message.partition).await
     }
 
@@ -181,7 +176,7 @@ impl Sink {
         if let Some(state) = self.partitions.remove(&partition)
             && let Some(batch) = state.batch
         {
-            self.stats.released += batch.valid + batch.invalid;
+            self.stats.released += batch.records();
         }
     }
 
@@ -226,18 +221,6 @@ impl Sink {
         state.batch.get_or_insert_with(|| Batch::open(offset, Instant::now()))
     }
 
-    fn buffer_valid(&mut self, partition: u32, offset: u64, payload: &[u8]) {
-        self.open_batch(partition, offset).push_valid(offset, payload);
-        self.stats.records_valid += 1;
-    }
-
-    fn buffer_invalid(&mut self, partition: u32, offset: u64, payload: &[u8], rejection: &Rejection) {
-        let source = self.settings.source.as_str().to_owned();
-        let entry = DlqEntry::new(rejection, &source, partition, offset, payload);
-        self.open_batch(partition, offset).push_invalid(offset, &entry);
-        self.stats.count_invalid(rejection.reason);
-    }
-
     async fn flush_if_due(&mut self, partition: u32) -> Result<(), SinkError> {
         let due = self
             .partitions
@@ -260,7 +243,6 @@ impl Sink {
         let Some(batch) = state.batch.take() else { return Ok(()) };
         let next_offset = batch.last + 1;
         state.flushed = next_offset;
-        let (valid, invalid) = (batch.valid, batch.invalid);
         let writer = Writer {
             storage: self.storage.clone(),
             settings: self.settings.clone(),
@@ -270,7 +252,7 @@ impl Sink {
         // Registered now, before the task first runs: a rebalance callback must see it.
         let registered = self.writes_in_flight.register(partition);
         let task = tokio::spawn(writer.write(partition, batch, registered));
-        self.pending.push_back(PendingWrite { partition, next_offset, valid, invalid, trigger, task });
+        self.pending.push_back(PendingWrite { partition, next_offset, trigger, task });
         self.settle(self.settings.flushes_in_flight).await
     }
 
@@ -282,7 +264,7 @@ impl Sink {
                 Ok(outcome) => outcome,
                 Err(join_error) => Err(SinkError::Task(join_error.to_string())),
             };
-            self.apply(write.partition, write.next_offset, write.valid, write.invalid, write.trigger, outcome)?;
+            self.apply(write.partition, write.next_offset, write.trigger, outcome)?;
         }
         self.collect_finished()
     }
@@ -299,7 +281,7 @@ impl Sink {
                 None => break,
             };
             let Some(write) = self.pending.pop_front() else { break };
-            self.apply(write.partition, write.next_offset, write.valid, write.invalid, write.trigger, outcome)?;
+            self.apply(write.partition, write.next_offset, write.trigger, outcome)?;
         }
         Ok(())
     }
@@ -310,8 +292,6 @@ impl Sink {
         &mut self,
         partition: u32,
         next_offset: u64,
-        valid: u64,
-        invalid: u64,
         trigger: FlushTrigger,
         outcome: Result<WriteReport, SinkError>,
     ) -> Result<(), SinkError> {
@@ -326,8 +306,11 @@ impl Sink {
             state.committed = state.committed.max(next_offset);
         }
         self.stats.batches += 1;
-        self.stats.stored_valid += valid;
-        self.stats.stored_invalid += invalid;
+        self.stats.records_valid += report.valid;
+        self.stats.records_invalid += report.invalid;
+        for (reason, count) in report.reasons {
+            *self.stats.invalid_by_reason.entry(reason).or_default() += count;
+        }
         self.stats.flushes.count(trigger);
         self.stats.bytes_raw += report.bytes_raw;
         self.stats.store_retries += report.retries;

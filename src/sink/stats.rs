@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::records::RejectReason;
-
 /// Why a batch was flushed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -60,16 +58,12 @@ impl FlushCounts {
 /// What one sink has done since it started.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SinkStats {
-    /// Messages that passed validation.
+    /// Valid records in stored data objects (messages are validated when their batch is
+    /// written).
     pub records_valid: u64,
-    /// Valid records in stored data objects (validated ones minus those of revoked partitions'
-    /// dropped batches and of batches not yet flushed).
-    pub stored_valid: u64,
     /// Rejected messages stored in DLQ objects or published to the DLQ topic.
-    pub stored_invalid: u64,
-    /// Messages routed to the DLQ.
     pub records_invalid: u64,
-    /// Invalid messages per [`RejectReason`] code.
+    /// Invalid messages per [`RejectReason`](crate::records::RejectReason) code.
     pub invalid_by_reason: BTreeMap<&'static str, u64>,
     /// Messages below the partition's position (already stored or already buffered): skipped.
     pub skipped_replayed: u64,
@@ -96,11 +90,6 @@ pub struct SinkStats {
 }
 
 impl SinkStats {
-    pub(super) fn count_invalid(&mut self, reason: RejectReason) {
-        self.records_invalid += 1;
-        *self.invalid_by_reason.entry(reason.as_str()).or_default() += 1;
-    }
-
     pub(super) fn count_upload(&mut self, latency: Duration, stored_bytes: usize) {
         self.objects_written += 1;
         self.bytes_compressed += stored_bytes as u64;

@@ -29,6 +29,10 @@ pub(super) struct Writer {
 /// What one stored batch added to the sink's counters.
 #[derive(Debug, Default)]
 pub(super) struct WriteReport {
+    pub(super) valid: u64,
+    pub(super) invalid: u64,
+    /// Invalid messages per reject reason code.
+    pub(super) reasons: BTreeMap<&'static str, u64>,
     pub(super) bytes_raw: u64,
     /// Upload latency and stored size of each object written.
     pub(super) uploads: Vec<(Duration, usize)>,
@@ -45,26 +49,31 @@ impl Writer {
         self.write_batch(partition, batch, &mut report).await.map(|()| report)
     }
 
-    async fn write_batch(&self, partition: u32, mut batch: Batch, report: &mut WriteReport) -> Result<(), SinkError> {
+    async fn write_batch(&self, partition: u32, batch: Batch, report: &mut WriteReport) -> Result<(), SinkError> {
         let compression = self.settings.compression;
         let flushed_at = now_timestamp();
-        let key_of = |kind| keys::object_key(kind, &self.settings.source, flushed_at, partition, batch.first, batch.last, compression);
+        let (first, last) = (batch.first, batch.last);
+        let key_of = |kind| keys::object_key(kind, &self.settings.source, flushed_at, partition, first, last, compression);
         let (dlq_key, data_key) = (key_of(ObjectKind::Dlq), key_of(ObjectKind::Data));
-        let has_invalid = batch.invalid > 0;
-        report.bytes_raw += (batch.data.len() + batch.dlq.len()) as u64;
-        let to_topic = match &self.dead_letters {
-            Some(topic) if has_invalid => Some((topic.clone(), Bytes::from(std::mem::take(&mut batch.dlq)))),
-            _ => None,
-        };
-        let (data_body, dlq_body) = compress_off_thread(compression, self.settings.compression_level, batch.data, batch.dlq).await?;
-        if let Some((topic, lines)) = to_topic {
-            self.publish_durably(topic.as_ref(), lines, report).await?;
-            report.dead_letters_published += batch.invalid;
-        } else if has_invalid {
-            self.put_durably(&dlq_key, dlq_body, report).await?;
+        let dlq_to_topic = self.dead_letters.clone();
+        let source = self.settings.source.as_str().to_owned();
+        let prepared =
+            prepare_off_thread(batch, source, partition, compression, self.settings.compression_level, dlq_to_topic.is_some()).await?;
+        report.valid = prepared.valid;
+        report.invalid = prepared.invalid;
+        report.reasons = prepared.reasons;
+        report.bytes_raw = prepared.bytes_raw;
+        if prepared.invalid > 0 {
+            match &dlq_to_topic {
+                Some(topic) => {
+                    self.publish_durably(topic.as_ref(), prepared.dlq_body, report).await?;
+                    report.dead_letters_published += prepared.invalid;
+                }
+                None => self.put_durably(&dlq_key, prepared.dlq_body, report).await?,
+            }
         }
-        self.put_durably(&data_key, data_body, report).await?;
-        tracing::debug!(partition, first = batch.first, last = batch.last, valid = batch.valid, invalid = batch.invalid, key = %data_key, "batch stored");
+        self.put_durably(&data_key, prepared.data_body, report).await?;
+        tracing::debug!(partition, first, last, valid = prepared.valid, invalid = prepared.invalid, key = %data_key, "batch stored");
         Ok(())
     }
 
@@ -95,18 +104,38 @@ impl Writer {
     }
 }
 
-/// Compresses the data and DLQ buffers on the blocking pool, so that a large batch does not stall
-/// the runtime's other tasks.
-async fn compress_off_thread(
+/// A batch validated, split and compressed.
+struct Prepared {
+    data_body: Bytes,
+    /// Compressed, or the plain DLQ lines when they go to a topic.
+    dlq_body: Bytes,
+    valid: u64,
+    invalid: u64,
+    reasons: BTreeMap<&'static str, u64>,
+    bytes_raw: u64,
+}
+
+/// Validates, splits and compresses a batch on the blocking pool: the CPU-heavy part of a flush,
+/// kept off the driver's thread so that it runs beside consumption.
+async fn prepare_off_thread(
+    batch: Batch,
+    source: String,
+    partition: u32,
     compression: Compression,
     level: Option<i32>,
-    data: Vec<u8>,
-    dlq: Vec<u8>,
-) -> Result<(Bytes, Bytes), SinkError> {
-    let work = move || -> std::io::Result<(Bytes, Bytes)> {
-        let data_body = compression.compress_at(&data, level)?;
-        let dlq_body = if dlq.is_empty() { Vec::new() } else { compression.compress_at(&dlq, level)? };
-        Ok((Bytes::from(data_body), Bytes::from(dlq_body)))
+    plain_dlq: bool,
+) -> Result<Prepared, SinkError> {
+    let work = move || -> std::io::Result<Prepared> {
+        let split = batch.split(&source, partition);
+        drop(batch);
+        let bytes_raw = (split.data.len() + split.dlq.len()) as u64;
+        let data_body = Bytes::from(compression.compress_at(&split.data, level)?);
+        let dlq_body = match (split.dlq.is_empty(), plain_dlq) {
+            (true, _) => Bytes::new(),
+            (false, true) => Bytes::from(split.dlq),
+            (false, false) => Bytes::from(compression.compress_at(&split.dlq, level)?),
+        };
+        Ok(Prepared { data_body, dlq_body, valid: split.valid, invalid: split.invalid, reasons: split.reasons, bytes_raw })
     };
     match tokio::task::spawn_blocking(work).await {
         Ok(outcome) => outcome.map_err(SinkError::Compress),

@@ -23,7 +23,7 @@ async fn flushes_when_a_batch_holds_max_records() {
 async fn flushes_when_a_batch_holds_max_bytes() {
     let (_directory, storage) = temp_storage();
     let lines = valid_lines();
-    let two_lines = lines[0].len() + 1 + lines[1].len() + 1;
+    let two_lines = lines[0].len() + lines[1].len();
     let mut sink = Sink::new(storage.clone(), settings(1_000, two_lines, Duration::from_secs(3600)));
     for offset in 0..3 {
         sink.push(message(0, offset, &lines[offset as usize])).await.unwrap();
