@@ -4,16 +4,19 @@
 //! # Data flow
 //!
 //! A [`SinkMessage`] is a payload at an offset of a partition (a file's line index in partition 0;
-//! a generator lane's sequence in the embedded pipeline; a Kafka offset). [`Sink::push`] validates
-//! it with [`records::validate`](crate::records::validate): a valid payload is appended byte for
-//! byte to its partition's open batch, an invalid one becomes a [`dlq::DlqEntry`] in the same
-//! batch. A batch covers a contiguous offset range `[first, last]` and is flushed when it holds max
-//! records, max bytes, or when its first message is max age old, whichever comes first; the age
-//! trigger is driven by a timer ([`Sink::next_deadline`], [`Sink::flush_expired`]) so that an idle
-//! partition still flushes. A flush compresses the batch and writes **first** the DLQ object (when
-//! the batch had invalid messages), **then** the data object, which is written even when it holds
-//! no record. Only when both are durable does the partition's committed position
-//! ([`Sink::committed`]) move to `last + 1`; the Kafka driver commits exactly that.
+//! a generator lane's sequence in the embedded pipeline; a Kafka offset). [`Sink::push`] appends
+//! it to its partition's open batch. A batch covers a contiguous offset range `[first, last]` and is
+//! flushed when it holds max records, max bytes, or when its first message is max age old,
+//! whichever comes first; the age trigger is driven by a timer ([`Sink::next_deadline`],
+//! [`Sink::flush_expired`]) so that an idle partition still flushes. A flush hands the batch to a
+//! write task, which validates every message with [`records::validate`](crate::records::validate)
+//! (a valid payload becomes a JSON line byte for byte, an invalid one a [`dlq::DlqEntry`]),
+//! compresses, and writes **first** the DLQ object (or publishes to the DLQ topic) when the batch
+//! had invalid messages, **then** the data object, which is written even when it holds no record.
+//! Up to `flushes_in_flight` writes run in the background while the next batches fill; their
+//! outcomes are applied in flush order, and only when a batch is durable does its partition's
+//! committed position ([`Sink::committed`]) move to `last + 1`; the Kafka driver commits exactly
+//! that.
 //!
 //! # Exactly once into the store
 //!
@@ -25,7 +28,8 @@
 //!
 //! 1. A data object's key carries its partition and offset range ([`keys`]). Data objects of a
 //!    partition never overlap: a batch starts at the partition's position, which is past every
-//!    stored range.
+//!    stored range and every range being written. Recovery first waits for the writes under way,
+//!    so that its listing sees them.
 //! 2. Because a data object is written for every batch, even one with only invalid messages, the
 //!    data objects of a partition tile `0..=max(last)` with no hole: the store alone says where the
 //!    partition got to. [`Sink::recover`] lists them and resumes at `max(last) + 1`.
@@ -44,18 +48,24 @@
 //!
 //! Batch boundaries after a replay may differ from the ones a crashed run would have used; the
 //! argument does not need them to match. `dt=` / `hour=` are the wall-clock time of the flush and
-//! play no part in it. What it does not cover: two sinks writing the same partition at once (a
-//! zombie consumer after a rebalance); Kafka's group protocol is what keeps that window short.
+//! play no part in it. What it does not cover: two sinks writing the same partition at once. In
+//! the Kafka mode a member that loses a partition waits, inside the rebalance callback and so
+//! before the partition can be handed on, for its writes of that partition to finish
+//! ([`WritesInFlight`]); a member expelled from the group without a rebalance callback (it stalled
+//! past `max.poll.interval.ms`) could still finish a write late, a window Kafka's protocol keeps
+//! short but does not close.
 //!
 //! # Store outages and memory
 //!
 //! A failed write is retried with exponential backoff (100 ms doubling to 5 s by default) until it
-//! succeeds or the [`AbortSignal`] is raised, never dropped; while it is retried the driver, which
-//! is awaiting the flush, stops feeding messages. If a write is abandoned the sink refuses further
+//! succeeds or the [`AbortSignal`] is raised, never dropped; once `flushes_in_flight` writes are
+//! under way the next flush waits for the oldest, so while the store fails the driver, which is
+//! awaiting that flush, stops feeding messages. If a write is abandoned the sink refuses further
 //! work ([`SinkError::Abandoned`]) and nothing past the durable batches is committed: restart and
-//! recovery resume from the store. Each partition buffers at most about `max_bytes` (valid lines
-//! and DLQ lines together, plus one message), so total memory is about
-//! `partitions × max_bytes`, plus one compressed copy of the batch being flushed.
+//! recovery resume from the store. Each partition buffers at most about `max_bytes` of raw
+//! messages (plus one message), and each write under way holds one batch and its compressed copy,
+//! so total memory is about `(partitions + flushes_in_flight) × max_bytes` plus the compressed
+//! copies.
 
 pub mod compression;
 pub mod dlq;
