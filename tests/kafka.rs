@@ -110,6 +110,7 @@ fn a_broker_killed_mid_run_loses_and_duplicates_nothing() {
     // Paced so that the run spans the outage: 1,000,000 records at 80,000/s is 12.5 s.
     let mut generator = Background::spawn("generate", &mut generate_command(&topic, 12, 1_000_000, 80_000, &manifest), directory.path());
     std::thread::sleep(Duration::from_secs(4));
+    assert!(generator.child.try_wait().unwrap().is_none(), "the generator is still producing when the broker dies");
     let killed = KilledNode::kill(2);
     std::thread::sleep(Duration::from_secs(6));
     killed.restart();
@@ -137,9 +138,16 @@ fn two_sinks_in_a_group_split_the_partitions_and_one_takes_over_when_the_other_s
     let mut first = Background::spawn("first", sink_command(&topic, &group, &store, 50_000).env("NETCHAOS_LOG", "info"), directory.path());
     let mut second =
         Background::spawn("second", sink_command(&topic, &group, &store, 50_000).env("NETCHAOS_LOG", "info"), directory.path());
-    let mut generator = Background::spawn("generate", &mut generate_command(&topic, 13, 600_000, 60_000, &manifest), directory.path());
-    std::thread::sleep(Duration::from_secs(5));
-    // Stop the first mid-run: it flushes, commits and leaves; the second gets its partitions.
+    let mut generator = Background::spawn("generate", &mut generate_command(&topic, 13, 900_000, 60_000, &manifest), directory.path());
+    // Stop the first mid-run, once both own partitions: it flushes, commits and leaves; the second
+    // gets its partitions.
+    let joined = std::time::Instant::now();
+    while !(second.stderr_text().contains("partitions recovered") && first.stderr_text().contains("partitions recovered")) {
+        assert!(joined.elapsed() < Duration::from_secs(60), "both sinks own partitions: {}\n{}", first.stderr_text(), second.stderr_text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(generator.child.try_wait().unwrap().is_none(), "the first sink stops while records still flow");
     first.terminate();
     first.wait_success(Duration::from_secs(60));
     generator.wait_success(Duration::from_secs(120));
@@ -149,7 +157,7 @@ fn two_sinks_in_a_group_split_the_partitions_and_one_takes_over_when_the_other_s
 
     let (report, code) = verify(&store, &[&manifest]);
     assert_eq!(code, Some(0), "{report}");
-    assert_exactly_once(&report, 600_000);
+    assert_exactly_once(&report, 900_000);
     let stored = |log: &str| -> u64 {
         let summary = log.lines().find(|line| line.starts_with("netchaos: stored ")).unwrap_or_else(|| panic!("no summary in {log}"));
         summary.trim_start_matches("netchaos: stored ").split(' ').next().unwrap().parse().unwrap()
@@ -157,7 +165,7 @@ fn two_sinks_in_a_group_split_the_partitions_and_one_takes_over_when_the_other_s
     let (first_log, second_log) = (first.stderr_text(), second.stderr_text());
     let (by_first, by_second) = (stored(&first_log), stored(&second_log));
     assert!(by_first > 0 && by_second > 0, "both stored records: {by_first} and {by_second}");
-    assert_eq!(by_first + by_second, 600_000, "records stored by one are not stored again by the other");
+    assert_eq!(by_first + by_second, 900_000, "records stored by one are not stored again by the other");
     // They split the six partitions while both ran (the first may have owned all six before the
     // second joined).
     let assignments = assigned_partitions(&first_log);
@@ -208,9 +216,13 @@ fn poison_messages_go_to_the_dlq_topic_with_their_reasons_and_offsets_move_past_
         .unwrap();
     consumer.subscribe(&[&dlq_topic]).unwrap();
     let mut found = BTreeMap::new();
+    let mut copies: BTreeMap<u64, u32> = BTreeMap::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while found.len() < catalogue.len() && std::time::Instant::now() < deadline {
+    let mut quiet_since = std::time::Instant::now();
+    // Read until every entry arrived and then 3 s passed without more: a second copy would show.
+    while std::time::Instant::now() < deadline && (found.len() < catalogue.len() || quiet_since.elapsed() < Duration::from_secs(3)) {
         let Some(message) = consumer.poll(Duration::from_millis(500)) else { continue };
+        quiet_since = std::time::Instant::now();
         let message = message.unwrap();
         let headers: BTreeMap<String, String> = message
             .headers()
@@ -224,12 +236,14 @@ fn poison_messages_go_to_the_dlq_topic_with_their_reasons_and_offsets_move_past_
         assert_eq!(headers["source_topic"], topic);
         assert_eq!(headers["source_partition"], "0");
         let source_offset: u64 = headers["source_offset"].parse().unwrap();
+        *copies.entry(source_offset).or_default() += 1;
         found.insert(
             source_offset,
             (headers["reason"].clone(), message.payload().unwrap_or_default().to_vec(), headers.contains_key("detail")),
         );
     }
-    assert_eq!(found.len(), catalogue.len(), "every poison message reached the DLQ topic exactly once: {:?}", found.keys());
+    assert_eq!(found.len(), catalogue.len(), "every poison message reached the DLQ topic: {:?}", found.keys());
+    assert!(copies.values().all(|count| *count == 1), "without a crash each one is published once: {copies:?}");
     for (offset, (reason, payload)) in &expected_reasons {
         let (found_reason, found_payload, has_detail) = &found[offset];
         assert_eq!(found_reason, reason, "offset {offset}");
@@ -275,6 +289,56 @@ fn a_store_behind_the_group_is_caught_up_from_the_store_position() {
     let (report, code) = verify(&store, &[&manifest]);
     assert_eq!(code, Some(0), "{report}");
     assert_exactly_once(&report, 60_000);
+}
+
+#[test]
+fn two_generator_instances_into_one_topic_verify_with_both_manifests() {
+    let _serial = serial();
+    let directory = tempfile::tempdir().unwrap();
+    let store = directory.path().join("store");
+    let (topic, group) = (unique("instances"), unique("instances-sink"));
+    let manifests = [directory.path().join("a.json"), directory.path().join("b.json")];
+    for (instance, manifest) in manifests.iter().enumerate() {
+        // The same seed: the instance id alone keeps their event ids apart.
+        run_ok(generate_command(&topic, 15, 30_000, 0, manifest).args(["--instance-id", &instance.to_string()]));
+    }
+    run_ok(sink_command(&topic, &group, &store, 50_000).args(["--idle-exit", "3s"]));
+    let (report, code) = verify(&store, &[&manifests[0], &manifests[1]]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(number(&report, "runs"), 2);
+    assert_exactly_once(&report, 60_000);
+    // One manifest alone leaves the other instance's records unexplained, not lost.
+    let (report, _) = verify(&store, &[&manifests[0]]);
+    assert_eq!((number(&report, "lost"), number(&report, "unexpected")), (0, 30_000), "{report}");
+}
+
+#[test]
+fn records_kafka_does_not_acknowledge_are_named_in_the_manifest_and_not_counted_lost() {
+    let _serial = serial();
+    let directory = tempfile::tempdir().unwrap();
+    let (store, manifest) = (directory.path().join("store"), directory.path().join("manifest.json"));
+    let (topic, group) = (unique("timeouts"), unique("timeouts-sink"));
+    // A 1 ms delivery timeout: most records expire in librdkafka's queue before a broker sees them.
+    let output =
+        generate_command(&topic, 16, 20_000, 0, &manifest).args(["--linger-ms", "0", "-X", "message.timeout.ms=1"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "a delivery failure fails the run: {stderr}");
+    assert!(stderr.contains("Kafka did not acknowledge") && stderr.contains("unacknowledged_event_ids"), "{stderr}");
+    let kafka = manifest_kafka(&manifest);
+    let (sent, acknowledged, failed) =
+        (kafka["sent"].as_u64().unwrap(), kafka["acknowledged"].as_u64().unwrap(), kafka["failed"].as_u64().unwrap());
+    assert_eq!(sent, 20_000);
+    assert_eq!(acknowledged + failed, sent, "every delivery report is counted: {kafka}");
+    assert!(failed > 0, "{kafka}");
+    assert_eq!(kafka["unacknowledged_event_ids"].as_array().unwrap().len() as u64, failed);
+
+    run_ok(sink_command(&topic, &group, &store, 50_000).args(["--idle-exit", "3s"]));
+    let (report, code) = verify(&store, &[&manifest]);
+    assert_eq!(code, Some(0), "unacknowledged records are not lost: {report}");
+    assert_eq!(number(&report, "lost"), 0);
+    assert_eq!(number(&report, "duplicated"), 0);
+    assert!(number(&report, "landed") >= acknowledged, "every acknowledged record landed: {report}");
+    assert_eq!(number(&report, "landed") + number(&report, "unacknowledged"), sent, "{report}");
 }
 
 /// Keys of every object under `root`, relative to it.

@@ -162,6 +162,13 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
             let partitions = topics.first().map_or(args.partitions, |topic| topic.partitions);
             let mut output = KafkaOutput::connect(producer, partitions, episodes)?;
             let mut report = generate(&settings, &mut output, &stop);
+            if report.error.is_some() {
+                // The collector skips `finish` after an error: flush (and purge) here, so that every
+                // record handed to librdkafka has its delivery report in the manifest.
+                if let Err(error) = output.finish() {
+                    tracing::warn!(%error, "flushing the Kafka producer after a failed run");
+                }
+            }
             let delivery = output.delivery_report();
             drop(output);
             let failures = delivery.failed;

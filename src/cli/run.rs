@@ -72,9 +72,10 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let run_id = settings.run_id();
     let storage = open_store(&args.store)?;
     let mut sink_settings = args.sink.settings(&format!("run-{run_id}"))?;
-    // One partition per lane (the workers and the port-scan lane), plus the batches being written.
+    // One partition per lane (the workers and the port-scan lane), plus the batches being written
+    // (one more than in flight while a flush waits for the oldest).
     let partitions = u64::from(settings.workers.get()) + 1;
-    let buffers = partitions + sink_settings.flushes_in_flight as u64;
+    let buffers = partitions + sink_settings.flushes_in_flight as u64 + 1;
     let per_partition = usize::try_from(args.memory_budget / buffers).unwrap_or(usize::MAX);
     match std::num::NonZeroUsize::new(per_partition.min(sink_settings.max_bytes.get())) {
         Some(max_bytes) if per_partition >= 1 << 20 => sink_settings.max_bytes = max_bytes,

@@ -91,8 +91,11 @@ enum Change {
     Revoked(Vec<u32>),
 }
 
-/// How long a revocation waits for the revoked partitions' writes (a store outage can make
-/// them slow; past this the group may hand them on while a write is still retried).
+/// How long a revocation waits for the revoked partitions' writes (a store outage can make them
+/// slow). Past it the process exits rather than let the group hand the partitions on while a
+/// write of theirs is still being retried. The callback blocks the thread that polls the consumer
+/// (the `block_on` thread in `netchaos sink`), never a runtime worker, so the writes it waits for
+/// keep running.
 const REVOKE_WAIT: Duration = Duration::from_secs(120);
 
 /// Rebalance callbacks: record the change, keep the owned set current.
@@ -143,7 +146,15 @@ impl ConsumerContext for GroupContext {
             // Their next owner recovers from the store as soon as this returns: every batch this
             // member is still writing for them must be there by then.
             if !self.writes.wait_idle(&revoked, REVOKE_WAIT) {
-                tracing::error!(?revoked, "batches of revoked partitions still being written after {REVOKE_WAIT:?}");
+                // Handing them on now could let the next owner recover before a late write lands
+                // and store those records twice. Stopping without a commit is safe: whatever is
+                // not stored is read again by the next owner.
+                tracing::error!(?revoked, "batches of revoked partitions still being written after {REVOKE_WAIT:?}: exiting");
+                eprintln!(
+                    "netchaos: error: the store did not take the batches of revoked partitions {revoked:?} within {REVOKE_WAIT:?}; \
+                     exiting without committing them (a restart resumes from the store)"
+                );
+                std::process::exit(1);
             }
             self.record(Change::Revoked(revoked));
         }

@@ -83,9 +83,9 @@ impl<'a> DlqEntry<'a> {
 ///
 /// The sink publishes a batch's rejected messages before it stores the batch's data object and
 /// commits nothing until both are done; a failed publication is retried like a failed store write.
-/// A crash between the two publishes the batch's rejects again when the batch is read again: the
-/// topic holds every rejected message at least once, and its headers (source topic, partition,
-/// offset) tell copies apart.
+/// A crash between the two, or a retry after a publication that failed part-way, publishes the
+/// batch's rejects again: the topic holds every rejected message at least once, and its headers
+/// (source topic, partition, offset) tell copies apart.
 pub trait DeadLetterTopic: Send + Sync + fmt::Debug {
     /// The topic's name, for logs and errors.
     fn name(&self) -> &str;

@@ -258,6 +258,9 @@ impl Sink {
 
     /// Waits for the oldest writes until at most `keep` are under way; applies every finished one.
     pub(super) async fn settle(&mut self, keep: usize) -> Result<(), SinkError> {
+        if self.stopped {
+            return Err(SinkError::Stopped);
+        }
         while self.pending.len() > keep {
             let Some(write) = self.pending.pop_front() else { break };
             let outcome = match write.task.await {
@@ -271,6 +274,10 @@ impl Sink {
 
     /// Applies the writes that have finished, oldest first, without waiting.
     fn collect_finished(&mut self) -> Result<(), SinkError> {
+        if self.stopped {
+            // A failed write's successors must not move the position past it.
+            return Err(SinkError::Stopped);
+        }
         while let Some(write) = self.pending.front_mut() {
             if !write.task.is_finished() {
                 break;

@@ -51,9 +51,11 @@
 //! play no part in it. What it does not cover: two sinks writing the same partition at once. In
 //! the Kafka mode a member that loses a partition waits, inside the rebalance callback and so
 //! before the partition can be handed on, for its writes of that partition to finish
-//! ([`WritesInFlight`]); a member expelled from the group without a rebalance callback (it stalled
-//! past `max.poll.interval.ms`) could still finish a write late, a window Kafka's protocol keeps
-//! short but does not close.
+//! ([`WritesInFlight`]), and exits rather than hand it on if they do not finish in time. Not yet
+//! covered: a member expelled from the group without a rebalance callback, which happens when a
+//! store outage keeps it from polling past `max.poll.interval.ms` (5 minutes by default); it could
+//! finish a write after the next owner recovered. Polling on while paused during an outage is the
+//! fix (the S3 issue).
 //!
 //! # Store outages and memory
 //!
@@ -63,9 +65,10 @@
 //! awaiting that flush, stops feeding messages. If a write is abandoned the sink refuses further
 //! work ([`SinkError::Abandoned`]) and nothing past the durable batches is committed: restart and
 //! recovery resume from the store. Each partition buffers at most about `max_bytes` of raw
-//! messages (plus one message), and each write under way holds one batch and its compressed copy,
-//! so total memory is about `(partitions + flushes_in_flight) × max_bytes` plus the compressed
-//! copies.
+//! messages (plus one message), and each write under way holds one batch (while a flush waits for
+//! the oldest, `flushes_in_flight + 1` exist), briefly with its split lines beside it before they
+//! are compressed; so memory is about `(partitions + flushes_in_flight + 1) × max_bytes`, plus one
+//! split copy per write being prepared and the compressed objects.
 
 pub mod compression;
 pub mod dlq;

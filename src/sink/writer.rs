@@ -213,8 +213,10 @@ mod tests {
             std::thread::spawn(move || writes.wait_idle(&[1], Duration::from_secs(10)))
         };
         std::thread::sleep(Duration::from_millis(20));
+        let released = WallInstant::now();
         drop(first);
         assert!(waiter.join().unwrap());
+        assert!(released.elapsed() < Duration::from_secs(5), "the end of the write woke the waiter");
         drop(other);
         assert!(writes.wait_idle(&[1, 2], Duration::ZERO));
     }

@@ -159,3 +159,26 @@ async fn an_abandoned_write_commits_nothing_and_a_restart_resumes_exactly() {
     assert_eq!(replay.orphans_deleted, 1);
     assert_stored_exactly(&storage, &messages).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_released_and_recovered_with_writes_under_way_resumes_past_them() {
+    let (_directory, storage) = temp_storage();
+    let messages = mixed_messages(40);
+    let limits = SinkSettings { flushes_in_flight: 3, ..settings(5, 1 << 30, Duration::from_secs(3600)) };
+    let mut sink = Sink::new(storage.clone(), limits);
+    for message in &messages[..23] {
+        sink.push(message.clone()).await.unwrap();
+    }
+    // Revoked with four batches handed to writes (some may still be running) and three messages
+    // buffered: the buffer is dropped, the writes finish, and recovery waits for them.
+    sink.release(0);
+    assert_eq!(sink.stats().released, 3);
+    assert_eq!(sink.recover(0).await.unwrap(), 20, "recovery sees every batch handed to a write");
+    assert_eq!(sink.committed().get(&0), Some(&20));
+    // Redelivered from the committed offset, as the next owner would read it.
+    for message in &messages[20..] {
+        sink.push(message.clone()).await.unwrap();
+    }
+    sink.flush_all().await.unwrap();
+    assert_stored_exactly(&storage, &messages).await;
+}
