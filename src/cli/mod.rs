@@ -33,10 +33,11 @@ enum Command {
     /// The embedded default: generate, validate, batch, compress and store in one process, then verify.
     #[command(after_help = run::EXAMPLES)]
     Run(Box<run::RunArgs>),
-    /// Generate telemetry as JSON lines to stdout or a file.
+    /// Generate telemetry into Kafka (`--brokers`) or as JSON lines to stdout or a file.
     #[command(after_help = generate::EXAMPLES)]
     Generate(Box<generate::GenerateArgs>),
-    /// Sink JSON lines from a file or stdin into an object store: validated, batched, compressed.
+    /// Sink records from Kafka (a consumer-group member) or JSON lines from a file or stdin into an
+    /// object store: validated, batched, compressed, exactly once.
     #[command(after_help = sink::EXAMPLES)]
     Sink(Box<sink::SinkCommandArgs>),
     /// Audit a store against generator manifests: lost, duplicated and invalid records.
