@@ -8,8 +8,9 @@
 //!   worker lanes and the ordered writer, the run manifest.
 //! - [`chaos`]: anomaly episodes, one file per kind, and the scheduler that holds each kind's
 //!   fraction to its probability.
-//! - [`transport`]: how records travel from generator to sink (the in-process bounded queue of
-//!   `netchaos run`; Kafka later).
+//! - [`transport`]: the in-process bounded queue that joins generator and sink in `netchaos run`.
+//! - [`kafka`]: the distributed mode through Apache Kafka: the producer, the consumer-group driver
+//!   of the sink, the DLQ topic, topic creation.
 //! - [`sink`]: validation, the dead-letter queue, per-partition batching by records / bytes / age,
 //!   compression, object storage, recovery for exactly-once keys.
 //! - [`verify`]: audits a store against generator manifests (lost, duplicated, invalid).

@@ -1,4 +1,5 @@
-//! Transport: how generated records travel to the sink. The in-process bounded queue of
-//! `netchaos run` lives here; everything that touches Kafka joins it in a later issue.
+//! Transport: how generated records travel to the sink in one process. The in-process bounded
+//! queue of `netchaos run` lives here; the distributed transport, Apache Kafka, is
+//! [`crate::kafka`].
 
 pub mod queue;
