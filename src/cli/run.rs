@@ -23,7 +23,7 @@ use crate::transport::queue::{self, QueueCounters, QueueProducer};
 
 use super::args::GeneratorArgs;
 use super::generate::summary;
-use super::sink_args::{SinkArgs, open_store};
+use super::sink_args::{S3Args, SinkArgs, open_store};
 use super::{UsageError, signals};
 
 pub(crate) const EXAMPLES: &str = "Examples:
@@ -46,9 +46,12 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) sink: SinkArgs,
 
-    /// Where batches land: a local directory or `file://` URL.
+    /// Where batches land: a local directory, a `file://` URL or `s3://bucket/prefix`.
     #[arg(long, env = "NETCHAOS_STORE", default_value = "./netchaos-data")]
     pub(crate) store: String,
+
+    #[command(flatten)]
+    pub(crate) s3: S3Args,
 
     /// Chunks the in-process queue holds before the generator waits (backpressure).
     #[arg(long, env = "NETCHAOS_QUEUE_CHUNKS", default_value_t = 16)]
@@ -70,7 +73,7 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let settings = args.generator.resolve()?;
     let run_id = settings.run_id();
-    let storage = open_store(&args.store)?;
+    let storage = open_store(&args.store, &args.s3)?;
     let mut sink_settings = args.sink.settings(&format!("run-{run_id}"))?;
     // One partition per lane (the workers and the port-scan lane), plus the batches being written
     // (one more than in flight while a flush waits for the oldest).

@@ -21,7 +21,7 @@ use crate::sink::{AbortSignal, Sink, Storage, run_lines};
 use super::args::parse_duration;
 use super::kafka_args::KafkaArgs;
 use super::run::sink_summary;
-use super::sink_args::{SinkArgs, open_store};
+use super::sink_args::{S3Args, SinkArgs, open_store};
 use super::{UsageError, signals};
 
 pub(crate) const EXAMPLES: &str = "Examples:
@@ -52,9 +52,12 @@ pub(crate) struct SinkCommandArgs {
     #[arg(long, env = "NETCHAOS_IDLE_EXIT", value_parser = parse_duration)]
     pub(crate) idle_exit: Option<std::time::Duration>,
 
-    /// Where batches land: a local directory or `file://` URL.
+    /// Where batches land: a local directory, a `file://` URL or `s3://bucket/prefix`.
     #[arg(long, env = "NETCHAOS_STORE")]
     pub(crate) store: String,
+
+    #[command(flatten)]
+    pub(crate) s3: S3Args,
 
     /// Name of the input in object keys (default: the topic, the file's stem, or `stdin`).
     #[arg(long, env = "NETCHAOS_SOURCE")]
@@ -82,7 +85,7 @@ fn run_from(args: &SinkCommandArgs, from: &str) -> anyhow::Result<ExitCode> {
         (None, path) => Path::new(path).file_stem().map_or_else(|| "input".to_owned(), |stem| stem.to_string_lossy().into_owned()),
     };
     let settings = args.sink.settings(&source)?;
-    let storage = open_store(&args.store)?;
+    let storage = open_store(&args.store, &args.s3)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
     let signalled = signals::install(&runtime, Arc::new(AtomicBool::new(false)));
@@ -121,7 +124,7 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
     }
     let source = args.source.clone().unwrap_or_else(|| topic.clone());
     let settings = args.sink.settings(&source)?;
-    let storage = open_store(&args.store)?;
+    let storage = open_store(&args.store, &args.s3)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
     let shutdown = signals::install(&runtime, Arc::new(AtomicBool::new(false)));

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::sink::compression::Compression;
-use crate::sink::{SinkSettings, Storage};
+use crate::sink::{S3Options, SinkSettings, Storage};
 
 use super::UsageError;
 use super::args::{parse_bytes, parse_duration};
@@ -79,7 +79,25 @@ pub(crate) fn parse_compression(text: &str) -> Result<Compression, String> {
     text.trim().parse::<Compression>().map_err(|error| error.to_string())
 }
 
+/// How to reach an `s3://` store; credentials come from the standard `AWS_*` variables or the
+/// shared credentials file (`AWS_PROFILE`).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct S3Args {
+    /// S3-compatible endpoint for `s3://` stores, e.g. `http://127.0.0.1:19000` (default: AWS).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub(crate) s3_endpoint: Option<String>,
+
+    /// Region of the bucket (default: AWS_DEFAULT_REGION, else us-east-1).
+    #[arg(long, env = "AWS_REGION")]
+    pub(crate) s3_region: Option<String>,
+
+    /// Virtual-hosted addressing (`bucket.host/key`) instead of path style (`host/bucket/key`).
+    #[arg(long)]
+    pub(crate) s3_virtual_hosted: bool,
+}
+
 /// Opens the store a user named, or explains what was wrong with the name.
-pub(crate) fn open_store(url: &str) -> Result<Storage, UsageError> {
-    Storage::from_url(url).map_err(|error| UsageError(format!("cannot open the store `{url}`: {error}")))
+pub(crate) fn open_store(url: &str, s3: &S3Args) -> Result<Storage, UsageError> {
+    let options = S3Options { endpoint: s3.s3_endpoint.clone(), region: s3.s3_region.clone(), virtual_hosted: s3.s3_virtual_hosted };
+    Storage::open(url, &options).map_err(|error| UsageError(format!("cannot open the store `{url}`: {error}")))
 }

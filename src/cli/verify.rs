@@ -11,7 +11,7 @@ use clap::Args;
 use crate::generator::RunManifest;
 
 use super::UsageError;
-use super::sink_args::open_store;
+use super::sink_args::{S3Args, open_store};
 
 pub(crate) const EXAMPLES: &str = "Examples:
   netchaos verify --store ./netchaos-data
@@ -19,9 +19,12 @@ pub(crate) const EXAMPLES: &str = "Examples:
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// The store to audit: a local directory or `file://` URL.
+    /// The store to audit: a local directory, a `file://` URL or `s3://bucket/prefix`.
     #[arg(long, env = "NETCHAOS_STORE")]
     pub(crate) store: String,
+
+    #[command(flatten)]
+    pub(crate) s3: S3Args,
 
     /// Generator manifests (repeat for several runs or instances); default: those stored under
     /// `manifests/` in the store, as `netchaos run` leaves them.
@@ -39,7 +42,7 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     if is_local && !std::path::Path::new(local_path).is_dir() {
         return Err(UsageError(format!("there is no store at {}: check --store", args.store)).into());
     }
-    let storage = open_store(&args.store)?;
+    let storage = open_store(&args.store, &args.s3)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
     let mut manifests = Vec::new();
     for path in &args.manifests {

@@ -99,7 +99,7 @@ pub use keys::SourceName;
 pub use lines::run_lines;
 pub use retry::{AbortSignal, RetryPolicy};
 pub use stats::{FlushCounts, FlushTrigger, SinkStats};
-pub use storage::{Storage, StorageError};
+pub use storage::{S3Options, Storage, StorageError};
 pub use writer::WritesInFlight;
 
 /// One message for the sink: a payload at an offset of a partition.

@@ -112,7 +112,7 @@ mod tests {
     use std::cell::Cell;
 
     fn failure() -> StorageError {
-        StorageError::S3NotYetSupported
+        StorageError::NoBucket("s3://".into())
     }
 
     #[tokio::test]

@@ -7,7 +7,10 @@
 //! renames it into place, so a crash never leaves a half-written object under its real key (and
 //! listings skip staging files). On top of that, [`Storage::put`] syncs the file and its
 //! directories to disk before returning: "durably written" means it survives a power cut, not just
-//! a process crash. `s3://` URLs arrive with the S3 issue.
+//! a process crash. `s3://bucket/prefix` URLs open any S3-compatible store through
+//! [`object_store::aws::AmazonS3`] (endpoint, region and addressing style from [`S3Options`],
+//! credentials from the standard `AWS_*` environment variables or the shared credentials file);
+//! a PUT there is atomic and durable once acknowledged.
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
@@ -15,15 +18,16 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::ObjectStore;
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
 
 /// Why a store could not be opened or an operation on it failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("s3 stores arrive with the S3 issue; use a local path")]
-    S3NotYetSupported,
-    #[error("unsupported store url `{0}`: use a local directory or a file:// url")]
+    #[error("`{0}` names no bucket: use s3://BUCKET/PREFIX")]
+    NoBucket(String),
+    #[error("unsupported store url `{0}`: use a local directory, a file:// url or s3://bucket/prefix")]
     UnsupportedScheme(String),
     #[error("could not create the store directory {path}: {source}; check the path and its permissions")]
     CreateDirectory { path: String, source: std::io::Error },
@@ -39,6 +43,63 @@ pub enum StorageError {
     Sync { key: String, source: std::io::Error },
 }
 
+/// How to reach an S3-compatible store. Credentials are not here: they come from
+/// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, or from the shared
+/// credentials file (`AWS_SHARED_CREDENTIALS_FILE`, default `~/.aws/credentials`, profile
+/// `AWS_PROFILE`, default `default`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Options {
+    /// The server, e.g. `http://127.0.0.1:19000`; AWS itself when absent (or `AWS_ENDPOINT_URL`).
+    pub endpoint: Option<String>,
+    /// The region (or `AWS_REGION` / `AWS_DEFAULT_REGION`; `us-east-1` when none is set).
+    pub region: Option<String>,
+    /// `https://bucket.host/key` instead of the path style `https://host/bucket/key`.
+    pub virtual_hosted: bool,
+}
+
+/// Keys of one profile of the shared credentials file.
+#[derive(Debug)]
+struct SharedCredentials {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+}
+
+/// The profile's keys from the shared credentials file, if it has them.
+fn shared_credentials() -> Option<SharedCredentials> {
+    let path = match std::env::var_os("AWS_SHARED_CREDENTIALS_FILE") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(std::env::var_os("HOME")?).join(".aws/credentials"),
+    };
+    let profile = std::env::var("AWS_PROFILE").unwrap_or_else(|_| "default".to_owned());
+    parse_shared_credentials(&std::fs::read_to_string(path).ok()?, &profile)
+}
+
+/// Reads `[profile]`'s `aws_access_key_id`, `aws_secret_access_key` and `aws_session_token` from
+/// an INI text.
+fn parse_shared_credentials(text: &str, profile: &str) -> Option<SharedCredentials> {
+    let mut in_profile = false;
+    let (mut key, mut secret, mut token) = (None, None, None);
+    for line in text.lines().map(str::trim) {
+        if let Some(section) = line.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
+            in_profile = section.trim() == profile;
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else { continue };
+        if !in_profile {
+            continue;
+        }
+        let value = value.trim().to_owned();
+        match name.trim() {
+            "aws_access_key_id" => key = Some(value),
+            "aws_secret_access_key" => secret = Some(value),
+            "aws_session_token" => token = Some(value),
+            _ => {}
+        }
+    }
+    Some(SharedCredentials { access_key_id: key?, secret_access_key: secret?, session_token: token })
+}
+
 /// An object store and the prefix under which netchaos keeps its objects.
 #[derive(Debug, Clone)]
 pub struct Storage {
@@ -52,11 +113,16 @@ pub struct Storage {
 }
 
 impl Storage {
-    /// Opens a store from what the user typed: a local directory (created if missing) or a
-    /// `file://` URL. `s3://` is reserved for the S3 issue.
+    /// Opens a store from what the user typed: a local directory (created if missing), a
+    /// `file://` URL, or `s3://bucket/prefix` with default [`S3Options`].
     pub fn from_url(url: &str) -> Result<Storage, StorageError> {
-        if url.starts_with("s3://") || url.starts_with("s3a://") {
-            return Err(StorageError::S3NotYetSupported);
+        Storage::open(url, &S3Options::default())
+    }
+
+    /// [`Storage::from_url`] with the S3 connection settings to use for an `s3://` URL.
+    pub fn open(url: &str, s3: &S3Options) -> Result<Storage, StorageError> {
+        if let Some(rest) = url.strip_prefix("s3://").or_else(|| url.strip_prefix("s3a://")) {
+            return Storage::s3(rest, url, s3);
         }
         let local_path = match url.strip_prefix("file://") {
             // `file:///abs/path` and `file://localhost/abs/path` name `/abs/path`.
@@ -76,6 +142,35 @@ impl Storage {
         let root = std::fs::canonicalize(directory).map_err(|source| StorageError::CreateDirectory { path: shown.clone(), source })?;
         let store = LocalFileSystem::new_with_prefix(&root).map_err(|source| StorageError::Open { path: shown, source })?;
         Ok(Storage { store: Arc::new(store), prefix: String::new(), local_root: Some(root), location: location.to_owned() })
+    }
+
+    /// An S3-compatible store: `rest` is `bucket[/prefix]`.
+    fn s3(rest: &str, url: &str, options: &S3Options) -> Result<Storage, StorageError> {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(StorageError::NoBucket(url.to_owned()));
+        }
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
+            && let Some(credentials) = shared_credentials()
+        {
+            builder = builder.with_access_key_id(credentials.access_key_id).with_secret_access_key(credentials.secret_access_key);
+            if let Some(token) = credentials.session_token {
+                builder = builder.with_token(token);
+            }
+        }
+        if let Some(region) = options.region.as_deref().or(std::env::var("AWS_REGION").ok().as_deref()) {
+            builder = builder.with_region(region);
+        }
+        let endpoint = options.endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        if let Some(endpoint) = endpoint {
+            builder = builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
+        }
+        let store = builder
+            .with_virtual_hosted_style_request(options.virtual_hosted)
+            .build()
+            .map_err(|source| StorageError::Open { path: url.to_owned(), source })?;
+        Ok(Storage::new(Arc::new(store), prefix, url))
     }
 
     /// Wraps any object store (S3, in-memory) with a key prefix.
@@ -209,12 +304,22 @@ mod tests {
     }
 
     #[test]
-    fn s3_and_unknown_schemes_are_refused_clearly() {
-        assert_eq!(
-            Storage::from_url("s3://bucket/prefix").unwrap_err().to_string(),
-            "s3 stores arrive with the S3 issue; use a local path"
-        );
+    fn s3_urls_need_a_bucket_and_unknown_schemes_are_refused_clearly() {
+        assert!(Storage::from_url("s3:///prefix").unwrap_err().to_string().contains("names no bucket"));
+        let options = S3Options { endpoint: Some("http://127.0.0.1:1".into()), region: Some("eu-west-1".into()), virtual_hosted: false };
+        let storage = Storage::open("s3://bucket/landing/zone", &options).unwrap();
+        assert_eq!(storage.prefix, "landing/zone");
         assert!(Storage::from_url("gs://bucket").unwrap_err().to_string().contains("use a local directory"));
+    }
+
+    #[test]
+    fn shared_credentials_come_from_the_named_profile() {
+        let text = "[default]\naws_access_key_id = A\naws_secret_access_key = B\n\n[lab]\naws_access_key_id=C\naws_secret_access_key=D\naws_session_token=E\n";
+        let lab = parse_shared_credentials(text, "lab").unwrap();
+        assert_eq!((lab.access_key_id.as_str(), lab.secret_access_key.as_str(), lab.session_token.as_deref()), ("C", "D", Some("E")));
+        let default = parse_shared_credentials(text, "default").unwrap();
+        assert_eq!((default.access_key_id.as_str(), default.session_token), ("A", None));
+        assert!(parse_shared_credentials(text, "missing").is_none());
     }
 
     #[tokio::test]

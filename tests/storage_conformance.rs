@@ -1,0 +1,104 @@
+//! One conformance suite for every `Storage` backend: a local directory and the real S3 server of
+//! `scripts/stack up` (s3s-fs on 127.0.0.1:19000). The S3 half needs the stack: without it these
+//! tests fail, they never skip. Also `run` and `verify` against an `s3://` store end to end.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use bytes::Bytes;
+use common::cli::{netchaos, number, run_ok};
+use common::kafka::unique;
+use netchaos::sink::{S3Options, Storage};
+
+/// The test S3 server's endpoint and bucket (exported by `scripts/test`).
+fn s3_server() -> (String, String) {
+    match (std::env::var("NETCHAOS_TEST_S3_ENDPOINT"), std::env::var("NETCHAOS_TEST_S3_BUCKET")) {
+        (Ok(endpoint), Ok(bucket)) if !endpoint.is_empty() && !bucket.is_empty() => (endpoint, bucket),
+        _ => panic!(
+            "NETCHAOS_TEST_S3_ENDPOINT / NETCHAOS_TEST_S3_BUCKET are not set: these tests need the S3 server. \
+             Run the suite with scripts/test, which starts it"
+        ),
+    }
+}
+
+fn s3_storage() -> Storage {
+    let (endpoint, bucket) = s3_server();
+    let options = S3Options { endpoint: Some(endpoint), region: None, virtual_hosted: false };
+    Storage::open(&format!("s3://{bucket}/{}", unique("conformance")), &options).unwrap()
+}
+
+/// What every backend must do, in the sink's and verify's terms.
+async fn conformance(storage: &Storage) {
+    assert_eq!(storage.list("").await.unwrap(), vec![], "a new prefix is empty");
+    storage.put("data/source=a/dt=2026-01-01/one.json.gz", Bytes::from_static(b"1\n")).await.unwrap();
+    storage.put("data/source=b/two.json.gz", Bytes::from_static(b"22\n")).await.unwrap();
+    storage.put("dlq/source=a/three.json.gz", Bytes::new()).await.unwrap();
+    assert_eq!(
+        storage.list("data").await.unwrap(),
+        vec![("data/source=a/dt=2026-01-01/one.json.gz".to_owned(), 2), ("data/source=b/two.json.gz".to_owned(), 3)],
+        "listing is recursive, sorted, relative to the store's prefix, with sizes"
+    );
+    assert_eq!(storage.list("data/source=a").await.unwrap().len(), 1, "a prefix matches whole segments");
+    assert_eq!(storage.list("data/source=").await.unwrap().len(), 0, "not a partial segment");
+    assert_eq!(storage.list("").await.unwrap().len(), 3);
+    assert_eq!(storage.get("dlq/source=a/three.json.gz").await.unwrap(), Bytes::new(), "empty objects exist");
+    // A rewrite replaces the object whole.
+    storage.put("data/source=b/two.json.gz", Bytes::from_static(b"333\n")).await.unwrap();
+    assert_eq!(storage.get("data/source=b/two.json.gz").await.unwrap(), Bytes::from_static(b"333\n"));
+    // Deleting is idempotent; a missing object is an error to read.
+    storage.delete("data/source=a/dt=2026-01-01/one.json.gz").await.unwrap();
+    storage.delete("data/source=a/dt=2026-01-01/one.json.gz").await.unwrap();
+    assert!(storage.get("data/source=a/dt=2026-01-01/one.json.gz").await.is_err());
+    assert_eq!(storage.list("data").await.unwrap(), vec![("data/source=b/two.json.gz".to_owned(), 4)]);
+    // A large object round-trips byte for byte.
+    let large: Vec<u8> = (0..6_000_000u32).map(|index| (index.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    storage.put("data/large.bin", Bytes::from(large.clone())).await.unwrap();
+    assert!(storage.get("data/large.bin").await.unwrap() == large);
+}
+
+#[tokio::test]
+async fn the_local_backend_conforms() {
+    let directory = tempfile::tempdir().unwrap();
+    conformance(&Storage::from_url(directory.path().join("store").to_str().unwrap()).unwrap()).await;
+}
+
+#[tokio::test]
+async fn the_s3_backend_conforms() {
+    conformance(&s3_storage()).await;
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_an_error_not_an_empty_store() {
+    let (endpoint, bucket) = s3_server();
+    let wrong = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_default() + "-wrong";
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(&endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(&bucket)
+        .with_region("us-east-1")
+        .with_access_key_id(std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default())
+        .with_secret_access_key(wrong)
+        .with_retry(object_store::RetryConfig { max_retries: 0, ..Default::default() })
+        .build()
+        .unwrap();
+    let storage = Storage::new(std::sync::Arc::new(store), "anything", "s3://wrong-secret");
+    assert!(storage.list("").await.is_err());
+}
+
+#[test]
+fn run_and_verify_work_against_an_s3_store() {
+    let (endpoint, bucket) = s3_server();
+    let store = format!("s3://{bucket}/{}", unique("run"));
+    let output =
+        run_ok(netchaos().args(["run", "--count", "50000", "--eps", "0", "--seed", "21", "--s3-endpoint", &endpoint, "--store", &store]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("0 lost") && stderr.contains("0 duplicated"), "{stderr}");
+    let mut command = netchaos();
+    command.args(["verify", "--json", "--s3-endpoint", &endpoint, "--store", &store]);
+    let output = command.output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{report}");
+    assert_eq!(number(&report, "landed"), 50_000);
+    assert_eq!(number(&report, "lost"), 0);
+}
