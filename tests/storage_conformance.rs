@@ -8,19 +8,8 @@ mod common;
 
 use bytes::Bytes;
 use common::cli::{netchaos, number, run_ok};
-use common::kafka::unique;
+use common::kafka::{s3_server, unique};
 use netchaos::sink::{S3Options, Storage};
-
-/// The test S3 server's endpoint and bucket (exported by `scripts/test`).
-fn s3_server() -> (String, String) {
-    match (std::env::var("NETCHAOS_TEST_S3_ENDPOINT"), std::env::var("NETCHAOS_TEST_S3_BUCKET")) {
-        (Ok(endpoint), Ok(bucket)) if !endpoint.is_empty() && !bucket.is_empty() => (endpoint, bucket),
-        _ => panic!(
-            "NETCHAOS_TEST_S3_ENDPOINT / NETCHAOS_TEST_S3_BUCKET are not set: these tests need the S3 server. \
-             Run the suite with scripts/test, which starts it"
-        ),
-    }
-}
 
 fn s3_storage() -> Storage {
     let (endpoint, bucket) = s3_server();
@@ -101,4 +90,25 @@ fn run_and_verify_work_against_an_s3_store() {
     assert_eq!(output.status.code(), Some(0), "{report}");
     assert_eq!(number(&report, "landed"), 50_000);
     assert_eq!(number(&report, "lost"), 0);
+}
+
+#[test]
+fn stored_objects_are_gzip_json_lines_that_python_reads() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = directory.path().join("store");
+    run_ok(netchaos().args(["run", "--count", "3000", "--eps", "0", "--seed", "22", "--quiet"]).arg("--store").arg(&store));
+    let script = r#"
+import glob, gzip, json, sys
+count = 0
+for path in glob.glob(sys.argv[1] + "/data/**/*.json.gz", recursive=True):
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            assert record["event_type"] in ("vpc_flow", "firewall"), record
+            count += 1
+print(count)
+"#;
+    let output = std::process::Command::new("python3").arg("-c").arg(script).arg(&store).output().expect("python3");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "3000");
 }

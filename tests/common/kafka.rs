@@ -21,6 +21,18 @@ pub fn brokers() -> String {
     }
 }
 
+/// The test S3 server's endpoint and bucket (exported by `scripts/test`; credentials are in the
+/// standard `AWS_*` variables).
+pub fn s3_server() -> (String, String) {
+    match (std::env::var("NETCHAOS_TEST_S3_ENDPOINT"), std::env::var("NETCHAOS_TEST_S3_BUCKET")) {
+        (Ok(endpoint), Ok(bucket)) if !endpoint.is_empty() && !bucket.is_empty() => (endpoint, bucket),
+        _ => panic!(
+            "NETCHAOS_TEST_S3_ENDPOINT / NETCHAOS_TEST_S3_BUCKET are not set: these tests need the S3 server. \
+             Run the suite with scripts/test, which starts it"
+        ),
+    }
+}
+
 /// The Kafka tests move a lot of data on two cores: one at a time.
 pub fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
