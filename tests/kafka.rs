@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::cli::{bad_input_catalogue, netchaos, number, run_ok, stored_lines, valid_record, verify};
+use common::cli::{bad_input_catalogue, netchaos, number, object_files, run_ok, stored_lines, valid_record, verify};
 use common::kafka::{Background, KilledNode, brokers, generate_command, s3_server, serial, sink_command, unique, verify_until_complete};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -113,7 +113,7 @@ fn a_broker_killed_mid_run_loses_and_duplicates_nothing() {
     assert!(generator.child.try_wait().unwrap().is_none(), "the generator is still producing when the broker dies");
     let killed = KilledNode::kill(2);
     std::thread::sleep(Duration::from_secs(6));
-    killed.restart();
+    drop(killed); // restarts the node
     generator.wait_success(Duration::from_secs(180));
     let kafka = manifest_kafka(&manifest);
     assert_eq!(kafka["acknowledged"].as_u64(), Some(1_000_000), "acks=all with 2 of 3 brokers still acknowledges: {kafka}");
@@ -389,19 +389,7 @@ fn a_sink_killed_three_times_into_s3_writes_every_record_exactly_once() {
 
 /// Keys of every object under `root`, relative to it.
 fn object_keys(root: &Path) -> Vec<String> {
-    let mut keys = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(directory) = stack.pop() {
-        for entry in std::fs::read_dir(&directory).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                keys.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    keys
+    object_files(root).iter().map(|path| path.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect()
 }
 
 /// The partitions of each `partitions assigned` log line.

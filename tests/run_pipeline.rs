@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::cli::{bad_input_catalogue, netchaos, number, run_ok, stored_lines, valid_record, verify};
+use common::cli::{bad_input_catalogue, netchaos, number, object_files, run_ok, stored_lines, valid_record, verify};
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -135,18 +135,10 @@ fn sink_reads_stdin_and_valid_records_land_byte_for_byte() {
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), &input).unwrap();
     assert!(child.wait().unwrap().success());
     let mut landed: Vec<Vec<u8>> = Vec::new();
-    let mut stack = vec![store.join("data")];
-    while let Some(directory) = stack.pop() {
-        for entry in std::fs::read_dir(&directory).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                assert!(path.to_string_lossy().ends_with(".json.zst"));
-                let plain = zstd::decode_all(&std::fs::read(&path).unwrap()[..]).unwrap();
-                landed.extend(plain.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).map(<[u8]>::to_vec));
-            }
-        }
+    for path in object_files(&store.join("data")) {
+        assert!(path.to_string_lossy().ends_with(".json.zst"));
+        let plain = zstd::decode_all(&std::fs::read(&path).unwrap()[..]).unwrap();
+        landed.extend(plain.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).map(<[u8]>::to_vec));
     }
     let mut expected: Vec<Vec<u8>> = input.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).map(<[u8]>::to_vec).collect();
     landed.sort();

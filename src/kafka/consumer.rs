@@ -42,6 +42,7 @@ use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::sink::lines::{shutdown_requested, sleep_until};
 use crate::sink::{Sink, WritesInFlight};
 
 use super::{KafkaSettings, describe};
@@ -437,18 +438,5 @@ impl Driver<'_> {
         let owned = self.consumer.context().owned();
         self.report.committed = sink.committed().into_iter().filter(|(partition, _)| owned.contains(partition)).collect();
         Ok(())
-    }
-}
-
-async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
-    if shutdown.wait_for(|requested| *requested).await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }

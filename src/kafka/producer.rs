@@ -126,7 +126,6 @@ pub struct Deliveries {
     pub failed: AtomicU64,
     pub episodes_sent: AtomicU64,
     pub episodes_acknowledged: AtomicU64,
-    pub episodes_failed: AtomicU64,
     failed_ids: Mutex<Vec<String>>,
 }
 
@@ -158,7 +157,6 @@ impl ProducerContext for DeliveryCounter {
                 deliveries.acknowledged.fetch_add(1, Ordering::Relaxed);
             }
             Err((error, message)) if message.topic() == self.episodes_topic => {
-                deliveries.episodes_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(topic = message.topic(), error = %describe(error), "Kafka did not acknowledge an episode");
             }
             Err((error, message)) => {

@@ -64,14 +64,16 @@ async fn feed_line(sink: &mut Sink, line: Line) -> Result<(), SinkError> {
     sink.push_rejected(message, rejection).await
 }
 
-async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
+/// Resolves once `shutdown` turns true; never if its sender is dropped without asking.
+pub(crate) async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
     if shutdown.wait_for(|requested| *requested).await.is_err() {
         // The sender is gone without asking for shutdown: run to the end of input.
         std::future::pending::<()>().await;
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
+/// Sleeps until `deadline`; forever when there is none.
+pub(crate) async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,

@@ -77,7 +77,7 @@ pub mod storage;
 
 mod batch;
 mod engine;
-mod lines;
+pub(crate) mod lines;
 mod recovery;
 mod retry;
 mod stats;

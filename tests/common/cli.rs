@@ -52,26 +52,35 @@ pub fn number(report: &serde_json::Value, field: &str) -> u64 {
 /// Every object under `root/<kind>/`, decompressed, as lines.
 pub fn stored_lines(root: &Path, kind: &str) -> Vec<String> {
     let mut lines = Vec::new();
-    let mut stack = vec![root.join(kind)];
+    for path in object_files(&root.join(kind)) {
+        let raw = std::fs::read(&path).expect("read object");
+        let mut text = String::new();
+        if path.to_string_lossy().ends_with(".gz") {
+            flate2::read::MultiGzDecoder::new(&raw[..]).read_to_string(&mut text).expect("gzip");
+        } else {
+            text = String::from_utf8(raw).expect("utf8");
+        }
+        lines.extend(text.lines().map(str::to_owned));
+    }
+    lines
+}
+
+/// Every file under `root` (none when it does not exist), in no particular order.
+pub fn object_files(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
     while let Some(directory) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&directory) else { continue };
         for entry in entries {
             let path = entry.expect("entry").path();
             if path.is_dir() {
                 stack.push(path);
-                continue;
-            }
-            let raw = std::fs::read(&path).expect("read object");
-            let mut text = String::new();
-            if path.to_string_lossy().ends_with(".gz") {
-                flate2::read::MultiGzDecoder::new(&raw[..]).read_to_string(&mut text).expect("gzip");
             } else {
-                text = String::from_utf8(raw).expect("utf8");
+                files.push(path);
             }
-            lines.extend(text.lines().map(str::to_owned));
         }
     }
-    lines
+    files
 }
 
 /// A valid TCP flow record (from `generate --seed 3`).

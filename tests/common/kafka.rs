@@ -61,10 +61,6 @@ impl KilledNode {
         stack(&["kill", &node.to_string()]);
         KilledNode(node)
     }
-
-    pub fn restart(self) {
-        // Drop does it.
-    }
 }
 
 impl Drop for KilledNode {
