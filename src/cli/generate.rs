@@ -28,6 +28,9 @@ pub(crate) const EXAMPLES: &str = "Examples:
   netchaos generate --brokers 127.0.0.1:19092 --topic flows --partitions 12 --eps 50000 --duration 10m --manifest run.json
   netchaos generate --brokers b1:9093 -X security.protocol=SASL_SSL -X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=u -X sasl.password=p";
 
+/// Partitions of a records' topic netchaos creates.
+pub(crate) const DEFAULT_PARTITIONS: u32 = 6;
+
 #[derive(Debug, Args)]
 pub(crate) struct GenerateArgs {
     #[command(flatten)]
@@ -45,7 +48,7 @@ pub(crate) struct GenerateArgs {
     pub(crate) episodes_topic: Option<String>,
 
     /// Partitions of the records' topic when netchaos creates it (an existing topic is kept as it is).
-    #[arg(long, env = "KAFKA_PARTITIONS", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, env = "KAFKA_PARTITIONS", default_value_t = DEFAULT_PARTITIONS, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub(crate) partitions: u32,
 
     /// Compression of produced batches.

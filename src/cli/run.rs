@@ -23,7 +23,7 @@ use crate::transport::queue::{self, QueueCounters, QueueProducer};
 
 use super::args::GeneratorArgs;
 use super::generate::summary;
-use super::sink_args::{S3Args, SinkArgs, open_store};
+use super::sink_args::{S3Args, SinkArgs, fit_memory_budget, open_store};
 use super::{UsageError, signals};
 
 pub(crate) const EXAMPLES: &str = "Examples:
@@ -57,8 +57,8 @@ pub(crate) struct RunArgs {
     #[arg(long, env = "NETCHAOS_QUEUE_CHUNKS", default_value_t = 16)]
     pub(crate) queue_chunks: usize,
 
-    /// Upper bound for the sink's batch buffers, all partitions (generator workers) together;
-    /// `--max-bytes` per partition is lowered to fit it.
+    /// Memory for the sink: its batch buffers, all partitions (generator workers) together, and
+    /// the process; `--max-bytes` is lowered to fit it.
     #[arg(long, env = "NETCHAOS_MEMORY_BUDGET", default_value = "512MiB", value_parser = super::args::parse_bytes)]
     pub(crate) memory_budget: u64,
 
@@ -75,19 +75,8 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let run_id = settings.run_id();
     let storage = open_store(&args.store, &args.s3)?;
     let mut sink_settings = args.sink.settings(&format!("run-{run_id}"))?;
-    // One partition per lane (the workers and the port-scan lane), plus the batches being written
-    // (one more than in flight while a flush waits for the oldest).
-    let partitions = u64::from(settings.workers.get()) + 1;
-    let buffers = partitions + sink_settings.flushes_in_flight as u64 + 1;
-    let per_partition = usize::try_from(args.memory_budget / buffers).unwrap_or(usize::MAX);
-    match std::num::NonZeroUsize::new(per_partition.min(sink_settings.max_bytes.get())) {
-        Some(max_bytes) if per_partition >= 1 << 20 => sink_settings.max_bytes = max_bytes,
-        _ => {
-            return Err(
-                UsageError(format!("--memory-budget leaves less than 1 MiB per partition for {partitions} partitions: raise it")).into()
-            );
-        }
-    }
+    // One partition per lane: the workers and the port-scan lane.
+    fit_memory_budget(&mut sink_settings, args.memory_budget, u64::from(settings.workers.get()) + 1, 0)?;
     if !(1..=MAX_QUEUE_CHUNKS).contains(&args.queue_chunks) {
         return Err(UsageError(format!("--queue-chunks must be 1-{MAX_QUEUE_CHUNKS}")).into());
     }

@@ -13,15 +13,16 @@ use anyhow::Context;
 use clap::Args;
 use tokio::io::BufReader;
 
-use crate::kafka::admin::ensure_topics;
+use crate::kafka::admin::{ensure_topics, existing_partitions};
 use crate::kafka::consumer::{ConsumerSettings, consume};
 use crate::kafka::dead_letters::DeadLetterPublisher;
 use crate::sink::{AbortSignal, Sink, Storage, run_lines};
 
 use super::args::parse_duration;
+use super::generate::DEFAULT_PARTITIONS;
 use super::kafka_args::KafkaArgs;
 use super::run::sink_summary;
-use super::sink_args::{S3Args, SinkArgs, open_store};
+use super::sink_args::{S3Args, SinkArgs, fit_memory_budget, open_store};
 use super::{UsageError, signals};
 
 pub(crate) const EXAMPLES: &str = "Examples:
@@ -66,6 +67,12 @@ pub(crate) struct SinkCommandArgs {
     #[command(flatten)]
     pub(crate) sink: SinkArgs,
 
+    /// Memory for the sink: batch buffers for every partition of the topic (this member may own
+    /// them all), the writes in flight, the Kafka prefetch queue (an eighth, at most 64 MiB) and
+    /// the process; `--max-bytes` is lowered to fit it.
+    #[arg(long, env = "NETCHAOS_MEMORY_BUDGET", default_value = "512MiB", value_parser = super::args::parse_bytes)]
+    pub(crate) memory_budget: u64,
+
     /// No summary on stderr.
     #[arg(long, short)]
     pub(crate) quiet: bool,
@@ -84,7 +91,8 @@ fn run_from(args: &SinkCommandArgs, from: &str) -> anyhow::Result<ExitCode> {
         (None, "-") => "stdin".to_owned(),
         (None, path) => Path::new(path).file_stem().map_or_else(|| "input".to_owned(), |stem| stem.to_string_lossy().into_owned()),
     };
-    let settings = args.sink.settings(&source)?;
+    let mut settings = args.sink.settings(&source)?;
+    fit_memory_budget(&mut settings, args.memory_budget, 1, 0)?;
     let storage = open_store(&args.store, &args.s3)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
@@ -123,12 +131,34 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
         return Err(UsageError("--group is empty: name the consumer group".into()).into());
     }
     let source = args.source.clone().unwrap_or_else(|| topic.clone());
-    let settings = args.sink.settings(&source)?;
+    let mut settings = args.sink.settings(&source)?;
     let storage = open_store(&args.store, &args.s3)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
+    let partitions = match runtime.block_on(existing_partitions(&kafka, &topic))? {
+        Some(partitions) => partitions,
+        None => {
+            tracing::warn!(
+                %topic,
+                assumed = DEFAULT_PARTITIONS,
+                "the topic does not exist yet: waiting for it; the memory budget assumes the partitions `generate` creates by default"
+            );
+            DEFAULT_PARTITIONS
+        }
+    };
+    // librdkafka stops fetching once its queue holds `queued.max.messages.kbytes`, but fetches from
+    // each of the brokers may be under way past it, each up to that size and then decompressed:
+    // the queue gets a quarter of what is set aside for it.
+    let prefetch = (args.memory_budget / 8).clamp(4 << 20, 64 << 20);
+    fit_memory_budget(&mut settings, args.memory_budget, u64::from(partitions), prefetch)?;
     let shutdown = signals::install(&runtime, Arc::new(AtomicBool::new(false)));
-    let consumer = ConsumerSettings { kafka: kafka.clone(), topic: topic.clone(), group: args.group.clone(), idle_exit: args.idle_exit };
+    let consumer = ConsumerSettings {
+        kafka: kafka.clone(),
+        topic: topic.clone(),
+        group: args.group.clone(),
+        idle_exit: args.idle_exit,
+        prefetch_kbytes: prefetch / 4 / 1024,
+    };
     // Store failures are retried until the store is back: Kafka keeps the records, a second
     // Ctrl-C exits at once, and a restart resumes from the store.
     let outcome = runtime.block_on(async {
@@ -148,7 +178,7 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
     runtime.shutdown_background();
     if !args.quiet {
         eprintln!(
-            "netchaos: consumed {} messages of {topic} in {:.2}s ({:.0}/s, first to last message) as group {}: {} commits, {} assignments, {} revocations, {} buffered records dropped on revocation (read again by the next owner); committed {:?}; {} rejects published to {dlq_topic}",
+            "netchaos: consumed {} messages of {topic} in {:.2}s ({:.0}/s, first to last message) as group {}: {} commits, {} assignments, {} revocations, {} buffered records dropped on revocation (read again by the next owner); paused {} times ({:.1}s) while the store was not taking batches; committed {:?}; {} rejects published to {dlq_topic}",
             report.messages,
             report.active.as_secs_f64(),
             report.messages as f64 / report.active.as_secs_f64().max(1e-3),
@@ -157,6 +187,8 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
             report.assignments,
             report.revocations,
             sink.stats().released,
+            report.pauses,
+            report.paused.as_secs_f64(),
             report.committed,
             sink.stats().dead_letters_published
         );

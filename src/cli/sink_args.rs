@@ -75,6 +75,36 @@ impl SinkArgs {
     }
 }
 
+/// What the process needs beside the sink's batches: the runtime, librdkafka's own buffers, the
+/// compressed objects being uploaded, the code.
+const BASELINE_BYTES: u64 = 32 << 20;
+
+/// Lowers `settings.max_bytes` so that the sink's batches fit `budget` beside `reserved` bytes
+/// (e.g. the Kafka consumer's prefetch queue) and [`BASELINE_BYTES`].
+///
+/// The batches: one open batch per partition, and the `flushes_in_flight + 1` batches being
+/// written, each of which is briefly held twice while it is split into lines (at most that many
+/// are split at once); everything else a write holds is compressed. So
+/// `partitions + 2 × (flushes_in_flight + 1)` buffers of up to `max_bytes` each.
+pub(crate) fn fit_memory_budget(settings: &mut SinkSettings, budget: u64, partitions: u64, reserved: u64) -> Result<(), UsageError> {
+    let buffers = partitions + 2 * (settings.flushes_in_flight as u64 + 1);
+    let available = budget.saturating_sub(BASELINE_BYTES + reserved);
+    let per_buffer = usize::try_from(available / buffers).unwrap_or(usize::MAX);
+    match NonZeroUsize::new(per_buffer.min(settings.max_bytes.get())) {
+        Some(max_bytes) if per_buffer >= 1 << 20 => {
+            settings.max_bytes = max_bytes;
+            Ok(())
+        }
+        _ => Err(UsageError(format!(
+            "--memory-budget {} MiB leaves less than 1 MiB per batch for {partitions} partitions and {} writes in flight \
+             (after {} MiB for the process and its buffers): raise it, or lower --flushes-in-flight",
+            budget >> 20,
+            settings.flushes_in_flight,
+            (BASELINE_BYTES + reserved) >> 20
+        ))),
+    }
+}
+
 pub(crate) fn parse_compression(text: &str) -> Result<Compression, String> {
     text.trim().parse::<Compression>().map_err(|error| error.to_string())
 }
@@ -100,4 +130,33 @@ pub(crate) struct S3Args {
 pub(crate) fn open_store(url: &str, s3: &S3Args) -> Result<Storage, UsageError> {
     let options = S3Options { endpoint: s3.s3_endpoint.clone(), region: s3.s3_region.clone(), virtual_hosted: s3.s3_virtual_hosted };
     Storage::open(url, &options).map_err(|error| UsageError(format!("cannot open the store `{url}`: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    fn fitted(budget: u64, partitions: u64, reserved: u64, flushes_in_flight: usize) -> Result<usize, UsageError> {
+        let mut settings = SinkSettings { flushes_in_flight, ..SinkSettings::new("t") };
+        fit_memory_budget(&mut settings, budget, partitions, reserved).map(|()| settings.max_bytes.get())
+    }
+
+    #[test]
+    fn the_memory_budget_lowers_max_bytes_to_fit_every_buffer() {
+        // 6 partitions, 2 writes in flight: 6 open batches + 2 × 3 writing = 12 buffers.
+        assert_eq!(fitted(512 * MIB, 6, 64 * MIB, 2).unwrap(), 32 << 20, "the default fits: unchanged");
+        let max_bytes = fitted(160 * MIB, 6, 20 * MIB, 2).unwrap() as u64;
+        assert_eq!(max_bytes, (160 - 32 - 20) * MIB / 12);
+        assert!(max_bytes * 12 + 32 * MIB + 20 * MIB <= 160 * MIB);
+        // More writes in flight, smaller batches.
+        assert!(fitted(160 * MIB, 6, 20 * MIB, 4).unwrap() < max_bytes as usize);
+    }
+
+    #[test]
+    fn a_budget_too_small_for_one_mib_per_batch_is_refused() {
+        let error = fitted(40 * MIB, 6, 4 * MIB, 2).unwrap_err();
+        assert!(error.0.contains("--memory-budget 40 MiB") && error.0.contains("raise it"), "{}", error.0);
+    }
 }

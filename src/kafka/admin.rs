@@ -73,6 +73,23 @@ pub async fn ensure_topics(settings: &KafkaSettings, topics: &[(&str, TopicSpec)
     Ok(states)
 }
 
+/// The partition count of an existing topic; `None` when the cluster does not know the topic.
+pub async fn existing_partitions(settings: &KafkaSettings, topic: &str) -> anyhow::Result<Option<u32>> {
+    let admin: AdminClient<DefaultClientContext> = settings
+        .client_config(&[])
+        .create()
+        .map_err(|error| anyhow::anyhow!("cannot create a Kafka admin client: {}", describe(&error)))?;
+    let metadata = admin.inner().fetch_metadata(Some(topic), Duration::from_secs(10)).map_err(|error| {
+        anyhow::anyhow!("cannot reach Kafka at {} to read the topic `{topic}`: {}; check --brokers", settings.brokers, describe(&error))
+    })?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .find(|entry| entry.name() == topic && entry.error().is_none())
+        .map(|entry| entry.partitions().len() as u32)
+        .filter(|partitions| *partitions > 0))
+}
+
 /// The topic's partition count, waiting briefly for a just-created topic's metadata to spread.
 async fn partition_count(admin: &AdminClient<DefaultClientContext>, topic: &str) -> anyhow::Result<u32> {
     let deadline = tokio::time::Instant::now() + TIMEOUT;

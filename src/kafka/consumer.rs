@@ -56,11 +56,15 @@ pub struct ConsumerSettings {
     /// Stop (flush, commit, exit) once no message arrived for this long after the first
     /// assignment.
     pub idle_exit: Option<Duration>,
+    /// librdkafka's prefetch queue (`queued.max.messages.kbytes`; fetches are capped to it too).
+    pub prefetch_kbytes: u64,
 }
 
 impl ConsumerSettings {
     fn client_config(&self) -> ClientConfig {
+        let prefetch = self.prefetch_kbytes.to_string();
         self.kafka.client_config(&[
+            ("queued.max.messages.kbytes", &prefetch),
             ("group.id", &self.group),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
@@ -83,6 +87,10 @@ pub struct ConsumeReport {
     pub committed: BTreeMap<u32, u64>,
     /// From the first message to the last (the consume rate's time base).
     pub active: Duration,
+    /// Times consumption was paused because the store was not taking batches, and for how long
+    /// in all.
+    pub pauses: u64,
+    pub paused: Duration,
 }
 
 /// A rebalance the callbacks saw, for the loop to act on.
@@ -188,6 +196,8 @@ impl ConsumerContext for GroupContext {
 /// Consumes `settings.topic` into `sink` until `shutdown` turns true (or `idle_exit` passes), then
 /// flushes and commits.
 pub async fn consume(settings: &ConsumerSettings, sink: &mut Sink, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<ConsumeReport> {
+    // The driver waits for room itself, polling the consumer meanwhile.
+    sink.set_caller_backpressure();
     let context = GroupContext { topic: settings.topic.clone(), writes: sink.writes_in_flight(), ..GroupContext::default() };
     let consumer: StreamConsumer<GroupContext> = settings
         .client_config()
@@ -203,6 +213,7 @@ pub async fn consume(settings: &ConsumerSettings, sink: &mut Sink, mut shutdown:
         commit_marks: BTreeMap::new(),
         batches_seen: 0,
         owned: BTreeSet::new(),
+        failpoint: Failpoint::from_env(),
     };
     let outcome = driver.run(sink, &mut shutdown).await;
     let finished = match outcome {
@@ -222,10 +233,61 @@ struct Driver<'a> {
     batches_seen: u64,
     /// The partitions this member owns, as of the last change applied.
     owned: BTreeSet<u32>,
+    failpoint: Option<Failpoint>,
+}
+
+/// A crash on purpose, for the tests of the exactly-once argument: with
+/// `NETCHAOS_FAILPOINT=abort-before-commit:N` the process aborts once `N` batches are stored,
+/// after the store acknowledged them and before their offsets are committed.
+#[derive(Debug)]
+struct Failpoint {
+    after_batches: u64,
+}
+
+impl Failpoint {
+    const VARIABLE: &'static str = "NETCHAOS_FAILPOINT";
+
+    fn from_env() -> Option<Failpoint> {
+        let value = std::env::var(Self::VARIABLE).ok()?;
+        let after_batches = value.strip_prefix("abort-before-commit:").and_then(|count| count.trim().parse().ok());
+        match after_batches {
+            Some(after_batches) => Some(Failpoint { after_batches }),
+            None => {
+                tracing::warn!(%value, "{} not understood (expected abort-before-commit:N): ignored", Self::VARIABLE);
+                None
+            }
+        }
+    }
+
+    fn before_commit(&self, batches_stored: u64) {
+        if batches_stored >= self.after_batches {
+            eprintln!("netchaos: {}: {batches_stored} batches stored, their offsets not committed: aborting", Self::VARIABLE);
+            std::process::abort();
+        }
+    }
 }
 
 /// Messages taken from librdkafka's queue in one go, between two looks at the timers.
 const BURST: usize = 1024;
+
+/// What [`Driver::apply_changes`] did.
+#[derive(Debug, Default)]
+struct Rebalanced {
+    /// Partitions were assigned.
+    assigned: bool,
+    /// Every partition revoked or assigned.
+    touched: BTreeSet<u32>,
+}
+
+/// How long the driver waits in place for room in the sink before it pauses consumption.
+const PAUSE_AFTER: Duration = Duration::from_secs(2);
+
+enum Paused<'m> {
+    Message(Result<BorrowedMessage<'m>, KafkaError>),
+    Room(Result<(), crate::sink::SinkError>),
+    Rebalanced,
+    Shutdown,
+}
 
 enum Step<'m> {
     Message(Result<BorrowedMessage<'m>, KafkaError>),
@@ -241,6 +303,10 @@ impl Driver<'_> {
         let mut last_activity: Option<Instant> = None;
         let mut first_message: Option<Instant> = None;
         loop {
+            if !sink.has_room()? && self.make_room(sink, shutdown).await? {
+                tracing::info!("shutdown requested: flushing and committing");
+                return Ok(());
+            }
             let deadline = sink.next_deadline();
             let idle_at = match (self.settings.idle_exit, last_activity) {
                 (Some(idle), Some(last)) => Some(last + idle),
@@ -255,7 +321,7 @@ impl Driver<'_> {
                 received = consumer.recv() => Step::Message(received),
             };
             // Rebalances happen inside recv: act on them before anything else.
-            if self.apply_changes(sink).await? && last_activity.is_none() {
+            if self.apply_changes(sink).await?.assigned && last_activity.is_none() {
                 last_activity = Some(Instant::now());
             }
             match step {
@@ -264,6 +330,9 @@ impl Driver<'_> {
                     // Take what librdkafka has already fetched without going through the timers
                     // for each message; they are looked at again after a burst.
                     for _ in 0..BURST {
+                        if !sink.has_room()? {
+                            break;
+                        }
                         let Some(received) = consumer.recv().now_or_never() else { break };
                         self.apply_changes(sink).await?;
                         self.receive(sink, received).await?;
@@ -283,10 +352,101 @@ impl Driver<'_> {
                     return Ok(());
                 }
             }
-            if sink.batches_stored() != self.batches_seen {
-                self.commit(sink, CommitMode::Async)?;
-            }
+            self.commit_if_stored(sink)?;
         }
+    }
+
+    /// Commits when batches were stored since the last commit.
+    fn commit_if_stored(&mut self, sink: &Sink) -> anyhow::Result<()> {
+        if sink.batches_stored() == self.batches_seen {
+            return Ok(());
+        }
+        if let Some(failpoint) = &self.failpoint {
+            failpoint.before_commit(sink.batches_stored());
+        }
+        self.commit(sink, CommitMode::Async)
+    }
+
+    /// Waits until the sink has room for another batch. A short wait (the oldest write finishing)
+    /// happens in place; past [`PAUSE_AFTER`] the store is failing or slow, and the driver pauses
+    /// the assignment and goes on polling, so that librdkafka's `max.poll.interval.ms` never sees
+    /// a stalled member (which would be expelled from the group without a rebalance callback while
+    /// its writes are still being retried). Messages that were already on their way are dropped,
+    /// and each partition that lost one is moved back to the first of them before consumption
+    /// resumes. Returns true when a shutdown was requested meanwhile.
+    async fn make_room(&mut self, sink: &mut Sink, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<bool> {
+        if let Ok(room) = tokio::time::timeout(PAUSE_AFTER, sink.wait_for_room()).await {
+            room?;
+            return Ok(false);
+        }
+        let consumer = self.consumer;
+        self.pause_assignment()?;
+        self.report.pauses += 1;
+        let paused_at = Instant::now();
+        tracing::warn!(
+            waited = ?PAUSE_AFTER,
+            "the store is not taking batches (writes are being retried): consumption paused, the consumer keeps polling"
+        );
+        // Per partition, the first message received and dropped while paused.
+        let mut rewind: BTreeMap<u32, u64> = BTreeMap::new();
+        let stop = loop {
+            let step = tokio::select! {
+                biased;
+                () = shutdown_requested(shutdown) => Paused::Shutdown,
+                room = sink.wait_for_room() => Paused::Room(room),
+                () = consumer.context().changed.notified() => Paused::Rebalanced,
+                received = consumer.recv() => Paused::Message(received),
+            };
+            // A rebalance inside recv comes before the message it returned.
+            let rebalanced = self.apply_changes(sink).await?;
+            if rebalanced.assigned {
+                self.pause_assignment()?;
+            }
+            // A partition revoked (and maybe assigned again) starts afresh from the group's offset
+            // and the store: what was dropped before no longer counts.
+            rewind.retain(|partition, _| !rebalanced.touched.contains(partition));
+            match step {
+                Paused::Room(room) => {
+                    room?;
+                    break false;
+                }
+                Paused::Shutdown => break true,
+                Paused::Rebalanced => {}
+                Paused::Message(Ok(message)) => {
+                    if let (Ok(partition), Ok(offset)) = (u32::try_from(message.partition()), u64::try_from(message.offset()))
+                        && self.owned.contains(&partition)
+                    {
+                        rewind.entry(partition).or_insert(offset);
+                    }
+                }
+                Paused::Message(Err(error)) => self.consumer_error(&error)?,
+            }
+            self.commit_if_stored(sink)?;
+        };
+        for (partition, offset) in &rewind {
+            self.seek(*partition, *offset).await?;
+        }
+        self.consumer
+            .resume(&self.consumer.assignment().map_err(|error| anyhow::anyhow!("cannot read the assignment: {}", describe(&error)))?)
+            .map_err(|error| anyhow::anyhow!("cannot resume consumption: {}", describe(&error)))?;
+        self.report.paused += paused_at.elapsed();
+        tracing::info!(paused = ?paused_at.elapsed(), ?rewind, "the store takes batches again: consumption resumed");
+        Ok(stop)
+    }
+
+    /// Pauses every partition currently assigned.
+    fn pause_assignment(&self) -> anyhow::Result<()> {
+        let assignment = self.consumer.assignment().map_err(|error| anyhow::anyhow!("cannot read the assignment: {}", describe(&error)))?;
+        self.consumer.pause(&assignment).map_err(|error| anyhow::anyhow!("cannot pause consumption: {}", describe(&error)))
+    }
+
+    /// A consumer error: fatal ones end the run, others are librdkafka's to retry.
+    fn consumer_error(&self, error: &KafkaError) -> anyhow::Result<()> {
+        if let Some((code, reason)) = self.consumer.client().fatal_error() {
+            anyhow::bail!("the Kafka consumer failed for good: {code}: {reason}");
+        }
+        tracing::warn!(error = %describe(error), "Kafka consumer error; librdkafka retries");
+        Ok(())
     }
 
     /// Feeds one received message to the sink (unless its partition is no longer owned), or
@@ -294,13 +454,7 @@ impl Driver<'_> {
     async fn receive(&mut self, sink: &mut Sink, received: Result<BorrowedMessage<'_>, KafkaError>) -> anyhow::Result<()> {
         let message = match received {
             Ok(message) => message,
-            Err(error) => {
-                if let Some((code, reason)) = self.consumer.client().fatal_error() {
-                    anyhow::bail!("the Kafka consumer failed for good: {code}: {reason}");
-                }
-                tracing::warn!(error = %describe(&error), "Kafka consumer error; librdkafka retries");
-                return Ok(());
-            }
+            Err(error) => return self.consumer_error(&error),
         };
         let (Ok(partition), Ok(offset)) = (u32::try_from(message.partition()), u64::try_from(message.offset())) else {
             return Ok(());
@@ -313,14 +467,14 @@ impl Driver<'_> {
         Ok(())
     }
 
-    /// Acts on the rebalances seen since the last call; true when partitions were assigned.
-    async fn apply_changes(&mut self, sink: &mut Sink) -> anyhow::Result<bool> {
+    /// Acts on the rebalances seen since the last call; returns what changed.
+    async fn apply_changes(&mut self, sink: &mut Sink) -> anyhow::Result<Rebalanced> {
         let changes = self.consumer.context().take_changes();
+        let mut rebalanced = Rebalanced::default();
         if changes.is_empty() {
-            return Ok(false);
+            return Ok(rebalanced);
         }
         self.owned = self.consumer.context().owned();
-        let mut assigned_any = false;
         for change in changes {
             match change {
                 Change::Revoked(partitions) => {
@@ -328,16 +482,18 @@ impl Driver<'_> {
                     for partition in partitions {
                         sink.release(partition);
                         self.commit_marks.remove(&partition);
+                        rebalanced.touched.insert(partition);
                     }
                 }
                 Change::Assigned(partitions) => {
                     self.report.assignments += 1;
-                    assigned_any = true;
+                    rebalanced.assigned = true;
+                    rebalanced.touched.extend(partitions.iter().copied());
                     self.start_partitions(sink, &partitions).await?;
                 }
             }
         }
-        Ok(assigned_any)
+        Ok(rebalanced)
     }
 
     /// Recovers newly assigned partitions from the store, which, not the group, says where each

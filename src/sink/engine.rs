@@ -68,6 +68,11 @@ pub struct Sink {
     /// Writes under way, oldest first.
     pending: VecDeque<PendingWrite>,
     writes_in_flight: Arc<WritesInFlight>,
+    /// Shared by the write tasks: how many split and compress at once.
+    preparing: Arc<tokio::sync::Semaphore>,
+    /// Whether a flush waits for the oldest writes while more than `flushes_in_flight` are under
+    /// way (false: the caller keeps the count down with [`Sink::has_room`]).
+    flush_waits: bool,
     /// Set when a store operation was abandoned: the in-memory state no longer matches a
     /// position the store can vouch for.
     pub(super) stopped: bool,
@@ -76,6 +81,7 @@ pub struct Sink {
 impl Sink {
     /// A sink that retries failing writes until they succeed; see [`Sink::with_abort`].
     pub fn new(storage: Storage, settings: SinkSettings) -> Self {
+        let preparing = Arc::new(tokio::sync::Semaphore::new(settings.flushes_in_flight + 1));
         Sink {
             storage,
             settings,
@@ -85,8 +91,20 @@ impl Sink {
             dead_letters: None,
             pending: VecDeque::new(),
             writes_in_flight: Arc::new(WritesInFlight::default()),
+            preparing,
+            flush_waits: true,
             stopped: false,
         }
+    }
+
+    /// Flushes never wait for older writes: the caller asks [`Sink::has_room`] before each message
+    /// and, when there is none, waits with [`Sink::wait_for_room`] while doing what it must meanwhile
+    /// (the Kafka driver keeps polling its consumer, so that a store outage does not get it expelled
+    /// from the group). Memory stays bounded as long as the caller does so: one message flushes at
+    /// most one batch, so at most `flushes_in_flight + 1` writes come from full batches, and the
+    /// age trigger only hands open batches, already counted, to writes.
+    pub fn set_caller_backpressure(&mut self) {
+        self.flush_waits = false;
     }
 
     /// Gives up retrying a failing store once `abort` is raised.
@@ -186,6 +204,31 @@ impl Sink {
         self.writes_in_flight.clone()
     }
 
+    /// True when fewer than `flushes_in_flight + 1` writes are under way (finished ones are
+    /// applied first), so that the next message may flush a batch without exceeding the bound;
+    /// see [`Sink::set_caller_backpressure`].
+    pub fn has_room(&mut self) -> Result<bool, SinkError> {
+        self.collect_finished()?;
+        Ok(self.pending.len() <= self.settings.flushes_in_flight)
+    }
+
+    /// Waits for the oldest writes, applying each as it finishes, until [`Sink::has_room`].
+    ///
+    /// Cancel-safe: a write is taken off the queue only once it has finished, so dropping this
+    /// future (in a `select!`) loses nothing.
+    pub async fn wait_for_room(&mut self) -> Result<(), SinkError> {
+        while !self.has_room()? {
+            let Some(oldest) = self.pending.front_mut() else { break };
+            let outcome = match (&mut oldest.task).await {
+                Ok(outcome) => outcome,
+                Err(join_error) => Err(SinkError::Task(join_error.to_string())),
+            };
+            let Some(write) = self.pending.pop_front() else { break };
+            self.apply(write.partition, write.next_offset, write.trigger, outcome)?;
+        }
+        Ok(())
+    }
+
     /// The number of batches stored so far: a driver commits offsets when it moves.
     pub fn batches_stored(&self) -> u64 {
         self.stats.batches
@@ -248,12 +291,13 @@ impl Sink {
             settings: self.settings.clone(),
             abort: self.abort.clone(),
             dead_letters: self.dead_letters.clone(),
+            preparing: self.preparing.clone(),
         };
         // Registered now, before the task first runs: a rebalance callback must see it.
         let registered = self.writes_in_flight.register(partition);
         let task = tokio::spawn(writer.write(partition, batch, registered));
         self.pending.push_back(PendingWrite { partition, next_offset, trigger, task });
-        self.settle(self.settings.flushes_in_flight).await
+        if self.flush_waits { self.settle(self.settings.flushes_in_flight).await } else { self.collect_finished() }
     }
 
     /// Waits for the oldest writes until at most `keep` are under way; applies every finished one.

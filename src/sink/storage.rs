@@ -14,6 +14,7 @@
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -21,6 +22,16 @@ use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
+
+/// object_store's own retries of one request: a few quick ones for a dropped connection or a
+/// 5xx, then the error reaches the sink, whose retry loop backs off for as long as the store is
+/// down and says so in the log (object_store's default, ten retries over up to three minutes,
+/// would hide an outage and delay the catch-up by up to 15 s after it).
+const REQUEST_RETRY: object_store::RetryConfig = object_store::RetryConfig {
+    backoff: object_store::BackoffConfig { init_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(1), base: 2.0 },
+    max_retries: 3,
+    retry_timeout: Duration::from_secs(15),
+};
 
 /// Why a store could not be opened or an operation on it failed.
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +178,7 @@ impl Storage {
             builder = builder.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
         }
         let store = builder
+            .with_retry(REQUEST_RETRY)
             .with_virtual_hosted_style_request(options.virtual_hosted)
             .build()
             .map_err(|source| StorageError::Open { path: url.to_owned(), source })?;

@@ -24,6 +24,9 @@ pub(super) struct Writer {
     pub(super) settings: SinkSettings,
     pub(super) abort: AbortSignal,
     pub(super) dead_letters: Option<Arc<dyn DeadLetterTopic>>,
+    /// Batches being split and compressed at once (each is held twice meanwhile): at most
+    /// `flushes_in_flight + 1`, which the memory bound counts on.
+    pub(super) preparing: Arc<tokio::sync::Semaphore>,
 }
 
 /// What one stored batch added to the sink's counters.
@@ -57,8 +60,10 @@ impl Writer {
         let (dlq_key, data_key) = (key_of(ObjectKind::Dlq), key_of(ObjectKind::Data));
         let dlq_to_topic = self.dead_letters.clone();
         let source = self.settings.source.as_str().to_owned();
-        let prepared =
-            prepare_off_thread(batch, source, partition, compression, self.settings.compression_level, dlq_to_topic.is_some()).await?;
+        let prepared = {
+            let _permit = self.preparing.acquire().await.map_err(|closed| SinkError::Task(closed.to_string()))?;
+            prepare_off_thread(batch, source, partition, compression, self.settings.compression_level, dlq_to_topic.is_some()).await?
+        };
         report.valid = prepared.valid;
         report.invalid = prepared.invalid;
         report.reasons = prepared.reasons;

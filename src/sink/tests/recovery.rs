@@ -182,3 +182,36 @@ async fn a_partition_released_and_recovered_with_writes_under_way_resumes_past_t
     sink.flush_all().await.unwrap();
     assert_stored_exactly(&storage, &messages).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_caller_backpressure_a_failing_store_never_blocks_a_push_and_a_cancelled_wait_loses_nothing() {
+    let (directory, storage) = temp_storage();
+    let messages = mixed_messages(30);
+    let limits = SinkSettings { flushes_in_flight: 1, ..settings(5, 1 << 30, Duration::from_secs(3600)) };
+    let mut sink = Sink::new(storage.clone(), limits);
+    sink.set_caller_backpressure();
+    sink.recover(0).await.unwrap();
+    let blocker = break_data_directory(&directory);
+    // Feed while there is room: two batches go to writes that keep failing, then there is none.
+    let mut fed = 0;
+    while sink.has_room().unwrap() {
+        let push = tokio::time::timeout(Duration::from_secs(2), sink.push(messages[fed].clone()));
+        push.await.expect("a push never waits for the store").unwrap();
+        fed += 1;
+    }
+    assert_eq!(fed, 10, "flushes_in_flight + 1 full batches, then no room");
+    // A wait given up (the Kafka driver's select! picks another branch) takes nothing away.
+    for _ in 0..3 {
+        assert!(tokio::time::timeout(Duration::from_millis(30), sink.wait_for_room()).await.is_err());
+    }
+    assert_eq!(sink.committed()[&0], 0);
+    std::fs::remove_file(&blocker).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), sink.wait_for_room()).await.unwrap().unwrap();
+    assert!(sink.stats().store_retries > 0);
+    for message in &messages[fed..] {
+        sink.push(message.clone()).await.unwrap();
+        sink.wait_for_room().await.unwrap();
+    }
+    sink.flush_all().await.unwrap();
+    assert_stored_exactly(&storage, &messages).await;
+}
