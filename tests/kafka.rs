@@ -12,19 +12,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::cli::{bad_input_catalogue, netchaos, number, object_files, run_ok, stored_lines, valid_record, verify};
-use common::kafka::{Background, KilledNode, brokers, generate_command, s3_server, serial, sink_command, unique, verify_until_complete};
+use common::kafka::{
+    Background, KilledNode, assert_exactly_once, brokers, generate_command, serial, sink_command, unique, verify_until_complete,
+};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-
-fn assert_exactly_once(report: &serde_json::Value, expected: u64) {
-    assert_eq!(number(report, "expected"), expected, "{report}");
-    assert_eq!(number(report, "landed"), expected, "{report}");
-    assert_eq!(number(report, "lost"), 0, "{report}");
-    assert_eq!(number(report, "duplicated"), 0, "{report}");
-    assert_eq!(number(report, "unacknowledged"), 0, "{report}");
-}
 
 fn manifest_kafka(manifest: &Path) -> serde_json::Value {
     let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
@@ -339,52 +333,6 @@ fn records_kafka_does_not_acknowledge_are_named_in_the_manifest_and_not_counted_
     assert_eq!(number(&report, "duplicated"), 0);
     assert!(number(&report, "landed") >= acknowledged, "every acknowledged record landed: {report}");
     assert_eq!(number(&report, "landed") + number(&report, "unacknowledged"), sent, "{report}");
-}
-
-#[test]
-fn a_sink_killed_three_times_into_s3_writes_every_record_exactly_once() {
-    let _serial = serial();
-    let directory = tempfile::tempdir().unwrap();
-    let manifest = directory.path().join("manifest.json");
-    let (endpoint, bucket) = s3_server();
-    let store = format!("s3://{bucket}/{}", unique("killed-sink"));
-    let (topic, group) = (unique("killed-sink"), unique("killed-sink-group"));
-    run_ok(&mut generate_command(&topic, 17, 0, 0, &directory.path().join("empty.json")));
-    let sink = |name: &str| {
-        let mut command = netchaos();
-        command.args(["sink", "--brokers", &brokers(), "--topic", &topic, "--group", &group, "--store", &store]);
-        command.args(["--s3-endpoint", &endpoint, "--max-age", "1s", "--max-records", "20000"]);
-        Background::spawn(name, &mut command, directory.path())
-    };
-    // 1,000,000 records at 60,000/s: about 17 s, during which the sink is SIGKILLed three times at
-    // uneven moments (mid-batch, mid-upload or between an upload and its commit) and restarted.
-    let mut generator = Background::spawn("generate", &mut generate_command(&topic, 17, 1_000_000, 60_000, &manifest), directory.path());
-    let mut current = sink("sink-0");
-    for (round, pause_ms) in [2_700u64, 3_100, 2_300].into_iter().enumerate() {
-        std::thread::sleep(Duration::from_millis(pause_ms));
-        assert!(generator.child.try_wait().unwrap().is_none(), "records still flow at kill {round}");
-        current.child.kill().unwrap();
-        current.child.wait().unwrap();
-        current = sink(&format!("sink-{}", round + 1));
-    }
-    generator.wait_success(Duration::from_secs(120));
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    let verify_s3 = || {
-        let output = netchaos()
-            .args(["verify", "--json", "--s3-endpoint", &endpoint, "--store", &store, "--manifest"])
-            .arg(&manifest)
-            .output()
-            .unwrap();
-        (serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap(), output.status.code())
-    };
-    while number(&verify_s3().0, "lost") > 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_secs(2));
-    }
-    current.terminate();
-    current.wait_success(Duration::from_secs(60));
-    let (report, code) = verify_s3();
-    assert_eq!(code, Some(0), "{report}");
-    assert_exactly_once(&report, 1_000_000);
 }
 
 /// Keys of every object under `root`, relative to it.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::cli::{netchaos, verify};
+use super::cli::{netchaos, number, verify};
 
 /// The cluster's bootstrap servers.
 pub fn brokers() -> String {
@@ -153,4 +153,13 @@ pub fn verify_until_complete(store: &Path, manifests: &[&Path], limit: Duration)
         }
         std::thread::sleep(Duration::from_secs(2));
     }
+}
+
+/// A `verify` report of exactly `expected` records, each landed once.
+pub fn assert_exactly_once(report: &serde_json::Value, expected: u64) {
+    assert_eq!(number(report, "expected"), expected, "{report}");
+    assert_eq!(number(report, "landed"), expected, "{report}");
+    assert_eq!(number(report, "lost"), 0, "{report}");
+    assert_eq!(number(report, "duplicated"), 0, "{report}");
+    assert_eq!(number(report, "unacknowledged"), 0, "{report}");
 }
