@@ -65,6 +65,10 @@ impl ConsumerSettings {
         let prefetch = self.prefetch_kbytes.to_string();
         self.kafka.client_config(&[
             ("queued.max.messages.kbytes", &prefetch),
+            // Once the queue is full, librdkafka postpones a partition's next fetch by this much
+            // (1 s by default): with a queue sized to the memory budget that idled the sink for
+            // most of each second (55k records/s; 280k with 20 ms, same machine).
+            ("fetch.queue.backoff.ms", "20"),
             ("group.id", &self.group),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
