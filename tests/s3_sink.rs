@@ -133,11 +133,27 @@ fn a_sink_killed_three_times_into_s3_writes_every_record_exactly_once() {
     run_ok(&mut generate_command(&case.topic, 17, 0, 0, &directory.path().join("empty.json")));
     let sink = |name: &str| Background::spawn(name, &mut case.sink(20_000), directory.path());
     // 1,000,000 records at 60,000/s: about 17 s, during which the sink is SIGKILLed three times at
-    // uneven moments (mid-batch, mid-upload or between an upload and its commit) and restarted.
+    // random moments (mid-batch, mid-upload or between an upload and its commit) and restarted.
+    // The moments are printed, so that a failure can be replayed with NETCHAOS_TEST_KILLS=a,b,c.
+    let pauses: Vec<u64> = match std::env::var("NETCHAOS_TEST_KILLS") {
+        Ok(list) => list.split(',').map(|ms| ms.trim().parse().unwrap()).collect(),
+        Err(_) => {
+            let mut state = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+            (0..3)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    1_500 + state % 2_500
+                })
+                .collect()
+        }
+    };
+    eprintln!("SIGKILL after {pauses:?} ms (NETCHAOS_TEST_KILLS={})", pauses.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
     let mut generator =
         Background::spawn("generate", &mut generate_command(&case.topic, 17, 1_000_000, 60_000, &manifest), directory.path());
     let mut current = sink("sink-0");
-    for (round, pause_ms) in [2_700u64, 3_100, 2_300].into_iter().enumerate() {
+    for (round, pause_ms) in pauses.into_iter().enumerate() {
         std::thread::sleep(Duration::from_millis(pause_ms));
         assert!(generator.child.try_wait().unwrap().is_none(), "records still flow at kill {round}");
         current.child.kill().unwrap();

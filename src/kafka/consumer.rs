@@ -24,6 +24,19 @@
 //!   new store for an old group), the consumer is moved back to it. The group's offsets are the
 //!   store's position published for Kafka's tools (lag, monitoring).
 //!
+//! # A slow or failing store
+//!
+//! The sink is used with caller backpressure ([`Sink::set_caller_backpressure`]): before each
+//! message the driver asks whether a batch could be flushed now without exceeding the writes in
+//! flight. A short wait for the oldest write happens in place; past two seconds the driver pauses
+//! its whole assignment and keeps polling, so that librdkafka's `max.poll.interval.ms` (5 minutes)
+//! never expels it while its writes are retried, rebalance callbacks still run, and batches that
+//! become durable are still committed. Messages already received when the pause began are dropped,
+//! and their partitions moved back to the first dropped offset before consumption resumes. A
+//! rebalance during an outage still waits for the revoked partitions' writes (up to two minutes,
+//! then the process exits without committing them), and an assignment waits for the store to list
+//! the new partitions.
+//!
 //! # Shutdown
 //!
 //! On SIGTERM / Ctrl-C (or after `--idle-exit` without messages) every open batch is flushed, the
@@ -240,7 +253,7 @@ struct Driver<'a> {
     failpoint: Option<Failpoint>,
 }
 
-/// A crash on purpose, for the tests of the exactly-once argument: with
+/// A crash on purpose, for the tests of the exactly-once argument (not a user setting): with
 /// `NETCHAOS_FAILPOINT=abort-before-commit:N` the process aborts once `N` batches are stored,
 /// after the store acknowledged them and before their offsets are committed.
 #[derive(Debug)]

@@ -43,32 +43,57 @@
 //!    replaying from an older offset (a Kafka commit that lagged the store, a re-read file) writes
 //!    nothing twice, and since the resume offset is exactly one past the last stored offset,
 //!    nothing is skipped either.
-//! 5. Objects appear whole or not at all (staging file plus rename locally, atomic PUT on S3), and a
-//!    rewritten key holds the same bytes' worth of offsets, so a retried write is harmless.
+//! 5. Objects appear whole or not at all (staging file plus rename locally; on S3 a PUT is atomic:
+//!    an interrupted upload leaves no object), and a rewritten key holds the same offsets, so a
+//!    retried write is harmless. A PUT whose acknowledgement was lost (the connection dropped after
+//!    the server stored it) is retried under the same key: same range, same position, no copy.
 //!
 //! Batch boundaries after a replay may differ from the ones a crashed run would have used; the
 //! argument does not need them to match. `dt=` / `hour=` are the wall-clock time of the flush and
-//! play no part in it. What it does not cover: two sinks writing the same partition at once. In
-//! the Kafka mode a member that loses a partition waits, inside the rebalance callback and so
-//! before the partition can be handed on, for its writes of that partition to finish
-//! ([`WritesInFlight`]), and exits rather than hand it on if they do not finish in time. Not yet
-//! covered: a member expelled from the group without a rebalance callback, which happens when a
-//! store outage keeps it from polling past `max.poll.interval.ms` (5 minutes by default); it could
-//! finish a write after the next owner recovered. Polling on while paused during an outage is the
-//! fix (the S3 issue).
+//! play no part in it: the recovery listing covers every `dt=` / `hour=` of the source.
+//!
+//! What the argument asks of the store, and why S3 gives it: a write acknowledged is durable, and a
+//! listing made after a write was acknowledged shows it. S3 has had strong read-after-write and
+//! list-after-write consistency since December 2020, and S3-compatible servers (s3s-fs, MinIO)
+//! have it too. Nothing needs conditional writes (`If-None-Match`) or versioning: two writers of
+//! one key can only be one sink retrying its own batch, or two sinks owning one partition at once,
+//! which the next paragraph rules out. Large objects would need multipart uploads, whose parts are
+//! invisible until completed; batches stay far below the 5 GiB single-PUT limit. One assumption is
+//! left: a PUT whose whole body reached the server before the sink died is finished by the server
+//! before the restarted sink lists the store; the server needs milliseconds, a restart seconds
+//! (rejoining the group alone takes longer).
+//!
+//! What it does not cover: two sinks writing the same partition at once. In the Kafka mode a
+//! member that loses a partition waits, inside the rebalance callback and so before the partition
+//! can be handed on, for its writes of that partition to finish ([`WritesInFlight`]), and exits
+//! rather than hand it on if they do not finish in time. A member is only expelled without that
+//! callback when it stops polling for `max.poll.interval.ms`; the driver never does (see below).
 //!
 //! # Store outages and memory
 //!
 //! A failed write is retried with exponential backoff (100 ms doubling to 5 s by default) until it
-//! succeeds or the [`AbortSignal`] is raised, never dropped; once `flushes_in_flight` writes are
-//! under way the next flush waits for the oldest, so while the store fails the driver, which is
-//! awaiting that flush, stops feeding messages. If a write is abandoned the sink refuses further
-//! work ([`SinkError::Abandoned`]) and nothing past the durable batches is committed: restart and
-//! recovery resume from the store. Each partition buffers at most about `max_bytes` of raw
-//! messages (plus one message), and each write under way holds one batch (while a flush waits for
-//! the oldest, `flushes_in_flight + 1` exist), briefly with its split lines beside it before they
-//! are compressed; so memory is about `(partitions + flushes_in_flight + 1) × max_bytes`, plus one
-//! split copy per write being prepared and the compressed objects.
+//! succeeds or the [`AbortSignal`] is raised, never dropped (the S3 client's own retries of a
+//! request are kept to three quick ones, so that an outage reaches this loop and its log). The
+//! store being down only ever delays the batches: positions, and the Kafka commits that follow
+//! them, move only as batches become durable, in flush order, so nothing past what is stored is
+//! ever committed. If a write is abandoned the sink refuses further work
+//! ([`SinkError::Abandoned`]); restart and recovery resume from the store.
+//!
+//! Backpressure: with `flushes_in_flight` writes under way, the next flush waits for the oldest
+//! (`run`, `sink --from`), so the driver stops reading. The Kafka driver instead uses
+//! [`Sink::set_caller_backpressure`]: flushes never wait, and before each message it asks
+//! [`Sink::has_room`]. When there is no room for more than a moment it pauses its assignment and
+//! goes on polling the consumer (staying in the group, serving rebalances, committing what becomes
+//! durable) while [`Sink::wait_for_room`] waits; messages librdkafka had already handed over are
+//! dropped and their partitions moved back to the first of them when consumption resumes.
+//!
+//! Memory: each partition buffers at most about `max_bytes` of raw messages (plus one message);
+//! at most `flushes_in_flight + 1` full batches are being written, and at most that many are being
+//! split and compressed at once, each held twice meanwhile (raw and split); a write being retried
+//! holds only its compressed objects. So the batches take at most about
+//! `(partitions + 2 × (flushes_in_flight + 1)) × max_bytes`, which `--memory-budget` fits
+//! `max_bytes` to (beside librdkafka's prefetch queue in the Kafka mode). A store outage does not
+//! add to it: it stops the reading.
 
 pub mod compression;
 pub mod dlq;
