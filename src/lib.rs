@@ -16,6 +16,8 @@
 //! - [`verify`]: audits a store against generator manifests (lost, duplicated, invalid).
 //! - [`cli`]: one module per subcommand, thin; logic lives in the library.
 
+#![forbid(unsafe_code)]
+
 pub mod chaos;
 pub mod cli;
 pub mod generator;

@@ -253,3 +253,45 @@ fn a_twenty_second_store_outage_pauses_the_sink_within_its_memory_budget_and_los
     assert_eq!(code, Some(0), "{report}");
     assert_exactly_once(&report, 800_000);
 }
+
+#[test]
+fn a_member_joining_during_a_store_outage_gets_partitions_that_flow_once_the_store_is_back() {
+    let _serial = serial();
+    let directory = tempfile::tempdir().unwrap();
+    let manifest = directory.path().join("manifest.json");
+    let case = Case::new("outage-rebalance");
+    run_ok(&mut generate_command(&case.topic, 31, 0, 0, &directory.path().join("empty.json")));
+    // librdkafka's default max.poll.interval.ms (300 s): the rebalance waits for the first member's
+    // revocation, which waits for its writes (the store is back well within half of it).
+    let sink = |name: &str| Background::spawn(name, case.sink(100_000).env("NETCHAOS_LOG", "info"), directory.path());
+    let mut first = sink("sink-a");
+    // 500,000 records at 25,000/s: 20 s. The store goes down at 4 s; a second member joins at 8 s,
+    // while the first is paused, and the group rebalances (the first waits in its revocation for
+    // its writes, until the store is back at 22 s); then both must consume what they were given.
+    let mut generator = Background::spawn("generate", &mut generate_command(&case.topic, 31, 500_000, 25_000, &manifest), directory.path());
+    std::thread::sleep(Duration::from_secs(4));
+    let mut second = {
+        let _stopped = StoppedStore::stop();
+        std::thread::sleep(Duration::from_secs(4));
+        let second = sink("sink-b");
+        std::thread::sleep(Duration::from_secs(14));
+        second
+    };
+    generator.wait_success(Duration::from_secs(120));
+    let report = case.verify_until_complete(&manifest, Duration::from_secs(120));
+    assert_eq!(number(&report, "lost"), 0, "no partition stays paused: {report}");
+    for member in [&mut first, &mut second] {
+        member.terminate();
+        member.wait_success(Duration::from_secs(60));
+    }
+    let (first_log, second_log) = (first.stderr_text(), second.stderr_text());
+    assert!(first_log.contains("consumption paused"), "the first member paused for the outage: {first_log}");
+    assert!(first_log.contains("partitions revoked"), "the join rebalanced the first member: {first_log}");
+    let consumed = |log: &str| -> u64 {
+        log.split("consumed ").nth(1).and_then(|rest| rest.split_whitespace().next()).and_then(|count| count.parse().ok()).unwrap()
+    };
+    assert!(consumed(&second_log) > 0, "the member that joined during the outage consumed: {second_log}");
+    let (report, code) = case.verify(&manifest);
+    assert_eq!(code, Some(0), "{report}");
+    assert_exactly_once(&report, 500_000);
+}

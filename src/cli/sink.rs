@@ -67,9 +67,9 @@ pub(crate) struct SinkCommandArgs {
     #[command(flatten)]
     pub(crate) sink: SinkArgs,
 
-    /// Memory for the sink: batch buffers for every partition of the topic (this member may own
-    /// them all), the writes in flight, the Kafka prefetch queue (an eighth, at most 64 MiB) and
-    /// the process; `--max-bytes` is lowered to fit it.
+    /// Memory for the sink: batch buffers for every partition (with --brokers every partition of
+    /// the topic, as this member may own them all), the writes in flight, the Kafka prefetch queue
+    /// (an eighth, at most 64 MiB) and the process; `--max-bytes` is lowered to fit it.
     #[arg(long, env = "NETCHAOS_MEMORY_BUDGET", default_value = "512MiB", value_parser = super::args::parse_bytes)]
     pub(crate) memory_budget: u64,
 

@@ -92,6 +92,14 @@ pub(crate) fn fit_memory_budget(settings: &mut SinkSettings, budget: u64, partit
     let per_buffer = usize::try_from(available / buffers).unwrap_or(usize::MAX);
     match NonZeroUsize::new(per_buffer.min(settings.max_bytes.get())) {
         Some(max_bytes) if per_buffer >= 1 << 20 => {
+            if max_bytes < settings.max_bytes {
+                tracing::info!(
+                    max_bytes = max_bytes.get(),
+                    asked = settings.max_bytes.get(),
+                    partitions,
+                    "--max-bytes lowered to fit --memory-budget"
+                );
+            }
             settings.max_bytes = max_bytes;
             Ok(())
         }

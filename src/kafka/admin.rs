@@ -75,19 +75,21 @@ pub async fn ensure_topics(settings: &KafkaSettings, topics: &[(&str, TopicSpec)
 
 /// The partition count of an existing topic; `None` when the cluster does not know the topic.
 pub async fn existing_partitions(settings: &KafkaSettings, topic: &str) -> anyhow::Result<Option<u32>> {
+    // A metadata request from a producer-type client would have a broker with
+    // `auto.create.topics.enable` create the topic (one partition, the broker's defaults).
     let admin: AdminClient<DefaultClientContext> = settings
-        .client_config(&[])
+        .client_config(&[("allow.auto.create.topics", "false")])
         .create()
         .map_err(|error| anyhow::anyhow!("cannot create a Kafka admin client: {}", describe(&error)))?;
     let metadata = admin.inner().fetch_metadata(Some(topic), Duration::from_secs(10)).map_err(|error| {
         anyhow::anyhow!("cannot reach Kafka at {} to read the topic `{topic}`: {}; check --brokers", settings.brokers, describe(&error))
     })?;
-    Ok(metadata
-        .topics()
-        .iter()
-        .find(|entry| entry.name() == topic && entry.error().is_none())
-        .map(|entry| entry.partitions().len() as u32)
-        .filter(|partitions| *partitions > 0))
+    let Some(entry) = metadata.topics().iter().find(|entry| entry.name() == topic) else { return Ok(None) };
+    match entry.error() {
+        None => Ok(Some(entry.partitions().len() as u32).filter(|partitions| *partitions > 0)),
+        Some(code) if RDKafkaErrorCode::from(code) == RDKafkaErrorCode::UnknownTopicOrPartition => Ok(None),
+        Some(code) => anyhow::bail!("cannot read the Kafka topic `{topic}`: {}", RDKafkaErrorCode::from(code)),
+    }
 }
 
 /// The topic's partition count, waiting briefly for a just-created topic's metadata to spread.

@@ -31,11 +31,14 @@
 //! flight. A short wait for the oldest write happens in place; past two seconds the driver pauses
 //! its whole assignment and keeps polling, so that librdkafka's `max.poll.interval.ms` (5 minutes)
 //! never expels it while its writes are retried, rebalance callbacks still run, and batches that
-//! become durable are still committed. Messages already received when the pause began are dropped,
-//! and their partitions moved back to the first dropped offset before consumption resumes. A
-//! rebalance during an outage still waits for the revoked partitions' writes (up to two minutes,
-//! then the process exits without committing them), and an assignment waits for the store to list
-//! the new partitions.
+//! become durable are still committed. Pausing makes librdkafka drop what it had fetched but not
+//! handed over and later resume after the last message it handed over, so nothing the sink took is
+//! lost or read twice (a message that arrives anyway is dropped and its partition moved back to
+//! it). Partitions assigned while paused are paused too. The shutdown's last writes are awaited
+//! the same way. Not covered: a rebalance during an outage waits inside its callback for the
+//! revoked partitions' writes (up to two minutes, then the process exits without committing
+//! them), and an assignment waits for the store to list the new partitions; the consumer is not
+//! polled meanwhile.
 //!
 //! # Shutdown
 //!
@@ -74,13 +77,27 @@ pub struct ConsumerSettings {
 }
 
 impl ConsumerSettings {
+    /// How long a revocation may wait for writes: half the rebalance timeout, at most
+    /// [`REVOKE_WAIT_MAX`].
+    fn revoke_wait(&self) -> Duration {
+        let max_poll_interval = self
+            .kafka
+            .extra
+            .iter()
+            .rev()
+            .find(|(key, _)| key == "max.poll.interval.ms")
+            .and_then(|(_, value)| value.trim().parse().ok())
+            .map_or(MAX_POLL_INTERVAL_DEFAULT, Duration::from_millis);
+        (max_poll_interval / 2).min(REVOKE_WAIT_MAX)
+    }
+
     fn client_config(&self) -> ClientConfig {
         let prefetch = self.prefetch_kbytes.to_string();
         self.kafka.client_config(&[
             ("queued.max.messages.kbytes", &prefetch),
             // Once the queue is full, librdkafka postpones a partition's next fetch by this much
             // (1 s by default): with a queue sized to the memory budget that idled the sink for
-            // most of each second (55k records/s; 280k with 20 ms, same machine).
+            // most of each second (55k records/s; 270k with 20 ms, same machine).
             ("fetch.queue.backoff.ms", "20"),
             ("group.id", &self.group),
             ("enable.auto.commit", "false"),
@@ -117,12 +134,20 @@ enum Change {
     Revoked(Vec<u32>),
 }
 
-/// How long a revocation waits for the revoked partitions' writes (a store outage can make them
-/// slow). Past it the process exits rather than let the group hand the partitions on while a
+/// How long a revocation waits at most for the revoked partitions' writes (a store outage can make
+/// them slow). Past it the process exits rather than let the group hand the partitions on while a
 /// write of theirs is still being retried. The callback blocks the thread that polls the consumer
 /// (the `block_on` thread in `netchaos sink`), never a runtime worker, so the writes it waits for
 /// keep running.
-const REVOKE_WAIT: Duration = Duration::from_secs(120);
+///
+/// It must end well inside the rebalance timeout, which librdkafka sets to `max.poll.interval.ms`:
+/// the coordinator waits that long for a member to rejoin, then drops it and hands its partitions
+/// to the others, whose recovery could list the store before this member's late write lands (seen
+/// with `max.poll.interval.ms=10000` and a 20 s outage: records stored twice). Hence half of it.
+const REVOKE_WAIT_MAX: Duration = Duration::from_secs(120);
+
+/// librdkafka's default `max.poll.interval.ms`.
+const MAX_POLL_INTERVAL_DEFAULT: Duration = Duration::from_secs(300);
 
 /// Rebalance callbacks: record the change, keep the owned set current.
 #[derive(Debug, Default)]
@@ -134,6 +159,8 @@ struct GroupContext {
     /// Wakes the loop to act on a change even when no message follows it.
     changed: tokio::sync::Notify,
     topic: String,
+    /// See [`REVOKE_WAIT_MAX`].
+    revoke_wait: Duration,
 }
 
 impl GroupContext {
@@ -171,13 +198,14 @@ impl ConsumerContext for GroupContext {
             tracing::info!(?revoked, "partitions revoked");
             // Their next owner recovers from the store as soon as this returns: every batch this
             // member is still writing for them must be there by then.
-            if !self.writes.wait_idle(&revoked, REVOKE_WAIT) {
+            if !self.writes.wait_idle(&revoked, self.revoke_wait) {
                 // Handing them on now could let the next owner recover before a late write lands
                 // and store those records twice. Stopping without a commit is safe: whatever is
                 // not stored is read again by the next owner.
-                tracing::error!(?revoked, "batches of revoked partitions still being written after {REVOKE_WAIT:?}: exiting");
+                let waited = self.revoke_wait;
+                tracing::error!(?revoked, "batches of revoked partitions still being written after {waited:?}: exiting");
                 eprintln!(
-                    "netchaos: error: the store did not take the batches of revoked partitions {revoked:?} within {REVOKE_WAIT:?}; \
+                    "netchaos: error: the store did not take the batches of revoked partitions {revoked:?} within {waited:?}; \
                      exiting without committing them (a restart resumes from the store)"
                 );
                 std::process::exit(1);
@@ -215,7 +243,12 @@ impl ConsumerContext for GroupContext {
 pub async fn consume(settings: &ConsumerSettings, sink: &mut Sink, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<ConsumeReport> {
     // The driver waits for room itself, polling the consumer meanwhile.
     sink.set_caller_backpressure();
-    let context = GroupContext { topic: settings.topic.clone(), writes: sink.writes_in_flight(), ..GroupContext::default() };
+    let context = GroupContext {
+        topic: settings.topic.clone(),
+        writes: sink.writes_in_flight(),
+        revoke_wait: settings.revoke_wait(),
+        ..GroupContext::default()
+    };
     let consumer: StreamConsumer<GroupContext> = settings
         .client_config()
         .create_with_context(context)
@@ -230,6 +263,7 @@ pub async fn consume(settings: &ConsumerSettings, sink: &mut Sink, mut shutdown:
         commit_marks: BTreeMap::new(),
         batches_seen: 0,
         owned: BTreeSet::new(),
+        paused: false,
         failpoint: Failpoint::from_env(),
     };
     let outcome = driver.run(sink, &mut shutdown).await;
@@ -250,12 +284,15 @@ struct Driver<'a> {
     batches_seen: u64,
     /// The partitions this member owns, as of the last change applied.
     owned: BTreeSet<u32>,
+    /// Whether the assignment is paused (the store is not taking batches, or shutting down).
+    paused: bool,
     failpoint: Option<Failpoint>,
 }
 
 /// A crash on purpose, for the tests of the exactly-once argument (not a user setting): with
-/// `NETCHAOS_FAILPOINT=abort-before-commit:N` the process aborts once `N` batches are stored,
-/// after the store acknowledged them and before their offsets are committed.
+/// `NETCHAOS_FAILPOINT=abort-before-commit:N` the process aborts at the first offset commit the
+/// running loop makes once `N` batches are stored: the store acknowledged them, the group has not
+/// heard of them. One environment lookup at start; nothing on the hot path.
 #[derive(Debug)]
 struct Failpoint {
     after_batches: u64,
@@ -299,9 +336,18 @@ struct Rebalanced {
 /// How long the driver waits in place for room in the sink before it pauses consumption.
 const PAUSE_AFTER: Duration = Duration::from_secs(2);
 
+/// What [`Driver::poll_paused`] waits for.
+#[derive(Debug, Clone, Copy)]
+enum Goal {
+    /// Room for another batch.
+    Room,
+    /// Every write durable.
+    Idle,
+}
+
 enum Paused<'m> {
     Message(Result<BorrowedMessage<'m>, KafkaError>),
-    Room(Result<(), crate::sink::SinkError>),
+    Reached(Result<(), crate::sink::SinkError>),
     Rebalanced,
     Shutdown,
 }
@@ -320,9 +366,13 @@ impl Driver<'_> {
         let mut last_activity: Option<Instant> = None;
         let mut first_message: Option<Instant> = None;
         loop {
-            if !sink.has_room()? && self.make_room(sink, shutdown).await? {
-                tracing::info!("shutdown requested: flushing and committing");
-                return Ok(());
+            if !sink.has_room()? {
+                if self.make_room(sink, shutdown).await? {
+                    tracing::info!("shutdown requested: flushing and committing");
+                    return Ok(());
+                }
+                // Waiting for the store is not being idle.
+                last_activity = Some(Instant::now());
             }
             let deadline = sink.next_deadline();
             let idle_at = match (self.settings.idle_exit, last_activity) {
@@ -386,45 +436,73 @@ impl Driver<'_> {
 
     /// Waits until the sink has room for another batch. A short wait (the oldest write finishing)
     /// happens in place; past [`PAUSE_AFTER`] the store is failing or slow, and the driver pauses
-    /// the assignment and goes on polling, so that librdkafka's `max.poll.interval.ms` never sees
-    /// a stalled member (which would be expelled from the group without a rebalance callback while
-    /// its writes are still being retried). Messages that were already on their way are dropped,
-    /// and each partition that lost one is moved back to the first of them before consumption
-    /// resumes. Returns true when a shutdown was requested meanwhile.
+    /// the assignment and goes on polling ([`Driver::poll_paused`]) until there is room. Returns
+    /// true when a shutdown was requested meanwhile.
     async fn make_room(&mut self, sink: &mut Sink, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<bool> {
         if let Ok(room) = tokio::time::timeout(PAUSE_AFTER, sink.wait_for_room()).await {
             room?;
             return Ok(false);
         }
-        let consumer = self.consumer;
-        self.pause_assignment()?;
         self.report.pauses += 1;
         let paused_at = Instant::now();
         tracing::warn!(
             waited = ?PAUSE_AFTER,
-            "the store is not taking batches (writes are being retried): consumption paused, the consumer keeps polling"
+            "the store has not taken a batch for a while (failing or slow): consumption paused, the consumer keeps polling"
         );
-        // Per partition, the first message received and dropped while paused.
+        let (stop, rewind) = self.poll_paused(sink, Some(shutdown), Goal::Room).await?;
+        // Defensive: pausing makes librdkafka discard what it had fetched and not yet handed over,
+        // and resume from the last message it handed over, so nothing should have arrived.
+        for (partition, offset) in &rewind {
+            tracing::warn!(partition, offset, "a message arrived while paused: moving back to it");
+            self.seek(*partition, *offset).await?;
+        }
+        self.set_paused(false)?;
+        self.report.paused += paused_at.elapsed();
+        tracing::info!(paused = ?paused_at.elapsed(), "the store takes batches again: consumption resumed");
+        Ok(stop)
+    }
+
+    /// Pauses the assignment and polls the consumer (so that librdkafka's `max.poll.interval.ms`
+    /// never sees a stalled member, which would be expelled from the group without a rebalance
+    /// callback while its writes are still being retried; rebalances are served, durable batches
+    /// committed) until the sink reaches `goal` or, when `shutdown` is given, a shutdown is
+    /// requested (true). Leaves the assignment paused. Returns, per partition, the first message
+    /// that arrived anyway (and was dropped).
+    async fn poll_paused(
+        &mut self,
+        sink: &mut Sink,
+        mut shutdown: Option<&mut watch::Receiver<bool>>,
+        goal: Goal,
+    ) -> anyhow::Result<(bool, BTreeMap<u32, u64>)> {
+        let consumer = self.consumer;
+        self.set_paused(true)?;
         let mut rewind: BTreeMap<u32, u64> = BTreeMap::new();
         let stop = loop {
             let step = tokio::select! {
                 biased;
-                () = shutdown_requested(shutdown) => Paused::Shutdown,
-                room = sink.wait_for_room() => Paused::Room(room),
+                () = async {
+                    match shutdown.as_deref_mut() {
+                        Some(shutdown) => shutdown_requested(shutdown).await,
+                        None => std::future::pending().await,
+                    }
+                } => Paused::Shutdown,
+                reached = async {
+                    match goal {
+                        Goal::Room => sink.wait_for_room().await,
+                        Goal::Idle => sink.wait_for_idle().await,
+                    }
+                } => Paused::Reached(reached),
                 () = consumer.context().changed.notified() => Paused::Rebalanced,
                 received = consumer.recv() => Paused::Message(received),
             };
-            // A rebalance inside recv comes before the message it returned.
+            // A rebalance inside recv comes before the message it returned. A partition revoked
+            // (and maybe assigned again) starts afresh from the group's offset and the store:
+            // what arrived for it before no longer counts.
             let rebalanced = self.apply_changes(sink).await?;
-            if rebalanced.assigned {
-                self.pause_assignment()?;
-            }
-            // A partition revoked (and maybe assigned again) starts afresh from the group's offset
-            // and the store: what was dropped before no longer counts.
             rewind.retain(|partition, _| !rebalanced.touched.contains(partition));
             match step {
-                Paused::Room(room) => {
-                    room?;
+                Paused::Reached(reached) => {
+                    reached?;
                     break false;
                 }
                 Paused::Shutdown => break true,
@@ -440,21 +518,20 @@ impl Driver<'_> {
             }
             self.commit_if_stored(sink)?;
         };
-        for (partition, offset) in &rewind {
-            self.seek(*partition, *offset).await?;
-        }
-        self.consumer
-            .resume(&self.consumer.assignment().map_err(|error| anyhow::anyhow!("cannot read the assignment: {}", describe(&error)))?)
-            .map_err(|error| anyhow::anyhow!("cannot resume consumption: {}", describe(&error)))?;
-        self.report.paused += paused_at.elapsed();
-        tracing::info!(paused = ?paused_at.elapsed(), ?rewind, "the store takes batches again: consumption resumed");
-        Ok(stop)
+        Ok((stop, rewind))
     }
 
-    /// Pauses every partition currently assigned.
-    fn pause_assignment(&self) -> anyhow::Result<()> {
+    /// Pauses or resumes every partition currently assigned; partitions assigned later follow
+    /// (see [`Driver::apply_changes`]): librdkafka keeps a partition paused across a rebalance.
+    fn set_paused(&mut self, paused: bool) -> anyhow::Result<()> {
+        self.paused = paused;
         let assignment = self.consumer.assignment().map_err(|error| anyhow::anyhow!("cannot read the assignment: {}", describe(&error)))?;
-        self.consumer.pause(&assignment).map_err(|error| anyhow::anyhow!("cannot pause consumption: {}", describe(&error)))
+        self.pause_or_resume(&assignment)
+    }
+
+    fn pause_or_resume(&self, partitions: &TopicPartitionList) -> anyhow::Result<()> {
+        let outcome = if self.paused { self.consumer.pause(partitions) } else { self.consumer.resume(partitions) };
+        outcome.map_err(|error| anyhow::anyhow!("cannot pause or resume consumption: {}", describe(&error)))
     }
 
     /// A consumer error: fatal ones end the run, others are librdkafka's to retry.
@@ -507,6 +584,13 @@ impl Driver<'_> {
                     rebalanced.assigned = true;
                     rebalanced.touched.extend(partitions.iter().copied());
                     self.start_partitions(sink, &partitions).await?;
+                    // librdkafka keeps a partition paused across a rebalance: make the new ones
+                    // follow the driver's state (resuming a partition not paused does nothing).
+                    let mut list = TopicPartitionList::new();
+                    for partition in &partitions {
+                        list.add_partition(&self.settings.topic, *partition as i32);
+                    }
+                    self.pause_or_resume(&list)?;
                 }
             }
         }
@@ -566,9 +650,7 @@ impl Driver<'_> {
                     tracing::debug!(partition, error = %describe(&error), "seek refused; retrying");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                Err(error) => {
-                    anyhow::bail!("cannot move partition {partition} back to the store's position {offset}: {}", describe(&error))
-                }
+                Err(error) => anyhow::bail!("cannot move partition {partition} to offset {offset}: {}", describe(&error)),
             }
         }
     }
@@ -606,10 +688,41 @@ impl Driver<'_> {
     async fn finish(&mut self, sink: &mut Sink) -> anyhow::Result<()> {
         // Revocations seen in the last poll are applied first, so that nothing revoked is flushed.
         self.apply_changes(sink).await?;
-        sink.flush_all().await?;
+        sink.flush_open().await?;
+        // The last writes may meet a store outage: keep polling meanwhile, as while running, so
+        // that the group does not hand the partitions on while they are being written.
+        if !sink.is_idle()? {
+            self.poll_paused(sink, None, Goal::Idle).await?;
+        }
         self.commit(sink, CommitMode::Sync)?;
         let owned = self.consumer.context().owned();
         self.report.committed = sink.committed().into_iter().filter(|(partition, _)| owned.contains(partition)).collect();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(extra: &[(&str, &str)]) -> ConsumerSettings {
+        ConsumerSettings {
+            kafka: KafkaSettings {
+                brokers: "127.0.0.1:9".into(),
+                extra: extra.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect(),
+            },
+            topic: "t".into(),
+            group: "g".into(),
+            idle_exit: None,
+            prefetch_kbytes: 1024,
+        }
+    }
+
+    #[test]
+    fn a_revocation_waits_at_most_half_the_rebalance_timeout() {
+        assert_eq!(settings(&[]).revoke_wait(), Duration::from_secs(120), "300 s by default: capped at 120 s");
+        assert_eq!(settings(&[("max.poll.interval.ms", "10000")]).revoke_wait(), Duration::from_secs(5));
+        let twice = settings(&[("max.poll.interval.ms", "10000"), ("max.poll.interval.ms", "60000")]);
+        assert_eq!(twice.revoke_wait(), Duration::from_secs(30), "the last setting wins, as in librdkafka");
     }
 }

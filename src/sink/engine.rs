@@ -217,7 +217,24 @@ impl Sink {
     /// Cancel-safe: a write is taken off the queue only once it has finished, so dropping this
     /// future (in a `select!`) loses nothing.
     pub async fn wait_for_room(&mut self) -> Result<(), SinkError> {
-        while !self.has_room()? {
+        self.wait_until_pending(self.settings.flushes_in_flight).await
+    }
+
+    /// Waits until every write handed out so far is durable (or failed); cancel-safe like
+    /// [`Sink::wait_for_room`].
+    pub async fn wait_for_idle(&mut self) -> Result<(), SinkError> {
+        self.wait_until_pending(0).await
+    }
+
+    /// True when no write is under way (finished ones are applied first).
+    pub fn is_idle(&mut self) -> Result<bool, SinkError> {
+        self.collect_finished()?;
+        Ok(self.pending.is_empty())
+    }
+
+    async fn wait_until_pending(&mut self, keep: usize) -> Result<(), SinkError> {
+        self.collect_finished()?;
+        while self.pending.len() > keep {
             let Some(oldest) = self.pending.front_mut() else { break };
             let outcome = match (&mut oldest.task).await {
                 Ok(outcome) => outcome,
@@ -225,6 +242,7 @@ impl Sink {
             };
             let Some(write) = self.pending.pop_front() else { break };
             self.apply(write.partition, write.next_offset, write.trigger, outcome)?;
+            self.collect_finished()?;
         }
         Ok(())
     }
@@ -234,13 +252,20 @@ impl Sink {
         self.stats.batches
     }
 
-    /// Flushes every open batch (end of input, shutdown).
+    /// Flushes every open batch (end of input, shutdown) and waits until all are durable.
     pub async fn flush_all(&mut self) -> Result<(), SinkError> {
+        self.flush_open().await?;
+        self.settle(0).await
+    }
+
+    /// Hands every open batch to a write; with caller backpressure this does not wait for them
+    /// ([`Sink::wait_for_idle`] does).
+    pub async fn flush_open(&mut self) -> Result<(), SinkError> {
         let open: Vec<u32> = self.partitions.iter().filter(|(_, state)| state.batch.is_some()).map(|(partition, _)| *partition).collect();
         for partition in open {
             self.flush_partition(partition, FlushTrigger::Shutdown).await?;
         }
-        self.settle(0).await
+        Ok(())
     }
 
     /// True when the message is to be buffered; false when it was already stored or buffered.

@@ -67,7 +67,9 @@
 //! member that loses a partition waits, inside the rebalance callback and so before the partition
 //! can be handed on, for its writes of that partition to finish ([`WritesInFlight`]), and exits
 //! rather than hand it on if they do not finish in time. A member is only expelled without that
-//! callback when it stops polling for `max.poll.interval.ms`; the driver never does (see below).
+//! callback when it stops polling for `max.poll.interval.ms`; the driver polls on while it waits
+//! for the store (see below), except while recovering newly assigned partitions during an outage
+//! (at that moment none of its writes is under way, so there is nothing to overlap).
 //!
 //! # Store outages and memory
 //!
@@ -84,8 +86,8 @@
 //! [`Sink::set_caller_backpressure`]: flushes never wait, and before each message it asks
 //! [`Sink::has_room`]. When there is no room for more than a moment it pauses its assignment and
 //! goes on polling the consumer (staying in the group, serving rebalances, committing what becomes
-//! durable) while [`Sink::wait_for_room`] waits; messages librdkafka had already handed over are
-//! dropped and their partitions moved back to the first of them when consumption resumes.
+//! durable) while [`Sink::wait_for_room`] waits, and on shutdown while [`Sink::wait_for_idle`]
+//! waits for the last writes.
 //!
 //! Memory: each partition buffers at most about `max_bytes` of raw messages (plus one message);
 //! at most `flushes_in_flight + 1` full batches are being written, and at most that many are being
