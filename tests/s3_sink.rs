@@ -24,9 +24,11 @@ struct Case {
 }
 
 impl Case {
+    /// Keep `name` short: s3s-fs names an internal file after the base64 of the whole key, which
+    /// caps keys at about 150 bytes there (S3 itself allows 1,024), and the topic is in the key.
     fn new(name: &str) -> Self {
         let (endpoint, bucket) = s3_server();
-        Case { topic: unique(name), group: unique(&format!("{name}-group")), store: format!("s3://{bucket}/{}", unique(name)), endpoint }
+        Case { topic: unique(name), group: unique(&format!("{name}-group")), store: format!("s3://{bucket}/{}", unique("s")), endpoint }
     }
 
     /// `netchaos sink --brokers` into the S3 store, batches cut at `max_records` or 1 s.
@@ -259,7 +261,7 @@ fn a_member_joining_during_a_store_outage_gets_partitions_that_flow_once_the_sto
     let _serial = serial();
     let directory = tempfile::tempdir().unwrap();
     let manifest = directory.path().join("manifest.json");
-    let case = Case::new("outage-rebalance");
+    let case = Case::new("rejoin");
     run_ok(&mut generate_command(&case.topic, 31, 0, 0, &directory.path().join("empty.json")));
     // librdkafka's default max.poll.interval.ms (300 s): the rebalance waits for the first member's
     // revocation, which waits for its writes (the store is back well within half of it).
@@ -279,7 +281,11 @@ fn a_member_joining_during_a_store_outage_gets_partitions_that_flow_once_the_sto
     };
     generator.wait_success(Duration::from_secs(120));
     let report = case.verify_until_complete(&manifest, Duration::from_secs(120));
-    assert_eq!(number(&report, "lost"), 0, "no partition stays paused: {report}");
+    let logs = || {
+        let tail = |log: String| log.lines().filter(|line| !line.contains("retry")).collect::<Vec<_>>().join("\n");
+        format!("first member:\n{}\nsecond member:\n{}", tail(first.stderr_text()), tail(second.stderr_text()))
+    };
+    assert_eq!(number(&report, "lost"), 0, "no partition stays paused: {report}\n{}", logs());
     for member in [&mut first, &mut second] {
         member.terminate();
         member.wait_success(Duration::from_secs(60));
