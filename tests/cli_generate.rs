@@ -120,3 +120,27 @@ fn a_closed_pipe_is_not_an_error() {
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn log_format_json_writes_one_json_object_per_log_line() {
+    let directory = tempfile::tempdir().unwrap();
+    let input = directory.path().join("flows.jsonl");
+    let generated = netchaos().args(["generate", "--count", "200", "--eps", "0", "--quiet", "--output"]).arg(&input).status().unwrap();
+    assert!(generated.success());
+    let output = netchaos()
+        .args(["sink", "--log-format", "json", "--from"])
+        .arg(&input)
+        .arg("--store")
+        .arg(directory.path().join("store"))
+        .env("NETCHAOS_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Log lines are JSON objects; the summary lines are not logs and stay text.
+    let logs: Vec<serde_json::Value> =
+        stderr.lines().filter(|line| line.starts_with('{')).map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert!(logs.iter().any(|log| log["level"] == "INFO" && log["fields"]["message"] == "partition recovered from the store"), "{stderr}");
+    assert!(stderr.lines().all(|line| line.starts_with('{') || line.starts_with("netchaos: ")), "{stderr}");
+    assert_usage_error(&["sink", "--log-format", "xml", "--from", "-", "--store", "x"], &[], "log-format");
+}

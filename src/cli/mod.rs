@@ -26,6 +26,17 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+
+    /// Log lines on stderr as text, or as one JSON object per line for log collectors (level
+    /// with `NETCHAOS_LOG`, e.g. `info` or `netchaos::kafka=debug`).
+    #[arg(long, global = true, value_enum, env = "NETCHAOS_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,7 +68,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return clap_exit(&error),
     };
-    init_logging(&cli.command);
+    init_logging(&cli.command, cli.log_format);
     let outcome = match cli.command {
         Command::Run(args) => run::run(*args),
         Command::Generate(args) => generate::run(*args),
@@ -75,7 +86,7 @@ pub fn main() -> ExitCode {
 /// `netchaos::kafka=debug`). By default a Kafka sink, a long-running service, logs at info
 /// (assignments, recoveries); the other commands only warn, so that their one-line summaries stay
 /// readable.
-fn init_logging(command: &Command) {
+fn init_logging(command: &Command, format: LogFormat) {
     let default = match command {
         Command::Sink(args) if args.from.is_none() => "info",
         _ => "warn",
@@ -84,7 +95,11 @@ fn init_logging(command: &Command) {
         tracing_subscriber::EnvFilter::try_from_env("NETCHAOS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // A second initialisation (never done here) would be the only failure: nothing to report.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => logs.with_ansi(ansi).try_init(),
+        LogFormat::Json => logs.json().try_init(),
+    };
 }
 
 /// Help and version go to stdout as clap prints them; every other parse error becomes one line.
