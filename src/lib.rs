@@ -22,6 +22,7 @@ pub mod chaos;
 pub mod cli;
 pub mod generator;
 pub mod kafka;
+pub mod metrics;
 pub mod records;
 pub mod sink;
 pub mod transport;

@@ -2,7 +2,7 @@
 //! the ground-truth episodes (file and, with Kafka, a topic) and the run manifest.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,9 +16,11 @@ use crate::generator::{Chunk, ChunkSink, GenerateReport, GeneratorSettings, gene
 use crate::kafka::KafkaSettings;
 use crate::kafka::admin::ensure_topics;
 use crate::kafka::producer::{KafkaCompression, KafkaKey, KafkaOutput, ProducerSettings};
+use crate::metrics::{GeneratorMetrics, MeteredOutput, StatusLine};
 
 use super::args::GeneratorArgs;
 use super::kafka_args::KafkaArgs;
+use super::metrics_args::{GENERATE_PORT, MetricsArgs};
 use super::{UsageError, signals};
 
 pub(crate) const EXAMPLES: &str = "Examples:
@@ -73,7 +75,10 @@ pub(crate) struct GenerateArgs {
     #[arg(long, env = "NETCHAOS_EPISODES")]
     pub(crate) episodes: Option<PathBuf>,
 
-    /// No summary on stderr.
+    #[command(flatten)]
+    pub(crate) metrics: MetricsArgs,
+
+    /// No live status line and no summary on stderr.
     #[arg(long, short)]
     pub(crate) quiet: bool,
 }
@@ -154,6 +159,10 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     // The watch it returns is not needed: the generator polls the flag.
     let _signalled = signals::install(&runtime, stop.clone());
+    let metrics = GeneratorMetrics::default();
+    metrics.target_rate.set(settings.eps);
+    let _server = args.metrics.serve("generate", GENERATE_PORT, |registry| metrics.register(registry))?;
+    let status = StatusLine::generator(metrics.clone(), !args.quiet && std::io::stderr().is_terminal());
 
     let (report, delivery_failures) = match kafka {
         Some(kafka) => {
@@ -163,8 +172,8 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
             let topics =
                 runtime.block_on(ensure_topics(&producer.kafka, &[(&producer.topic, spec), (&producer.episodes_topic, episodes_spec)]))?;
             let partitions = topics.first().map_or(args.partitions, |topic| topic.partitions);
-            let mut output = KafkaOutput::connect(producer, partitions, episodes)?;
-            let mut report = generate(&settings, &mut output, &stop);
+            let mut output = KafkaOutput::connect(producer, partitions, episodes, metrics.clone())?;
+            let mut report = generate(&settings, &mut MeteredOutput::new(&mut output, metrics.clone(), false), &stop);
             if report.error.is_some() {
                 // The collector skips `finish` after an error: flush (and purge) here, so that every
                 // record handed to librdkafka has its delivery report in the manifest.
@@ -178,8 +187,9 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
             report.manifest.kafka = Some(delivery);
             (report, failures)
         }
-        None => (generate_lines(&args, &settings, episodes, &stop)?, 0),
+        None => (generate_lines(&args, &settings, episodes, &stop, &metrics)?, 0),
     };
+    status.finish();
     if let Some(file) = manifest_file {
         file.write(&report.manifest)?;
     }
@@ -221,13 +231,14 @@ fn generate_lines(
     settings: &GeneratorSettings,
     episodes: Option<BufWriter<File>>,
     stop: &AtomicBool,
+    metrics: &GeneratorMetrics,
 ) -> Result<GenerateReport, UsageError> {
     let writer: Box<dyn Write + Send> = match args.output.as_str() {
         "stdout" | "-" => Box::new(std::io::stdout()),
         path => Box::new(create(std::path::Path::new(path), "output")?),
     };
     let mut output = LineOutput { writer, episodes };
-    Ok(generate(settings, &mut output, stop))
+    Ok(generate(settings, &mut MeteredOutput::new(&mut output, metrics.clone(), true), stop))
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

@@ -8,6 +8,7 @@
 mod args;
 mod generate;
 mod kafka_args;
+mod metrics_args;
 mod run;
 mod schema;
 mod signals;

@@ -17,12 +17,15 @@ use clap::Args;
 use tokio::sync::{mpsc, watch};
 
 use crate::generator::{Chunk, GenerateReport, generate};
+use crate::metrics::{GeneratorMetrics, MeteredOutput, SinkMetrics, StatusLine};
 use crate::records::AnomalyKind;
+use crate::sink::lines::PUBLISH_EVERY;
 use crate::sink::{AbortSignal, Sink, SinkStats};
 use crate::transport::queue::{self, QueueCounters, QueueProducer};
 
 use super::args::GeneratorArgs;
 use super::generate::summary;
+use super::metrics_args::{MetricsArgs, RUN_PORT};
 use super::sink_args::{S3Args, SinkArgs, fit_memory_budget, open_store};
 use super::{UsageError, signals};
 
@@ -62,6 +65,9 @@ pub(crate) struct RunArgs {
     #[arg(long, env = "NETCHAOS_MEMORY_BUDGET", default_value = "512MiB", value_parser = super::args::parse_bytes)]
     pub(crate) memory_budget: u64,
 
+    #[command(flatten)]
+    pub(crate) metrics: MetricsArgs,
+
     /// No live status line and no summary.
     #[arg(long, short)]
     pub(crate) quiet: bool,
@@ -96,11 +102,19 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     let _signalled = signals::install(&runtime, stop.clone());
     let (abort_sender, abort_receiver) = watch::channel(false);
-    let mut sink = Sink::new(storage.clone(), sink_settings).with_abort(AbortSignal::from_watch(abort_receiver));
+    let (generator_metrics, sink_metrics) = (GeneratorMetrics::default(), SinkMetrics::default());
+    generator_metrics.target_rate.set(settings.eps);
+    let _server = args.metrics.serve("run", RUN_PORT, |registry| {
+        generator_metrics.register(registry);
+        sink_metrics.register(registry);
+    })?;
+    // Keeps the achieved-rate gauge current; run draws its own status line.
+    let rate_meter = StatusLine::generator(generator_metrics.clone(), false);
+    let mut sink = Sink::new(storage.clone(), sink_settings).with_abort(AbortSignal::from_watch(abort_receiver)).with_metrics(sink_metrics);
 
     let (producer, receiver, counters) = queue::bounded(args.queue_chunks);
     let generator_stop = stop.clone();
-    let generator = std::thread::spawn(move || run_generator(&settings, producer, &generator_stop));
+    let generator = std::thread::spawn(move || run_generator(&settings, producer, &generator_metrics, &generator_stop));
 
     let live = !args.quiet && std::io::stderr().is_terminal();
     let sink_result = runtime.block_on(drain_queue(&mut sink, receiver, &counters, &stop, live));
@@ -108,6 +122,7 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         stop.store(true, Ordering::SeqCst);
     }
     let (report, episodes) = generator.join().map_err(|_| anyhow::anyhow!("the generator thread panicked"))?;
+    rate_meter.finish();
     sink_result.context("sinking the generated records")?;
     if let Some(error) = &report.error {
         anyhow::bail!("the generator stopped: {error}");
@@ -133,9 +148,11 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
 fn run_generator(
     settings: &crate::generator::GeneratorSettings,
     mut producer: QueueProducer,
+    metrics: &GeneratorMetrics,
     stop: &AtomicBool,
 ) -> (GenerateReport, Vec<crate::chaos::EpisodeSummary>) {
-    let report = generate(settings, &mut producer, stop);
+    // The queue has no acknowledgement: what it took counts as delivered.
+    let report = generate(settings, &mut MeteredOutput::new(&mut producer, metrics.clone(), true), stop);
     (report, producer.episodes)
 }
 
@@ -149,7 +166,7 @@ async fn drain_queue(
     live: bool,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut status = tokio::time::interval(Duration::from_millis(500));
+    let mut status = tokio::time::interval(PUBLISH_EVERY);
     loop {
         let deadline = sink.next_deadline();
         tokio::select! {
@@ -158,10 +175,16 @@ async fn drain_queue(
                 None => break,
             },
             () = sleep_until(deadline) => sink.flush_expired().await?,
-            _ = status.tick(), if live => print_status(sink.stats(), counters, started, stop),
+            _ = status.tick() => {
+                sink.publish_metrics();
+                if live {
+                    print_status(sink.stats(), counters, started, stop);
+                }
+            }
         }
     }
     sink.flush_all().await?;
+    sink.publish_metrics();
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! Running it again on the same input and store writes nothing twice: the sink resumes where the
 //! store says it got to.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,11 +17,13 @@ use tokio::io::BufReader;
 use crate::kafka::admin::{ensure_topics, existing_partitions};
 use crate::kafka::consumer::{ConsumerSettings, consume};
 use crate::kafka::dead_letters::DeadLetterPublisher;
+use crate::metrics::{MetricsServer, SinkMetrics, StatusLine};
 use crate::sink::{AbortSignal, Sink, Storage, run_lines};
 
 use super::args::parse_duration;
 use super::generate::DEFAULT_PARTITIONS;
 use super::kafka_args::KafkaArgs;
+use super::metrics_args::{MetricsArgs, SINK_PORT};
 use super::run::sink_summary;
 use super::sink_args::{S3Args, SinkArgs, fit_memory_budget, open_store};
 use super::{UsageError, signals};
@@ -73,9 +76,22 @@ pub(crate) struct SinkCommandArgs {
     #[arg(long, env = "NETCHAOS_MEMORY_BUDGET", default_value = "512MiB", value_parser = super::args::parse_bytes)]
     pub(crate) memory_budget: u64,
 
-    /// No summary on stderr.
+    #[command(flatten)]
+    pub(crate) metrics: MetricsArgs,
+
+    /// No live status line and no summary on stderr.
     #[arg(long, short)]
     pub(crate) quiet: bool,
+}
+
+impl SinkCommandArgs {
+    /// Serves the sink's metrics (see `--metrics-addr`) and starts the status line.
+    fn observe(&self) -> anyhow::Result<(SinkMetrics, Option<MetricsServer>, StatusLine)> {
+        let metrics = SinkMetrics::default();
+        let server = self.metrics.serve("sink", SINK_PORT, |registry| metrics.register(registry))?;
+        let status = StatusLine::sink(metrics.clone(), !self.quiet && std::io::stderr().is_terminal());
+        Ok((metrics, server, status))
+    }
 }
 
 pub(crate) fn run(args: SinkCommandArgs) -> anyhow::Result<ExitCode> {
@@ -101,7 +117,8 @@ fn run_from(args: &SinkCommandArgs, from: &str) -> anyhow::Result<ExitCode> {
     // read again, and the producer upstream got the same Ctrl-C: keep reading until it closes the
     // pipe, so that everything it emitted lands. A second Ctrl-C exits at once.
     let shutdown = if from == "-" { tokio::sync::watch::channel(false).1 } else { signalled };
-    let mut sink = Sink::new(storage.clone(), settings).with_abort(AbortSignal::from_watch(shutdown.clone()));
+    let (metrics, _server, status) = args.observe()?;
+    let mut sink = Sink::new(storage.clone(), settings).with_abort(AbortSignal::from_watch(shutdown.clone())).with_metrics(metrics);
     let outcome = runtime.block_on(async {
         if from == "-" {
             run_lines(BufReader::with_capacity(1 << 20, tokio::io::stdin()), &mut sink, shutdown).await
@@ -112,6 +129,7 @@ fn run_from(args: &SinkCommandArgs, from: &str) -> anyhow::Result<ExitCode> {
         .map_err(anyhow::Error::from)
     });
     runtime.shutdown_background();
+    status.finish();
     outcome.with_context(|| format!("sinking {from} into {}", args.store))?;
     finish(args, &sink, &storage, &source);
     Ok(ExitCode::SUCCESS)
@@ -161,13 +179,15 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
     };
     // Store failures are retried until the store is back: Kafka keeps the records, a second
     // Ctrl-C exits at once, and a restart resumes from the store.
+    let (metrics, _server, status) = args.observe()?;
     let outcome = runtime.block_on(async {
         ensure_topics(&kafka, &[(&dlq_topic, args.kafka.topic_spec(3))]).await?;
         let dead_letters = DeadLetterPublisher::connect(&kafka, &dlq_topic, &topic)?;
-        let mut sink = Sink::new(storage.clone(), settings).with_dead_letter_topic(Arc::new(dead_letters));
+        let mut sink = Sink::new(storage.clone(), settings).with_dead_letter_topic(Arc::new(dead_letters)).with_metrics(metrics);
         let report = consume(&consumer, &mut sink, shutdown).await?;
         anyhow::Ok((sink, report))
     });
+    status.finish();
     let (sink, report) = match outcome {
         Ok(done) => done,
         Err(error) => {

@@ -51,6 +51,9 @@ struct Lane<'s> {
     sessions: u64,
     /// Records of the current baseline conversation still to write.
     pending: VecDeque<Emission<'s>>,
+    /// The episode of each kind that wrote the last record of its kind: a record from another
+    /// one starts an episode (for the episodes-started metric).
+    last_episode: [Option<Rc<str>>; 4],
 }
 
 /// Runs one lane to completion (count reached, stop flag raised, or collector gone).
@@ -66,6 +69,7 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
         scan_number: 0,
         sessions: 0,
         pending: VecDeque::new(),
+        last_episode: Default::default(),
     };
     let count = plan.count.unwrap_or(u64::MAX);
     let mut next_seq = 0u64;
@@ -119,6 +123,13 @@ impl<'s> Lane<'s> {
                 (Some(AnomalyKind::PortScan), Some(episode_id), emission, time_ms)
             }
         };
+        if let (Some(kind), Some(id)) = (kind, &episode_id) {
+            let last = &mut self.last_episode[kind.index()];
+            if !last.as_ref().is_some_and(|last| Rc::ptr_eq(last, id)) {
+                chunk.episodes_started[kind.index()] += 1;
+                *last = Some(id.clone());
+            }
+        }
         let label = match (kind, episode_id.as_deref()) {
             (Some(kind), Some(id)) => Some(Label { kind, episode_id: Cow::Borrowed(id) }),
             _ => None,

@@ -87,6 +87,8 @@ pub struct Chunk {
     pub by_event_type: [u64; 2],
     /// Index 0 normal, then `AnomalyKind::index() + 1`.
     pub by_label: [u64; 5],
+    /// Episodes whose first record is in this chunk, per `AnomalyKind::index()`.
+    pub episodes_started: [u64; 4],
     /// Episodes that ended in this chunk (or, in a lane's last chunk, that were cut short).
     pub episodes: Vec<EpisodeSummary>,
 }

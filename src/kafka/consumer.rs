@@ -54,11 +54,12 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use rdkafka::{ClientConfig, ClientContext};
+use rdkafka::{ClientConfig, ClientContext, Statistics};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::sink::lines::{shutdown_requested, sleep_until};
+use crate::metrics::SinkMetrics;
+use crate::sink::lines::{PUBLISH_EVERY, shutdown_requested, sleep_until};
 use crate::sink::{Sink, WritesInFlight};
 
 use super::{KafkaSettings, describe};
@@ -106,6 +107,8 @@ impl ConsumerSettings {
             // A member that stops without leaving is noticed within this.
             ("session.timeout.ms", "10000"),
             ("heartbeat.interval.ms", "1000"),
+            // The lag metric's source (see `GroupContext::stats`).
+            ("statistics.interval.ms", "1000"),
         ])
     }
 }
@@ -161,6 +164,8 @@ struct GroupContext {
     topic: String,
     /// See [`REVOKE_WAIT_MAX`].
     revoke_wait: Duration,
+    /// The sink's metrics: the lag per partition comes from librdkafka's statistics.
+    metrics: SinkMetrics,
 }
 
 impl GroupContext {
@@ -184,7 +189,26 @@ impl GroupContext {
     }
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    /// librdkafka's statistics (every `statistics.interval.ms`, delivered by the polls the driver
+    /// makes anyway): the lag of each partition this member owns is its high watermark minus the
+    /// committed offset (what the store holds), or minus the log start before any commit. A
+    /// partition no longer owned loses its series. The high watermark comes with fetch responses,
+    /// so it stands still while consumption is paused.
+    fn stats(&self, statistics: Statistics) {
+        let Some(topic) = statistics.topics.get(&self.topic) else { return };
+        let owned = self.owned();
+        let mut total = 0;
+        for (number, partition) in &topic.partitions {
+            let Ok(id) = u32::try_from(*number) else { continue };
+            let start = if partition.committed_offset >= 0 { partition.committed_offset } else { partition.lo_offset };
+            let lag = (owned.contains(&id) && partition.hi_offset >= 0 && start >= 0).then(|| (partition.hi_offset - start).max(0));
+            total += lag.unwrap_or(0);
+            self.metrics.set_lag(&self.topic, *number, lag);
+        }
+        self.metrics.set_total_lag(total);
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -247,6 +271,7 @@ pub async fn consume(settings: &ConsumerSettings, sink: &mut Sink, mut shutdown:
         topic: settings.topic.clone(),
         writes: sink.writes_in_flight(),
         revoke_wait: settings.revoke_wait(),
+        metrics: sink.metrics().clone(),
         ..GroupContext::default()
     };
     let consumer: StreamConsumer<GroupContext> = settings
@@ -355,6 +380,7 @@ enum Paused<'m> {
 enum Step<'m> {
     Message(Result<BorrowedMessage<'m>, KafkaError>),
     Rebalanced,
+    Stored(Result<(), crate::sink::SinkError>),
     Expired,
     Idle,
     Shutdown,
@@ -365,6 +391,7 @@ impl Driver<'_> {
         let consumer = self.consumer;
         let mut last_activity: Option<Instant> = None;
         let mut first_message: Option<Instant> = None;
+        let mut published = Instant::now();
         loop {
             if !sink.has_room()? {
                 if self.make_room(sink, shutdown).await? {
@@ -385,6 +412,7 @@ impl Driver<'_> {
                 () = sleep_until(deadline) => Step::Expired,
                 () = sleep_until(idle_at) => Step::Idle,
                 () = consumer.context().changed.notified() => Step::Rebalanced,
+                stored = sink.wait_for_next_stored() => Step::Stored(stored),
                 received = consumer.recv() => Step::Message(received),
             };
             // Rebalances happen inside recv: act on them before anything else.
@@ -409,6 +437,8 @@ impl Driver<'_> {
                     self.report.active = now - *first_message.get_or_insert(now);
                 }
                 Step::Rebalanced => {}
+                // Committed below, even when no message follows.
+                Step::Stored(stored) => stored?,
                 Step::Expired => sink.flush_expired().await?,
                 Step::Idle => {
                     tracing::info!(idle = ?self.settings.idle_exit, "no message for the idle limit: stopping");
@@ -420,6 +450,10 @@ impl Driver<'_> {
                 }
             }
             self.commit_if_stored(sink)?;
+            if published.elapsed() >= PUBLISH_EVERY {
+                sink.publish_metrics();
+                published = Instant::now();
+            }
         }
     }
 
@@ -525,6 +559,7 @@ impl Driver<'_> {
     /// (see [`Driver::apply_changes`]): librdkafka keeps a partition paused across a rebalance.
     fn set_paused(&mut self, paused: bool) -> anyhow::Result<()> {
         self.paused = paused;
+        self.consumer.context().metrics.paused.set(i64::from(paused));
         let assignment = self.consumer.assignment().map_err(|error| anyhow::anyhow!("cannot read the assignment: {}", describe(&error)))?;
         self.pause_or_resume(&assignment)
     }
@@ -695,6 +730,7 @@ impl Driver<'_> {
             self.poll_paused(sink, None, Goal::Idle).await?;
         }
         self.commit(sink, CommitMode::Sync)?;
+        sink.publish_metrics();
         let owned = self.consumer.context().owned();
         self.report.committed = sink.committed().into_iter().filter(|(partition, _)| owned.contains(partition)).collect();
         Ok(())

@@ -26,6 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::chaos::EpisodeSummary;
 use crate::generator::{Chunk, ChunkSink};
+use crate::metrics::GeneratorMetrics;
+use crate::records::EventType;
 
 use super::{KafkaSettings, describe};
 
@@ -140,14 +142,16 @@ impl Deliveries {
 struct DeliveryCounter {
     deliveries: Arc<Deliveries>,
     episodes_topic: String,
+    metrics: GeneratorMetrics,
 }
 
 impl ClientContext for DeliveryCounter {}
 
 impl ProducerContext for DeliveryCounter {
-    type DeliveryOpaque = ();
+    /// A record's [`EventType::index`](crate::records::EventType::index).
+    type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, _opaque: ()) {
+    fn delivery(&self, result: &DeliveryResult<'_>, event_type: usize) {
         let deliveries = &self.deliveries;
         match result {
             Ok(message) if message.topic() == self.episodes_topic => {
@@ -155,12 +159,16 @@ impl ProducerContext for DeliveryCounter {
             }
             Ok(_) => {
                 deliveries.acknowledged.fetch_add(1, Ordering::Relaxed);
+                if let Some(delivered) = self.metrics.delivered.get(event_type) {
+                    delivered.inc();
+                }
             }
             Err((error, message)) if message.topic() == self.episodes_topic => {
                 tracing::error!(topic = message.topic(), error = %describe(error), "Kafka did not acknowledge an episode");
             }
             Err((error, message)) => {
                 let failed = deliveries.failed.fetch_add(1, Ordering::Relaxed) + 1;
+                self.metrics.delivery_errors.inc();
                 let id = message.payload().and_then(event_id).map(|id| String::from_utf8_lossy(id).into_owned());
                 // Log the first few and then every thousandth: an outage fails messages by the
                 // hundred thousand, and the manifest keeps every id anyway.
@@ -195,9 +203,15 @@ impl std::fmt::Debug for KafkaOutput {
 
 impl KafkaOutput {
     /// A producer for `settings`; `partitions` is what the topic has (for the manifest).
-    pub fn connect(settings: ProducerSettings, partitions: u32, episodes_file: Option<BufWriter<File>>) -> anyhow::Result<Self> {
+    /// Delivery reports count into `metrics` (delivered per event type, delivery errors).
+    pub fn connect(
+        settings: ProducerSettings,
+        partitions: u32,
+        episodes_file: Option<BufWriter<File>>,
+        metrics: GeneratorMetrics,
+    ) -> anyhow::Result<Self> {
         let deliveries = Arc::new(Deliveries::default());
-        let context = DeliveryCounter { deliveries: deliveries.clone(), episodes_topic: settings.episodes_topic.clone() };
+        let context = DeliveryCounter { deliveries: deliveries.clone(), episodes_topic: settings.episodes_topic.clone(), metrics };
         let producer = settings
             .client_config()
             .create_with_context(context)
@@ -231,7 +245,8 @@ impl KafkaOutput {
     /// Hands one message to librdkafka, waiting while its queue is full.
     /// A record without a key (a NODATA record has no address) goes to any partition.
     fn send(&self, topic: &str, key: Option<&[u8]>, payload: &[u8]) -> anyhow::Result<()> {
-        let mut record = BaseRecord::to(topic).payload(payload);
+        let event_type = if payload.starts_with(FIREWALL_PREFIX) { EventType::Firewall } else { EventType::VpcFlow };
+        let mut record = BaseRecord::with_opaque_to(topic, event_type.index()).payload(payload);
         if let Some(key) = key {
             record = record.key(key);
         }
@@ -305,6 +320,9 @@ impl ChunkSink for KafkaOutput {
         Ok(())
     }
 }
+
+/// How a firewall record's line starts (netchaos writes `event_type` first).
+const FIREWALL_PREFIX: &[u8] = b"{\"event_type\":\"firewall\"";
 
 /// The partition key of a record line: its source address (`srcaddr` or `src_ip`).
 pub fn source_address(line: &[u8]) -> Option<&[u8]> {

@@ -15,6 +15,7 @@ use futures::FutureExt;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::metrics::SinkMetrics;
 use crate::records::Rejection;
 
 use super::batch::Batch;
@@ -63,6 +64,9 @@ pub struct Sink {
     pub(super) abort: AbortSignal,
     pub(super) partitions: BTreeMap<u32, PartitionState>,
     pub(super) stats: SinkStats,
+    pub(super) metrics: SinkMetrics,
+    /// `stats` as last published to `metrics`.
+    published: SinkStats,
     /// Where rejected messages go: `None` for DLQ objects in the store, or a topic.
     pub(super) dead_letters: Option<Arc<dyn DeadLetterTopic>>,
     /// Writes under way, oldest first.
@@ -88,6 +92,8 @@ impl Sink {
             abort: AbortSignal::never(),
             partitions: BTreeMap::new(),
             stats: SinkStats::default(),
+            metrics: SinkMetrics::default(),
+            published: SinkStats::default(),
             dead_letters: None,
             pending: VecDeque::new(),
             writes_in_flight: Arc::new(WritesInFlight::default()),
@@ -117,6 +123,24 @@ impl Sink {
     pub fn with_dead_letter_topic(mut self, topic: Arc<dyn DeadLetterTopic>) -> Self {
         self.dead_letters = Some(topic);
         self
+    }
+
+    /// Counts into `metrics` (handles a caller registered to serve) instead of private ones.
+    pub fn with_metrics(mut self, metrics: SinkMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn metrics(&self) -> &SinkMetrics {
+        &self.metrics
+    }
+
+    /// Adds what was counted since the last call to the metrics. Drivers call it every half second
+    /// or so; every stored batch calls it too.
+    pub fn publish_metrics(&mut self) {
+        self.stats.store_retries = self.metrics.store_retries.get();
+        self.metrics.publish(&self.published, &self.stats);
+        self.published.clone_from(&self.stats);
     }
 
     pub fn settings(&self) -> &SinkSettings {
@@ -226,6 +250,17 @@ impl Sink {
         self.wait_until_pending(0).await
     }
 
+    /// Waits until the oldest write under way is durable (or failed) and applies it; never
+    /// returns while no write is under way. Cancel-safe like [`Sink::wait_for_room`]. A driver
+    /// that waits for messages selects on it too, so that it commits what was stored without
+    /// waiting for the next message.
+    pub async fn wait_for_next_stored(&mut self) -> Result<(), SinkError> {
+        match self.pending.len() {
+            0 => std::future::pending().await,
+            under_way => self.wait_until_pending(under_way - 1).await,
+        }
+    }
+
     /// True when no write is under way (finished ones are applied first).
     pub fn is_idle(&mut self) -> Result<bool, SinkError> {
         self.collect_finished()?;
@@ -277,6 +312,7 @@ impl Sink {
             self.recover(partition).await?;
         }
         let position = self.partitions.get(&partition).map_or(0, PartitionState::position);
+        self.stats.consumed += 1;
         if offset < position {
             self.stats.skipped_replayed += 1;
             return Ok(false);
@@ -317,6 +353,8 @@ impl Sink {
             abort: self.abort.clone(),
             dead_letters: self.dead_letters.clone(),
             preparing: self.preparing.clone(),
+            retries: self.metrics.store_retries.clone(),
+            upload_duration: self.metrics.upload_duration.clone(),
         };
         // Registered now, before the task first runs: a rebalance callback must see it.
         let registered = self.writes_in_flight.register(partition);
@@ -389,11 +427,12 @@ impl Sink {
         }
         self.stats.flushes.count(trigger);
         self.stats.bytes_raw += report.bytes_raw;
-        self.stats.store_retries += report.retries;
         self.stats.dead_letters_published += report.dead_letters_published;
         for (latency, size) in report.uploads {
             self.stats.count_upload(latency, size);
         }
+        self.metrics.flush_duration.observe(report.elapsed.as_secs_f64());
+        self.publish_metrics();
         Ok(())
     }
 }

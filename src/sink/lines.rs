@@ -9,8 +9,10 @@
 //! loop can `select!` between the next line, the age timer and shutdown.
 
 use bytes::{Bytes, BytesMut};
+use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio::sync::watch;
+
 use tokio::time::Instant;
 
 use crate::records::{MAX_RECORD_BYTES, RejectReason, Rejection};
@@ -24,6 +26,7 @@ const LINE_CAP: usize = MAX_RECORD_BYTES + 1024;
 /// they age, until end of input or until `shutdown` turns true; then flushes everything.
 pub async fn run_lines<R: AsyncBufRead + Unpin>(reader: R, sink: &mut Sink, mut shutdown: watch::Receiver<bool>) -> Result<(), SinkError> {
     let mut lines = LineReader::new(reader);
+    let mut published = Instant::now();
     loop {
         let deadline = sink.next_deadline();
         let step = tokio::select! {
@@ -41,9 +44,18 @@ pub async fn run_lines<R: AsyncBufRead + Unpin>(reader: R, sink: &mut Sink, mut 
                 break;
             }
         }
+        if published.elapsed() >= PUBLISH_EVERY {
+            sink.publish_metrics();
+            published = Instant::now();
+        }
     }
-    sink.flush_all().await
+    let flushed = sink.flush_all().await;
+    sink.publish_metrics();
+    flushed
 }
+
+/// How often a driver adds the sink's counts to its metrics (stored batches publish at once).
+pub(crate) const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 
 enum Step {
     Line(Option<Line>),

@@ -70,7 +70,7 @@ impl Sink {
                 "deleting a DLQ object whose data object was never written"
             );
             let storage = &self.storage;
-            retry::retry("delete", &key, self.settings.retry, &self.abort, &mut self.stats.store_retries, || storage.delete(&key))
+            retry::retry("delete", &key, self.settings.retry, &self.abort, &self.metrics.store_retries, || storage.delete(&key))
                 .await
                 .map_err(|abandoned| SinkError::Abandoned { key: key.clone(), last_error: Box::new(abandoned.last_error) })?;
             self.stats.orphans_deleted += 1;
@@ -93,7 +93,7 @@ impl Sink {
         let prefix = keys::source_prefix(kind, &self.settings.source);
         let storage = &self.storage;
         let listing =
-            retry::retry("list", &prefix, self.settings.retry, &self.abort, &mut self.stats.store_retries, || storage.list(&prefix))
+            retry::retry("list", &prefix, self.settings.retry, &self.abort, &self.metrics.store_retries, || storage.list(&prefix))
                 .await
                 .map_err(|abandoned| SinkError::Abandoned { key: prefix.clone(), last_error: Box::new(abandoned.last_error) })?;
         let mut parsed = Vec::with_capacity(listing.len());

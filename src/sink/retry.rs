@@ -9,6 +9,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::watch;
 
 use super::StorageError;
@@ -80,7 +81,7 @@ pub(super) async fn retry<T, Attempt, Fut>(
     key: &str,
     policy: RetryPolicy,
     abort: &AbortSignal,
-    retries: &mut u64,
+    retries: &Counter,
     mut attempt: Attempt,
 ) -> Result<T, Abandoned>
 where
@@ -96,7 +97,7 @@ where
         if abort.is_raised() {
             return Err(Abandoned { last_error: error });
         }
-        *retries += 1;
+        retries.inc();
         tracing::warn!(operation, key, error = %error, retry_in_ms = backoff.as_millis() as u64, "store operation failed; retrying");
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
@@ -120,15 +121,15 @@ mod tests {
         let policy = RetryPolicy { initial_backoff: Duration::from_millis(4), max_backoff: Duration::from_millis(16) };
         let attempts = Cell::new(0u32);
         let started = tokio::time::Instant::now();
-        let mut retries = 0;
-        let outcome = retry("write", "k", policy, &AbortSignal::never(), &mut retries, || {
+        let retries = Counter::default();
+        let outcome = retry("write", "k", policy, &AbortSignal::never(), &retries, || {
             attempts.set(attempts.get() + 1);
             let succeed = attempts.get() == 5;
             async move { if succeed { Ok(7) } else { Err(failure()) } }
         })
         .await;
         assert_eq!(outcome.unwrap(), 7);
-        assert_eq!(retries, 4);
+        assert_eq!(retries.get(), 4);
         // 4 + 8 + 16 + 16 (capped) ms at least.
         assert!(started.elapsed() >= Duration::from_millis(44), "{:?}", started.elapsed());
     }
@@ -137,28 +138,27 @@ mod tests {
     async fn gives_up_when_aborted() {
         let (raise, receiver) = watch::channel(false);
         let abort = AbortSignal::from_watch(receiver);
-        let mut retries = 0;
+        let retries = Counter::default();
         let policy = RetryPolicy { initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(2) };
-        let retrying = retry("write", "k", policy, &abort, &mut retries, || async { Err::<(), _>(failure()) });
+        let retrying = retry("write", "k", policy, &abort, &retries, || async { Err::<(), _>(failure()) });
         let raising = async {
             tokio::time::sleep(Duration::from_millis(40)).await;
             raise.send_replace(true);
         };
         let (outcome, ()) = tokio::join!(retrying, raising);
         assert!(outcome.is_err());
-        assert!(retries >= 3, "it kept retrying until the signal: {retries}");
+        assert!(retries.get() >= 3, "it kept retrying until the signal: {}", retries.get());
     }
 
     #[tokio::test]
     async fn an_already_raised_signal_stops_after_one_attempt() {
         let (_raise, receiver) = watch::channel(true);
-        let mut retries = 0;
-        let outcome = retry("write", "k", RetryPolicy::default(), &AbortSignal::from_watch(receiver), &mut retries, || async {
-            Err::<(), _>(failure())
-        })
-        .await;
+        let retries = Counter::default();
+        let outcome =
+            retry("write", "k", RetryPolicy::default(), &AbortSignal::from_watch(receiver), &retries, || async { Err::<(), _>(failure()) })
+                .await;
         assert!(outcome.is_err());
-        assert_eq!(retries, 0);
+        assert_eq!(retries.get(), 0);
     }
 
     #[tokio::test]

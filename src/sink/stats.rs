@@ -58,6 +58,8 @@ impl FlushCounts {
 /// What one sink has done since it started.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SinkStats {
+    /// Messages received (stored, skipped, or still buffered).
+    pub consumed: u64,
     /// Valid records in stored data objects (messages are validated when their batch is
     /// written).
     pub records_valid: u64,

@@ -8,6 +8,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant as WallInstant};
 
 use bytes::Bytes;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
 
 use crate::generator::now_timestamp;
 
@@ -27,6 +29,9 @@ pub(super) struct Writer {
     /// Batches being split and compressed at once (each is held twice meanwhile): at most
     /// `flushes_in_flight + 1`, which the memory bound counts on.
     pub(super) preparing: Arc<tokio::sync::Semaphore>,
+    /// Counted as they happen, so that an outage shows while it lasts.
+    pub(super) retries: Counter,
+    pub(super) upload_duration: Histogram,
 }
 
 /// What one stored batch added to the sink's counters.
@@ -39,8 +44,9 @@ pub(super) struct WriteReport {
     pub(super) bytes_raw: u64,
     /// Upload latency and stored size of each object written.
     pub(super) uploads: Vec<(Duration, usize)>,
-    pub(super) retries: u64,
     pub(super) dead_letters_published: u64,
+    /// From the start of the write to its last object being durable.
+    pub(super) elapsed: Duration,
 }
 
 impl Writer {
@@ -48,8 +54,11 @@ impl Writer {
     /// task runs) ends with it, however it ends.
     pub(super) async fn write(self, partition: u32, batch: Batch, registered: Registered) -> Result<WriteReport, SinkError> {
         let _registered = registered;
+        let started = WallInstant::now();
         let mut report = WriteReport::default();
-        self.write_batch(partition, batch, &mut report).await.map(|()| report)
+        self.write_batch(partition, batch, &mut report).await?;
+        report.elapsed = started.elapsed();
+        Ok(report)
     }
 
     async fn write_batch(&self, partition: u32, batch: Batch, report: &mut WriteReport) -> Result<(), SinkError> {
@@ -71,7 +80,7 @@ impl Writer {
         if prepared.invalid > 0 {
             match &dlq_to_topic {
                 Some(topic) => {
-                    self.publish_durably(topic.as_ref(), prepared.dlq_body, report).await?;
+                    self.publish_durably(topic.as_ref(), prepared.dlq_body).await?;
                     report.dead_letters_published += prepared.invalid;
                 }
                 None => self.put_durably(&dlq_key, prepared.dlq_body, report).await?,
@@ -84,14 +93,14 @@ impl Writer {
 
     /// Publishes a batch's DLQ lines to the topic, retrying like a store write until every one is
     /// acknowledged.
-    async fn publish_durably(&self, topic: &dyn DeadLetterTopic, lines: Bytes, report: &mut WriteReport) -> Result<(), SinkError> {
+    async fn publish_durably(&self, topic: &dyn DeadLetterTopic, lines: Bytes) -> Result<(), SinkError> {
         let target = topic.name().to_owned();
         let attempt = || {
             let publishing = topic.publish(lines.clone());
             let target = target.clone();
             async move { publishing.await.map_err(|detail| StorageError::Publish { target, detail }) }
         };
-        retry::retry("publish", &target, self.settings.retry, &self.abort, &mut report.retries, attempt)
+        retry::retry("publish", &target, self.settings.retry, &self.abort, &self.retries, attempt)
             .await
             .map_err(|abandoned| SinkError::Abandoned { key: target.clone(), last_error: Box::new(abandoned.last_error) })
     }
@@ -101,10 +110,12 @@ impl Writer {
         let size = body.len();
         let storage = &self.storage;
         let attempt = || storage.put(key, body.clone());
-        retry::retry("write", key, self.settings.retry, &self.abort, &mut report.retries, attempt)
+        retry::retry("write", key, self.settings.retry, &self.abort, &self.retries, attempt)
             .await
             .map_err(|abandoned| SinkError::Abandoned { key: key.to_owned(), last_error: Box::new(abandoned.last_error) })?;
-        report.uploads.push((started.elapsed(), size));
+        let latency = started.elapsed();
+        self.upload_duration.observe(latency.as_secs_f64());
+        report.uploads.push((latency, size));
         Ok(())
     }
 }

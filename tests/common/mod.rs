@@ -5,7 +5,9 @@ use std::num::NonZeroU32;
 use std::sync::atomic::AtomicBool;
 
 pub mod cli;
+pub mod dashboard;
 pub mod kafka;
+pub mod prometheus;
 
 use netchaos::chaos::{ChaosSettings, EpisodeSummary};
 use netchaos::generator::{Chunk, ChunkSink, GenerateReport, GeneratorSettings, generate};

@@ -1,0 +1,167 @@
+//! The generator's metrics, and the output wrapper that counts what the output accepted.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::chaos::EpisodeSummary;
+use crate::generator::{Chunk, ChunkSink};
+use crate::records::{AnomalyKind, EventType};
+
+use super::{Label, RateGauge, counters};
+
+/// Labels of the event types, in [`EventType::index`] order.
+fn event_type_labels() -> [Label; 2] {
+    EventType::ALL.map(|event_type| [("event_type", event_type.as_str())])
+}
+
+fn kind_labels() -> [Label; 4] {
+    AnomalyKind::ALL.map(|kind| [("kind", kind.as_str())])
+}
+
+/// What the generator counts (`generate`, `run`).
+#[derive(Debug, Clone)]
+pub struct GeneratorMetrics {
+    generated_family: Family<Label, Counter>,
+    anomalies_family: Family<Label, Counter>,
+    started_family: Family<Label, Counter>,
+    completed_family: Family<Label, Counter>,
+    delivered_family: Family<Label, Counter>,
+    /// Records generated, per [`EventType::index`].
+    pub generated: [Counter; 2],
+    /// Anomaly records generated, per [`AnomalyKind::index`].
+    pub anomalies: [Counter; 4],
+    pub bytes: Counter,
+    pub episodes_started: [Counter; 4],
+    pub episodes_completed: [Counter; 4],
+    /// Records the transport acknowledged (Kafka), or took (the in-process queue).
+    pub delivered: [Counter; 2],
+    /// Records Kafka did not acknowledge.
+    pub delivery_errors: Counter,
+    pub target_rate: RateGauge,
+    pub achieved_rate: RateGauge,
+}
+
+impl Default for GeneratorMetrics {
+    fn default() -> Self {
+        let generated_family = Family::default();
+        let anomalies_family = Family::default();
+        let started_family = Family::default();
+        let completed_family = Family::default();
+        let delivered_family = Family::default();
+        GeneratorMetrics {
+            generated: counters(&generated_family, event_type_labels()),
+            anomalies: counters(&anomalies_family, kind_labels()),
+            episodes_started: counters(&started_family, kind_labels()),
+            episodes_completed: counters(&completed_family, kind_labels()),
+            delivered: counters(&delivered_family, event_type_labels()),
+            generated_family,
+            anomalies_family,
+            started_family,
+            completed_family,
+            delivered_family,
+            bytes: Counter::default(),
+            delivery_errors: Counter::default(),
+            target_rate: RateGauge::default(),
+            achieved_rate: RateGauge::default(),
+        }
+    }
+}
+
+impl GeneratorMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register("netchaos_generated_records", "Records generated, by event type", self.generated_family.clone());
+        registry.register(
+            "netchaos_generated_anomaly_records",
+            "Anomaly records generated, by anomaly kind",
+            self.anomalies_family.clone(),
+        );
+        registry.register_with_unit("netchaos_generated", "JSON bytes generated", Unit::Bytes, self.bytes.clone());
+        registry.register("netchaos_episodes_started", "Anomaly episodes started, by kind", self.started_family.clone());
+        registry.register(
+            "netchaos_episodes_completed",
+            "Anomaly episodes whose records were all accepted (or cut short at the end), by kind",
+            self.completed_family.clone(),
+        );
+        registry.register(
+            "netchaos_delivered_records",
+            "Records the transport acknowledged (Kafka) or took (the in-process queue), by event type",
+            self.delivered_family.clone(),
+        );
+        registry.register("netchaos_delivery_errors", "Records Kafka did not acknowledge", self.delivery_errors.clone());
+        registry.register("netchaos_target_rate_records_per_second", "Target rate (0: as fast as possible)", self.target_rate.clone());
+        registry.register(
+            "netchaos_achieved_rate_records_per_second",
+            "Records generated per second, over the last second",
+            self.achieved_rate.clone(),
+        );
+    }
+
+    /// Records generated so far.
+    pub fn generated_records(&self) -> u64 {
+        self.generated.iter().map(Counter::get).sum()
+    }
+
+    pub fn delivered_records(&self) -> u64 {
+        self.delivered.iter().map(Counter::get).sum()
+    }
+}
+
+/// Wraps the generator's output: counts each chunk once, as generated and, for outputs without
+/// delivery reports of their own, as delivered once the output took it.
+pub struct MeteredOutput<'a> {
+    inner: &'a mut dyn ChunkSink,
+    metrics: GeneratorMetrics,
+    /// The in-process queue has no acknowledgement: what it took counts as delivered.
+    accepted_is_delivered: bool,
+}
+
+impl std::fmt::Debug for MeteredOutput<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("MeteredOutput").field("metrics", &self.metrics).finish_non_exhaustive()
+    }
+}
+
+impl<'a> MeteredOutput<'a> {
+    /// `accepted_is_delivered`: count what `inner` accepts as delivered too (outputs without
+    /// delivery reports of their own).
+    pub fn new(inner: &'a mut dyn ChunkSink, metrics: GeneratorMetrics, accepted_is_delivered: bool) -> Self {
+        MeteredOutput { inner, metrics, accepted_is_delivered }
+    }
+}
+
+impl ChunkSink for MeteredOutput<'_> {
+    fn write_chunk(&mut self, chunk: Chunk) -> anyhow::Result<()> {
+        // Generated before the output sees it, so that generated >= delivered at every scrape
+        // (Kafka may acknowledge a chunk's first records before the chunk is all sent).
+        let metrics = &self.metrics;
+        for (counter, count) in metrics.generated.iter().zip(chunk.by_event_type) {
+            counter.inc_by(count);
+        }
+        for (counter, count) in metrics.anomalies.iter().zip(&chunk.by_label[1..]) {
+            counter.inc_by(*count);
+        }
+        for (counter, count) in metrics.episodes_started.iter().zip(chunk.episodes_started) {
+            counter.inc_by(count);
+        }
+        metrics.bytes.inc_by(chunk.data.len() as u64);
+        let by_event_type = chunk.by_event_type;
+        self.inner.write_chunk(chunk)?;
+        if self.accepted_is_delivered {
+            for (counter, count) in self.metrics.delivered.iter().zip(by_event_type) {
+                counter.inc_by(count);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_episode(&mut self, episode: &EpisodeSummary) -> anyhow::Result<()> {
+        self.inner.write_episode(episode)?;
+        self.metrics.episodes_completed[episode.kind.index()].inc();
+        Ok(())
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        self.inner.finish()
+    }
+}

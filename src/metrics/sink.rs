@@ -1,0 +1,178 @@
+//! The sink's metrics.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::sink::{FlushCounts, SinkStats};
+
+use super::{Label, counters};
+
+/// Flush triggers, in the order of [`trigger_counts`].
+const TRIGGERS: [&str; 4] = ["records", "bytes", "age", "shutdown"];
+
+fn trigger_counts(flushes: &FlushCounts) -> [u64; 4] {
+    [flushes.records, flushes.bytes, flushes.age, flushes.shutdown]
+}
+
+/// Buckets of the flush and upload histograms: 1 ms to about 33 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+fn unknown_lag() -> Gauge {
+    let gauge = Gauge::default();
+    gauge.set(-1);
+    gauge
+}
+
+/// Labels of one partition's lag.
+type PartitionLabels = [(&'static str, String); 2];
+
+/// What the sink counts (`sink`, `run`).
+#[derive(Debug, Clone)]
+pub struct SinkMetrics {
+    pub consumed: Counter,
+    pub valid: Counter,
+    invalid: Family<Label, Counter>,
+    pub skipped: Counter,
+    batches_family: Family<Label, Counter>,
+    batches: [Counter; 4],
+    uncompressed: Counter,
+    compressed: Counter,
+    pub flush_duration: Histogram,
+    pub upload_duration: Histogram,
+    pub store_retries: Counter,
+    lag: Family<PartitionLabels, Gauge>,
+    pub paused: Gauge,
+    /// Not served: the invalid records of every reason, and the lag of every partition (-1 while
+    /// unknown), for the status line.
+    invalid_total: Counter,
+    lag_total: Gauge,
+}
+
+impl Default for SinkMetrics {
+    fn default() -> Self {
+        let batches_family = Family::default();
+        SinkMetrics {
+            batches: counters(&batches_family, TRIGGERS.map(|trigger| [("trigger", trigger)])),
+            batches_family,
+            consumed: Counter::default(),
+            valid: Counter::default(),
+            invalid: Family::default(),
+            skipped: Counter::default(),
+            uncompressed: Counter::default(),
+            compressed: Counter::default(),
+            flush_duration: latency_histogram(),
+            upload_duration: latency_histogram(),
+            store_retries: Counter::default(),
+            lag: Family::default(),
+            paused: Gauge::default(),
+            invalid_total: Counter::default(),
+            lag_total: unknown_lag(),
+        }
+    }
+}
+
+impl SinkMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register("netchaos_sink_records_consumed", "Messages the sink received", self.consumed.clone());
+        registry.register("netchaos_sink_records_valid", "Valid records stored in data objects", self.valid.clone());
+        registry.register(
+            "netchaos_sink_records_invalid",
+            "Invalid records sent to the dead-letter queue, by reject reason",
+            self.invalid.clone(),
+        );
+        registry.register(
+            "netchaos_sink_records_skipped",
+            "Messages skipped because the store already holds them (replays)",
+            self.skipped.clone(),
+        );
+        registry.register("netchaos_sink_batches", "Batches stored, by what triggered their flush", self.batches_family.clone());
+        registry.register_with_unit(
+            "netchaos_sink_uncompressed",
+            "Bytes of the objects written, before compression",
+            Unit::Bytes,
+            self.uncompressed.clone(),
+        );
+        registry.register_with_unit(
+            "netchaos_sink_compressed",
+            "Bytes of the objects written, as stored",
+            Unit::Bytes,
+            self.compressed.clone(),
+        );
+        registry.register_with_unit(
+            "netchaos_sink_flush_duration",
+            "Time from a batch's flush to its last object being durable",
+            Unit::Seconds,
+            self.flush_duration.clone(),
+        );
+        registry.register_with_unit(
+            "netchaos_sink_upload_duration",
+            "Time to store one object, retries included",
+            Unit::Seconds,
+            self.upload_duration.clone(),
+        );
+        registry.register("netchaos_sink_store_retries", "Store writes that failed and were retried", self.store_retries.clone());
+        registry.register(
+            "netchaos_sink_consumer_lag_records",
+            "Records in the partition not yet stored: the high watermark minus the committed offset",
+            self.lag.clone(),
+        );
+        registry.register(
+            "netchaos_sink_paused",
+            "1 while consumption is paused because the store is not taking batches",
+            self.paused.clone(),
+        );
+    }
+
+    /// Adds what `now` counts beyond `before` (the sink's statistics at the last publication).
+    /// Retries and upload times are counted live by the writes themselves.
+    pub fn publish(&self, before: &SinkStats, now: &SinkStats) {
+        self.consumed.inc_by(now.consumed - before.consumed);
+        self.valid.inc_by(now.records_valid - before.records_valid);
+        self.skipped.inc_by(now.skipped_replayed - before.skipped_replayed);
+        self.uncompressed.inc_by(now.bytes_raw - before.bytes_raw);
+        self.compressed.inc_by(now.bytes_compressed - before.bytes_compressed);
+        for ((counter, now), before) in self.batches.iter().zip(trigger_counts(&now.flushes)).zip(trigger_counts(&before.flushes)) {
+            counter.inc_by(now - before);
+        }
+        self.invalid_total.inc_by(now.records_invalid - before.records_invalid);
+        for (reason, count) in &now.invalid_by_reason {
+            let added = count - before.invalid_by_reason.get(reason).copied().unwrap_or(0);
+            if added > 0 {
+                self.invalid.get_or_create(&[("reason", *reason)]).inc_by(added);
+            }
+        }
+    }
+
+    /// Records invalid so far, all reasons.
+    pub fn invalid_records(&self) -> u64 {
+        self.invalid_total.get()
+    }
+
+    /// Sets a partition's lag, or drops its series when the partition is no longer assigned.
+    /// [`SinkMetrics::set_total_lag`] follows a round of these.
+    pub fn set_lag(&self, topic: &str, partition: i32, lag: Option<i64>) {
+        let labels = [("topic", topic.to_owned()), ("partition", partition.to_string())];
+        match lag {
+            Some(lag) => {
+                self.lag.get_or_create(&labels).set(lag);
+            }
+            None => {
+                self.lag.remove(&labels);
+            }
+        }
+    }
+
+    pub fn set_total_lag(&self, lag: i64) {
+        self.lag_total.set(lag);
+    }
+
+    /// The summed lag of the partitions this member owns, once the consumer has reported it.
+    pub fn total_lag(&self) -> Option<i64> {
+        Some(self.lag_total.get()).filter(|lag| *lag >= 0)
+    }
+}

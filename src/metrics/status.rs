@@ -1,0 +1,130 @@
+//! The live status line of `generate` and `sink`: a thread that reads the metrics twice a second,
+//! keeps the achieved-rate gauge current, and, when stderr is a terminal, redraws one line.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{GeneratorMetrics, SinkMetrics};
+
+const TICK: Duration = Duration::from_millis(500);
+
+/// What the line shows.
+#[derive(Debug, Clone)]
+enum Source {
+    Generator(GeneratorMetrics),
+    Sink(SinkMetrics),
+}
+
+impl Source {
+    /// The count the rate is computed from.
+    fn count(&self) -> u64 {
+        match self {
+            Source::Generator(metrics) => metrics.generated_records(),
+            Source::Sink(metrics) => metrics.consumed.get(),
+        }
+    }
+
+    fn render(&self, rate: f64) -> String {
+        match self {
+            Source::Generator(metrics) => format!(
+                "generated {} ({:.0}/s) | delivered {} | delivery errors {}",
+                metrics.generated_records(),
+                rate,
+                metrics.delivered_records(),
+                metrics.delivery_errors.get()
+            ),
+            Source::Sink(metrics) => format!(
+                "consumed {} ({:.0}/s) | stored {} valid, {} invalid | lag {} | store retries {}{}",
+                metrics.consumed.get(),
+                rate,
+                metrics.valid.get(),
+                metrics.invalid_records(),
+                metrics.total_lag().map_or_else(|| "?".to_owned(), |lag| lag.to_string()),
+                metrics.store_retries.get(),
+                if metrics.paused.get() > 0 { " | paused: the store is not taking batches" } else { "" }
+            ),
+        }
+    }
+}
+
+/// A running status thread; [`StatusLine::finish`] stops it and clears the line.
+#[derive(Debug)]
+pub struct StatusLine {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    live: bool,
+}
+
+impl StatusLine {
+    /// For the generator: keeps `netchaos_achieved_rate_records_per_second` current; draws the
+    /// line when `live`.
+    pub fn generator(metrics: GeneratorMetrics, live: bool) -> Self {
+        Self::start(Source::Generator(metrics), live)
+    }
+
+    /// For the sink: draws the line when `live` (else there is nothing to do).
+    pub fn sink(metrics: SinkMetrics, live: bool) -> Self {
+        Self::start(Source::Sink(metrics), live)
+    }
+
+    fn start(source: Source, live: bool) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let needed = live || matches!(source, Source::Generator(_));
+        let thread = needed.then(|| {
+            let stop = stop.clone();
+            std::thread::Builder::new().name("status".into()).spawn(move || tick(&source, live, &stop)).ok()
+        });
+        StatusLine { stop, thread: thread.flatten(), live }
+    }
+
+    /// Stops the thread and clears the line (the caller's summary takes its place).
+    pub fn finish(mut self) {
+        self.stop_thread();
+    }
+
+    fn stop_thread(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+            if self.live {
+                let mut stderr = std::io::stderr().lock();
+                let _ = write!(stderr, "\r\x1b[2K");
+                let _ = stderr.flush();
+            }
+        }
+    }
+}
+
+impl Drop for StatusLine {
+    fn drop(&mut self) {
+        self.stop_thread();
+    }
+}
+
+fn tick(source: &Source, live: bool, stop: &AtomicBool) {
+    // The rate is taken over the last second: two ticks.
+    let mut samples = std::collections::VecDeque::from([(Instant::now(), source.count())]);
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(TICK);
+        let now = (Instant::now(), source.count());
+        samples.push_back(now);
+        while samples.len() > 3 {
+            samples.pop_front();
+        }
+        let (then, before) = samples.front().copied().unwrap_or(now);
+        let seconds = now.0.duration_since(then).as_secs_f64();
+        let rate = if seconds > 0.0 { now.1.saturating_sub(before) as f64 / seconds } else { 0.0 };
+        if let Source::Generator(metrics) = source {
+            metrics.achieved_rate.set(rate);
+        }
+        if live && !stop.load(Ordering::Relaxed) {
+            let mut stderr = std::io::stderr().lock();
+            // A status line that cannot be drawn is not worth failing the run for.
+            let _ = write!(stderr, "\r\x1b[2K{}", source.render(rate));
+            let _ = stderr.flush();
+        }
+    }
+}
