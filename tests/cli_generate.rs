@@ -144,3 +144,43 @@ fn log_format_json_writes_one_json_object_per_log_line() {
     assert!(stderr.lines().all(|line| line.starts_with('{') || line.starts_with("netchaos: ")), "{stderr}");
     assert_usage_error(&["sink", "--log-format", "xml", "--from", "-", "--store", "x"], &[], "log-format");
 }
+
+/// Runs the shell command `command` (`netchaos` stands for the binary) under `script`, so that
+/// its stderr is a terminal; returns what the terminal showed.
+fn on_a_terminal(command: &str) -> String {
+    let command = command.replace("netchaos ", &format!("{} ", env!("CARGO_BIN_EXE_netchaos")));
+    let output = Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .env_remove("NETCHAOS_METRICS_ADDR")
+        .output()
+        .expect("run script (util-linux)");
+    assert!(output.status.success(), "{command}: {}", String::from_utf8_lossy(&output.stdout));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_status_line_shows_on_a_terminal_unless_quiet_and_never_in_a_pipe() {
+    let directory = tempfile::tempdir().unwrap();
+    let flows = directory.path().join("flows.jsonl");
+    let generate = format!("netchaos generate --eps 4000 --duration 2s --metrics-addr off --output {}", flows.display());
+    let shown = on_a_terminal(&generate);
+    assert!(shown.contains("\r\x1b[2Kgenerated ") && shown.contains("/s) | delivered "), "a live line on a terminal: {shown:?}");
+    assert!(shown.contains("netchaos: 8000 records"), "then the summary: {shown:?}");
+    let quiet = on_a_terminal(&format!("{generate} --quiet"));
+    assert!(!quiet.contains("generated ") && !quiet.contains('\r'), "--quiet: {quiet:?}");
+
+    // Input that stays open for a while, so that the line is drawn at least once.
+    let store = directory.path().join("store");
+    let sink = format!("(cat {}; sleep 1.5) | netchaos sink --from - --store {} --metrics-addr off", flows.display(), store.display());
+    let shown = on_a_terminal(&sink);
+    assert!(shown.contains("\r\x1b[2Kconsumed 8000 (") && shown.contains("| lag ? | store retries 0"), "{shown:?}");
+    assert!(shown.contains("stored 8000 valid"), "then the summary: {shown:?}");
+
+    let piped = netchaos()
+        .args(["generate", "--eps", "4000", "--duration", "2s", "--metrics-addr", "off", "--output"])
+        .arg(&flows)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(piped.status.success() && !stderr.contains('\r') && stderr.starts_with("netchaos: 8000 records"), "not a terminal: {stderr:?}");
+}

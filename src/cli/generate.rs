@@ -149,7 +149,7 @@ fn create(path: &std::path::Path, what: &str) -> Result<File, UsageError> {
 
 pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let settings = args.generator.resolve()?;
-    let kafka = args.kafka.kafka()?;
+    let producer = args.kafka.kafka()?.map(|kafka| producer_settings(&args, kafka)).transpose()?;
     let episodes = args.episodes.as_deref().map(|path| create(path, "episodes")).transpose()?.map(BufWriter::new);
     // Fail before generating anything if the manifest cannot be written.
     let manifest_file = args.manifest.as_deref().map(ManifestFile::create).transpose()?;
@@ -164,9 +164,8 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let _server = args.metrics.serve("generate", GENERATE_PORT, |registry| metrics.register(registry))?;
     let status = StatusLine::generator(metrics.clone(), !args.quiet && std::io::stderr().is_terminal());
 
-    let (report, delivery_failures) = match kafka {
-        Some(kafka) => {
-            let producer = producer_settings(&args, kafka)?;
+    let (report, delivery_failures) = match producer {
+        Some(producer) => {
             let spec = args.kafka.topic_spec(args.partitions);
             let episodes_spec = args.kafka.topic_spec(1);
             let topics =

@@ -380,6 +380,8 @@ enum Paused<'m> {
 enum Step<'m> {
     Message(Result<BorrowedMessage<'m>, KafkaError>),
     Rebalanced,
+    /// Time to publish the metrics, even while no message comes.
+    Publish,
     Stored(Result<(), crate::sink::SinkError>),
     Expired,
     Idle,
@@ -411,6 +413,7 @@ impl Driver<'_> {
                 () = shutdown_requested(shutdown) => Step::Shutdown,
                 () = sleep_until(deadline) => Step::Expired,
                 () = sleep_until(idle_at) => Step::Idle,
+                () = sleep_until(Some(published + PUBLISH_EVERY)) => Step::Publish,
                 () = consumer.context().changed.notified() => Step::Rebalanced,
                 stored = sink.wait_for_next_stored() => Step::Stored(stored),
                 received = consumer.recv() => Step::Message(received),
@@ -436,7 +439,7 @@ impl Driver<'_> {
                     last_activity = Some(now);
                     self.report.active = now - *first_message.get_or_insert(now);
                 }
-                Step::Rebalanced => {}
+                Step::Rebalanced | Step::Publish => {}
                 // Committed below, even when no message follows.
                 Step::Stored(stored) => stored?,
                 Step::Expired => sink.flush_expired().await?,

@@ -33,12 +33,14 @@ pub async fn run_lines<R: AsyncBufRead + Unpin>(reader: R, sink: &mut Sink, mut 
             biased;
             () = shutdown_requested(&mut shutdown) => Step::Shutdown,
             () = sleep_until(deadline) => Step::Expired,
+            () = sleep_until(Some(published + PUBLISH_EVERY)) => Step::Publish,
             line = lines.next_line() => Step::Line(line.map_err(SinkError::Input)?),
         };
         match step {
             Step::Line(Some(line)) => feed_line(sink, line).await?,
             Step::Line(None) => break,
             Step::Expired => sink.flush_expired().await?,
+            Step::Publish => {}
             Step::Shutdown => {
                 tracing::info!(lines_read = lines.next_offset, "shutdown requested: flushing what is buffered");
                 break;
@@ -60,6 +62,8 @@ pub(crate) const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 enum Step {
     Line(Option<Line>),
     Expired,
+    /// Time to publish the metrics, even while no line comes.
+    Publish,
     Shutdown,
 }
 

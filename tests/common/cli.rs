@@ -20,6 +20,7 @@ pub fn netchaos() -> Command {
         "KAFKA_BROKERS",
         "KAFKA_TOPIC",
         "NETCHAOS_LOG",
+        "NETCHAOS_METRICS_ADDR",
     ] {
         command.env_remove(name);
     }
