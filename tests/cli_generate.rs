@@ -12,6 +12,7 @@ fn netchaos() -> Command {
     for name in ["EPS_TARGET", "WORKER_COUNT", "SEED", "LATENCY_SPIKE_PROB", "PORT_SCAN_PROB", "DATA_EXFIL_PROB", "CONN_RESET_PROB"] {
         command.env_remove(name);
     }
+    command.env("NETCHAOS_METRICS_ADDR", "off");
     command
 }
 

@@ -179,3 +179,47 @@ fn memory_is_bounded_by_queue_and_buffers_not_by_volume() {
     assert!(large_peak < small_peak + 64 * 1024, "peak RSS grew with volume: {small_peak} KiB for 300k, {large_peak} KiB for 1.5M");
     assert!(large_peak < 400 * 1024, "peak RSS {large_peak} KiB");
 }
+
+/// GET /metrics from a running process: the body of a 200 response.
+fn scrape(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+/// The value of the series `series` (name and labels as exposed).
+fn sample(exposition: &str, series: &str) -> f64 {
+    exposition.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(f64::NAN)
+}
+
+#[test]
+fn run_serves_the_generator_and_sink_metrics_while_it_runs() {
+    let directory = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = netchaos()
+        .args(["run", "--duration", "6s", "--eps", "5000", "--max-age", "1s", "--quiet", "--metrics-addr", &format!("127.0.0.1:{port}")])
+        .arg("--store")
+        .arg(directory.path().join("store"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let exposition = scrape(port);
+    assert!(child.try_wait().unwrap().is_none(), "scraped while running");
+    let generated = sample(&exposition, "netchaos_generated_records_total{event_type=\"vpc_flow\"}")
+        + sample(&exposition, "netchaos_generated_records_total{event_type=\"firewall\"}");
+    let delivered = sample(&exposition, "netchaos_delivered_records_total{event_type=\"vpc_flow\"}")
+        + sample(&exposition, "netchaos_delivered_records_total{event_type=\"firewall\"}");
+    let landed = sample(&exposition, "netchaos_sink_records_valid_total");
+    assert!(generated >= delivered && delivered >= landed && landed > 0.0, "{generated} >= {delivered} >= {landed} > 0:\n{exposition}");
+    assert!((8_000.0..=30_000.0).contains(&generated), "about 4 s at 5,000/s: {generated}");
+    assert_eq!(sample(&exposition, "netchaos_target_rate_records_per_second"), 5000.0);
+    assert!(sample(&exposition, "netchaos_sink_batches_total{trigger=\"age\"}") >= 1.0, "{exposition}");
+    assert!(exposition.contains("netchaos_build_info{version=") && exposition.contains("command=\"run\""), "{exposition}");
+    let status = child.wait().unwrap();
+    assert!(status.success());
+}

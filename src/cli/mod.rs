@@ -96,7 +96,7 @@ fn init_logging(command: &Command, format: LogFormat) {
         tracing_subscriber::EnvFilter::try_from_env("NETCHAOS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // A second initialisation (never done here) would be the only failure: nothing to report.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| crate::metrics::LogWriter);
     let _ = match format {
         LogFormat::Text => logs.with_ansi(ansi).try_init(),
         LogFormat::Json => logs.json().try_init(),

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use crate::generator::{Chunk, GenerateReport, generate};
 use crate::metrics::{GeneratorMetrics, MeteredOutput, SinkMetrics, StatusLine};
 use crate::records::AnomalyKind;
-use crate::sink::lines::PUBLISH_EVERY;
+use crate::sink::lines::publish_interval;
 use crate::sink::{AbortSignal, Sink, SinkStats};
 use crate::transport::queue::{self, QueueCounters, QueueProducer};
 
@@ -166,7 +166,7 @@ async fn drain_queue(
     live: bool,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut status = tokio::time::interval(PUBLISH_EVERY);
+    let mut status = publish_interval();
     loop {
         let deadline = sink.next_deadline();
         tokio::select! {

@@ -59,7 +59,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::metrics::SinkMetrics;
-use crate::sink::lines::{PUBLISH_EVERY, shutdown_requested, sleep_until};
+use crate::sink::lines::{publish_interval, shutdown_requested, sleep_until};
 use crate::sink::{Sink, WritesInFlight};
 
 use super::{KafkaSettings, describe};
@@ -128,6 +128,15 @@ pub struct ConsumeReport {
     /// in all.
     pub pauses: u64,
     pub paused: Duration,
+}
+
+/// A partition's lag as librdkafka's statistics show it: records between the committed offset
+/// (what the store holds) and the high watermark; from the log start before anything is
+/// committed. None for a partition this member does not own, or before its offsets are known
+/// (librdkafka reports -1 or -1001 then).
+fn partition_lag(owned: bool, high_watermark: i64, committed: i64, log_start: i64) -> Option<i64> {
+    let from = if committed >= 0 { committed } else { log_start };
+    (owned && high_watermark >= 0 && from >= 0).then(|| (high_watermark - from).max(0))
 }
 
 /// A rebalance the callbacks saw, for the loop to act on.
@@ -201,8 +210,7 @@ impl ClientContext for GroupContext {
         let mut total = 0;
         for (number, partition) in &topic.partitions {
             let Ok(id) = u32::try_from(*number) else { continue };
-            let start = if partition.committed_offset >= 0 { partition.committed_offset } else { partition.lo_offset };
-            let lag = (owned.contains(&id) && partition.hi_offset >= 0 && start >= 0).then(|| (partition.hi_offset - start).max(0));
+            let lag = partition_lag(owned.contains(&id), partition.hi_offset, partition.committed_offset, partition.lo_offset);
             total += lag.unwrap_or(0);
             self.metrics.set_lag(&self.topic, *number, lag);
         }
@@ -393,7 +401,7 @@ impl Driver<'_> {
         let consumer = self.consumer;
         let mut last_activity: Option<Instant> = None;
         let mut first_message: Option<Instant> = None;
-        let mut published = Instant::now();
+        let mut publish = publish_interval();
         loop {
             if !sink.has_room()? {
                 if self.make_room(sink, shutdown).await? {
@@ -413,7 +421,7 @@ impl Driver<'_> {
                 () = shutdown_requested(shutdown) => Step::Shutdown,
                 () = sleep_until(deadline) => Step::Expired,
                 () = sleep_until(idle_at) => Step::Idle,
-                () = sleep_until(Some(published + PUBLISH_EVERY)) => Step::Publish,
+                _ = publish.tick() => Step::Publish,
                 () = consumer.context().changed.notified() => Step::Rebalanced,
                 stored = sink.wait_for_next_stored() => Step::Stored(stored),
                 received = consumer.recv() => Step::Message(received),
@@ -439,7 +447,8 @@ impl Driver<'_> {
                     last_activity = Some(now);
                     self.report.active = now - *first_message.get_or_insert(now);
                 }
-                Step::Rebalanced | Step::Publish => {}
+                Step::Rebalanced => {}
+                Step::Publish => sink.publish_metrics(),
                 // Committed below, even when no message follows.
                 Step::Stored(stored) => stored?,
                 Step::Expired => sink.flush_expired().await?,
@@ -453,10 +462,6 @@ impl Driver<'_> {
                 }
             }
             self.commit_if_stored(sink)?;
-            if published.elapsed() >= PUBLISH_EVERY {
-                sink.publish_metrics();
-                published = Instant::now();
-            }
         }
     }
 
@@ -486,7 +491,10 @@ impl Driver<'_> {
             waited = ?PAUSE_AFTER,
             "the store has not taken a batch for a while (failing or slow): consumption paused, the consumer keeps polling"
         );
+        let metrics = &self.consumer.context().metrics;
+        metrics.paused.set(1);
         let (stop, rewind) = self.poll_paused(sink, Some(shutdown), Goal::Room).await?;
+        metrics.paused.set(0);
         // Defensive: pausing makes librdkafka discard what it had fetched and not yet handed over,
         // and resume from the last message it handed over, so nothing should have arrived.
         for (partition, offset) in &rewind {
@@ -562,7 +570,6 @@ impl Driver<'_> {
     /// (see [`Driver::apply_changes`]): librdkafka keeps a partition paused across a rebalance.
     fn set_paused(&mut self, paused: bool) -> anyhow::Result<()> {
         self.paused = paused;
-        self.consumer.context().metrics.paused.set(i64::from(paused));
         let assignment = self.consumer.assignment().map_err(|error| anyhow::anyhow!("cannot read the assignment: {}", describe(&error)))?;
         self.pause_or_resume(&assignment)
     }
@@ -755,6 +762,17 @@ mod tests {
             idle_exit: None,
             prefetch_kbytes: 1024,
         }
+    }
+
+    #[test]
+    fn lag_counts_from_the_committed_offset_or_the_log_start_for_owned_partitions_only() {
+        assert_eq!(partition_lag(true, 1_000, 400, 0), Some(600));
+        assert_eq!(partition_lag(true, 1_000, -1001, 250), Some(750), "nothing committed yet: from the log start");
+        assert_eq!(partition_lag(true, 1_000, 1_000, 0), Some(0));
+        assert_eq!(partition_lag(true, 900, 1_000, 0), Some(0), "a watermark older than the commit is no lag");
+        assert_eq!(partition_lag(false, 1_000, 400, 0), None, "not owned: no series");
+        assert_eq!(partition_lag(true, -1, 400, 0), None, "watermark unknown");
+        assert_eq!(partition_lag(true, 1_000, -1001, -1), None, "log start unknown");
     }
 
     #[test]

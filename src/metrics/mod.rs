@@ -1,7 +1,9 @@
 //! Prometheus metrics: what each stage counts, and the `/metrics` endpoint that serves it.
 //!
-//! Every metric is a handle (an atomic behind an `Arc`) created once, when the stage starts, for
-//! every label value it can take: the hot path never looks anything up in a registry. Stages count
+//! Every metric is a handle (an atomic behind an `Arc`) created when the stage starts, for every
+//! label value known then (event types, anomaly kinds, flush triggers): the hot path never looks
+//! anything up in a registry. Reject reasons and partitions get their series when first seen, by
+//! the sink's publication or the consumer's statistics, off the hot path. Stages count
 //! in plain local variables and add to the handles once per chunk (the generator), once per
 //! delivery report (the producer's callback thread, which counts each report anyway), or by
 //! publishing the difference of their local statistics every half second and after every stored
@@ -10,6 +12,10 @@
 //!
 //! [`GeneratorMetrics`] and [`SinkMetrics`] exist whether or not they are served (the live status
 //! line reads them); [`serve`] registers them and answers scrapes on its own thread.
+//!
+//! The consumer lag comes from librdkafka's statistics: the high watermark arrives with fetch
+//! responses, so while consumption is paused for a store outage the lag stands still (the group's
+//! lag as Kafka sees it, kafka-exporter's `kafka_consumergroup_lag`, keeps moving).
 
 mod generator;
 mod server;
@@ -27,7 +33,7 @@ use prometheus_client::registry::Registry;
 pub use generator::{GeneratorMetrics, MeteredOutput};
 pub use server::{MetricsAddr, MetricsServer, serve};
 pub use sink::SinkMetrics;
-pub use status::StatusLine;
+pub use status::{LogWriter, StatusLine};
 
 /// One label, fixed at start.
 pub(crate) type Label = [(&'static str, &'static str); 1];

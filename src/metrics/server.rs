@@ -99,7 +99,9 @@ async fn accept_loop(listener: TcpListener, registry: Arc<Registry>) {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(error) => {
+                // Out of file descriptors, say: do not spin on it.
                 tracing::debug!(%error, "a metrics connection failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             }
         };

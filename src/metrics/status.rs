@@ -11,6 +11,28 @@ use super::{GeneratorMetrics, SinkMetrics};
 
 const TICK: Duration = Duration::from_millis(500);
 
+/// Whether a status line stands on stderr now (a log line clears it first; see [`LogWriter`]).
+static DRAWN: AtomicBool = AtomicBool::new(false);
+
+/// Stderr for log lines: clears a status line standing there first, so that a log line starts at
+/// the left margin (the next tick draws the status line again, below it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        let mut stderr = std::io::stderr().lock();
+        if DRAWN.swap(false, Ordering::Relaxed) {
+            stderr.write_all(b"\r\x1b[2K")?;
+        }
+        stderr.write(buffer)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// What the line shows.
 #[derive(Debug, Clone)]
 enum Source {
@@ -88,8 +110,10 @@ impl StatusLine {
     fn stop_thread(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
             if self.live {
+                DRAWN.store(false, Ordering::Relaxed);
                 let mut stderr = std::io::stderr().lock();
                 let _ = write!(stderr, "\r\x1b[2K");
                 let _ = stderr.flush();
@@ -108,7 +132,8 @@ fn tick(source: &Source, live: bool, stop: &AtomicBool) {
     // The rate is taken over the last second: two ticks.
     let mut samples = std::collections::VecDeque::from([(Instant::now(), source.count())]);
     while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(TICK);
+        // Woken early by `finish`, so that a command's exit never waits for a tick.
+        std::thread::park_timeout(TICK);
         let now = (Instant::now(), source.count());
         samples.push_back(now);
         while samples.len() > 3 {
@@ -125,6 +150,7 @@ fn tick(source: &Source, live: bool, stop: &AtomicBool) {
             // A status line that cannot be drawn is not worth failing the run for.
             let _ = write!(stderr, "\r\x1b[2K{}", source.render(rate));
             let _ = stderr.flush();
+            DRAWN.store(true, Ordering::Relaxed);
         }
     }
 }

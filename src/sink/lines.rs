@@ -26,29 +26,25 @@ const LINE_CAP: usize = MAX_RECORD_BYTES + 1024;
 /// they age, until end of input or until `shutdown` turns true; then flushes everything.
 pub async fn run_lines<R: AsyncBufRead + Unpin>(reader: R, sink: &mut Sink, mut shutdown: watch::Receiver<bool>) -> Result<(), SinkError> {
     let mut lines = LineReader::new(reader);
-    let mut published = Instant::now();
+    let mut publish = publish_interval();
     loop {
         let deadline = sink.next_deadline();
         let step = tokio::select! {
             biased;
             () = shutdown_requested(&mut shutdown) => Step::Shutdown,
             () = sleep_until(deadline) => Step::Expired,
-            () = sleep_until(Some(published + PUBLISH_EVERY)) => Step::Publish,
+            _ = publish.tick() => Step::Publish,
             line = lines.next_line() => Step::Line(line.map_err(SinkError::Input)?),
         };
         match step {
             Step::Line(Some(line)) => feed_line(sink, line).await?,
             Step::Line(None) => break,
             Step::Expired => sink.flush_expired().await?,
-            Step::Publish => {}
+            Step::Publish => sink.publish_metrics(),
             Step::Shutdown => {
                 tracing::info!(lines_read = lines.next_offset, "shutdown requested: flushing what is buffered");
                 break;
             }
-        }
-        if published.elapsed() >= PUBLISH_EVERY {
-            sink.publish_metrics();
-            published = Instant::now();
         }
     }
     let flushed = sink.flush_all().await;
@@ -58,6 +54,13 @@ pub async fn run_lines<R: AsyncBufRead + Unpin>(reader: R, sink: &mut Sink, mut 
 
 /// How often a driver adds the sink's counts to its metrics (stored batches publish at once).
 pub(crate) const PUBLISH_EVERY: Duration = Duration::from_millis(500);
+
+/// The timer of [`PUBLISH_EVERY`]: one for the whole run, not one per message.
+pub(crate) fn publish_interval() -> tokio::time::Interval {
+    let mut interval = tokio::time::interval(PUBLISH_EVERY);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval
+}
 
 enum Step {
     Line(Option<Line>),

@@ -144,7 +144,8 @@ async fn prepare_off_thread(
     let work = move || -> std::io::Result<Prepared> {
         let split = batch.split(&source, partition);
         drop(batch);
-        let bytes_raw = (split.data.len() + split.dlq.len()) as u64;
+        // Bytes of the objects stored: DLQ lines published to a topic are not an object.
+        let bytes_raw = (split.data.len() + if plain_dlq { 0 } else { split.dlq.len() }) as u64;
         let data_body = Bytes::from(compression.compress_at(&split.data, level)?);
         let dlq_body = match (split.dlq.is_empty(), plain_dlq) {
             (true, _) => Bytes::new(),

@@ -5,7 +5,8 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// The binary, with the environment variables it reads removed (the suite may run with some set).
+/// The binary, with the environment variables it reads removed (the suite may run with some set)
+/// and its metrics off.
 pub fn netchaos() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_netchaos"));
     for name in [
@@ -20,10 +21,12 @@ pub fn netchaos() -> Command {
         "KAFKA_BROKERS",
         "KAFKA_TOPIC",
         "NETCHAOS_LOG",
-        "NETCHAOS_METRICS_ADDR",
     ] {
         command.env_remove(name);
     }
+    // Tests run many processes at once: none serves metrics unless it asks to, so that the stack's
+    // Prometheus (scraping the default ports) sees only the observability test's pipeline.
+    command.env("NETCHAOS_METRICS_ADDR", "off");
     command
 }
 
