@@ -170,7 +170,8 @@ fn a_running_pipeline_exports_every_design_metric_and_every_dashboard_query_retu
     generator.wait_success(Duration::from_secs(120));
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
     let acknowledged = report["kafka"]["acknowledged"].as_u64().unwrap();
-    assert!(acknowledged == report["records"].as_u64().unwrap() && acknowledged > 50_000, "{report}");
+    // At least a second of records (the checks above may take only a few seconds).
+    assert!(acknowledged == report["records"].as_u64().unwrap() && acknowledged >= u64::from(EPS), "{report}");
     let selector = format!("{{test=\"{test}\"}}");
     eventually(Duration::from_secs(90), "the sink did not land everything", || {
         let landed = sum(&format!("netchaos_sink_records_valid_total{selector}"));
