@@ -169,6 +169,9 @@ fn the_status_line_shows_on_a_terminal_unless_quiet_and_never_in_a_pipe() {
     assert!(shown.contains("netchaos: 8000 records"), "then the summary: {shown:?}");
     let quiet = on_a_terminal(&format!("{generate} --quiet"));
     assert!(!quiet.contains("generated ") && !quiet.contains('\r'), "--quiet: {quiet:?}");
+    let records_on_the_terminal = on_a_terminal("netchaos generate --eps 4000 --duration 2s --metrics-addr off --output -");
+    assert!(!records_on_the_terminal.contains("\x1b[2K"), "records printed on the terminal are not interleaved with the line");
+    assert!(records_on_the_terminal.contains("netchaos: 8000 records"));
 
     // Input that stays open for a while, so that the line is drawn at least once.
     let store = directory.path().join("store");

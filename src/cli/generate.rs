@@ -162,7 +162,10 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let metrics = GeneratorMetrics::default();
     metrics.target_rate.set(settings.eps);
     let _server = args.metrics.serve("generate", GENERATE_PORT, |registry| metrics.register(registry))?;
-    let status = StatusLine::generator(metrics.clone(), !args.quiet && std::io::stderr().is_terminal());
+    // Records printed on the same terminal would be interleaved with the line: none then.
+    let records_on_terminal =
+        args.kafka.brokers.is_none() && matches!(args.output.as_str(), "stdout" | "-") && std::io::stdout().is_terminal();
+    let status = StatusLine::generator(metrics.clone(), !args.quiet && !records_on_terminal && std::io::stderr().is_terminal());
 
     let (report, delivery_failures) = match producer {
         Some(producer) => {
