@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::cli::{bad_input_catalogue, netchaos, number, object_files, run_ok, stored_lines, valid_record, verify};
+use common::cli::{bad_input_catalogue, netchaos, number, object_files, run_ok, sample, scrape, stored_lines, valid_record, verify};
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -178,22 +178,6 @@ fn memory_is_bounded_by_queue_and_buffers_not_by_volume() {
     // Five times the records, about the same memory: the queue and the buffers bound it.
     assert!(large_peak < small_peak + 64 * 1024, "peak RSS grew with volume: {small_peak} KiB for 300k, {large_peak} KiB for 1.5M");
     assert!(large_peak < 400 * 1024, "peak RSS {large_peak} KiB");
-}
-
-/// GET /metrics from a running process: the body of a 200 response.
-fn scrape(port: u16) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(stream, "GET /metrics HTTP/1.0\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"), "{response}");
-    response
-}
-
-/// The value of the series `series` (name and labels as exposed).
-fn sample(exposition: &str, series: &str) -> f64 {
-    exposition.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(f64::NAN)
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::{netchaos, number, run_ok};
+use common::cli::{free_port, netchaos, number, run_ok, sample, sample_sum, scrape};
 use common::kafka::{Background, assert_exactly_once, brokers, generate_command, s3_server, serial, stack, unique};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -223,7 +223,9 @@ fn a_twenty_second_store_outage_pauses_the_sink_within_its_memory_budget_and_los
     // max.poll.interval.ms at its floor (the session timeout): a member that stopped polling for
     // the outage would be expelled from the group and show a revocation.
     let mut sink = case.sink(100_000);
+    let metrics_port = free_port();
     sink.args(["--memory-budget", "160MiB", "-X", "max.poll.interval.ms=10000"]).env("NETCHAOS_LOG", "info");
+    sink.args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")]);
     let mut sink = Background::spawn("sink", &mut sink, directory.path());
     let memory = RssSampler::watch(sink.child.id());
     // 800,000 records at 25,000/s: 32 s, with the store down from 6 s to 26 s.
@@ -231,9 +233,25 @@ fn a_twenty_second_store_outage_pauses_the_sink_within_its_memory_budget_and_los
     std::thread::sleep(Duration::from_secs(6));
     {
         let _stopped = StoppedStore::stop();
-        std::thread::sleep(Duration::from_secs(20));
+        // The metrics show the outage while it lasts: paused, retrying, the lag growing (the
+        // driver asks the brokers for the watermarks while its fetches are paused).
+        std::thread::sleep(Duration::from_secs(10));
+        let early = scrape(metrics_port);
+        std::thread::sleep(Duration::from_secs(6));
+        let late = scrape(metrics_port);
+        assert_eq!(sample(&late, "netchaos_sink_paused"), 1.0, "{late}");
+        assert!(sample(&late, "netchaos_sink_store_retries_total") > 0.0, "{late}");
+        let (lag_early, lag_late) =
+            (sample_sum(&early, "netchaos_sink_consumer_lag_records"), sample_sum(&late, "netchaos_sink_consumer_lag_records"));
+        assert!(lag_late > lag_early + 50_000.0, "6 s at 25,000 records/s while paused: lag {lag_early} -> {lag_late}\n{late}");
+        std::thread::sleep(Duration::from_secs(4));
         assert!(generator.child.try_wait().unwrap().is_none(), "records still flow when the store returns");
         assert!(sink.child.try_wait().unwrap().is_none(), "the sink rides the outage out: {}", sink.stderr_text());
+    }
+    let resumed = Instant::now();
+    while sample(&scrape(metrics_port), "netchaos_sink_paused") != 0.0 {
+        assert!(resumed.elapsed() < Duration::from_secs(60), "still paused a minute after the store returned");
+        std::thread::sleep(Duration::from_millis(500));
     }
     generator.wait_success(Duration::from_secs(120));
     let report = case.verify_until_complete(&manifest, Duration::from_secs(120));

@@ -175,6 +175,9 @@ struct GroupContext {
     revoke_wait: Duration,
     /// The sink's metrics: the lag per partition comes from librdkafka's statistics.
     metrics: SinkMetrics,
+    /// High watermarks the driver asked the brokers for while consumption is paused (the
+    /// statistics' come with fetches, which a paused partition does not make).
+    watermarks: Mutex<BTreeMap<i32, i64>>,
 }
 
 impl GroupContext {
@@ -202,15 +205,18 @@ impl ClientContext for GroupContext {
     /// librdkafka's statistics (every `statistics.interval.ms`, delivered by the polls the driver
     /// makes anyway): the lag of each partition this member owns is its high watermark minus the
     /// committed offset (what the store holds), or minus the log start before any commit. A
-    /// partition no longer owned loses its series. The high watermark comes with fetch responses,
-    /// so it stands still while consumption is paused.
+    /// partition no longer owned loses its series. The high watermark comes with fetch responses;
+    /// while consumption is paused the driver asks the brokers for it instead
+    /// ([`Driver::refresh_watermarks`]), so that the lag keeps growing during a store outage.
     fn stats(&self, statistics: Statistics) {
         let Some(topic) = statistics.topics.get(&self.topic) else { return };
         let owned = self.owned();
         let mut total = 0;
         for (number, partition) in &topic.partitions {
             let Ok(id) = u32::try_from(*number) else { continue };
-            let lag = partition_lag(owned.contains(&id), partition.hi_offset, partition.committed_offset, partition.lo_offset);
+            let asked = self.watermarks.lock().ok().and_then(|asked| asked.get(number).copied()).unwrap_or(-1);
+            let high_watermark = partition.hi_offset.max(asked);
+            let lag = partition_lag(owned.contains(&id), high_watermark, partition.committed_offset, partition.lo_offset);
             total += lag.unwrap_or(0);
             self.metrics.set_lag(&self.topic, *number, lag);
         }
@@ -369,6 +375,10 @@ struct Rebalanced {
 /// How long the driver waits in place for room in the sink before it pauses consumption.
 const PAUSE_AFTER: Duration = Duration::from_secs(2);
 
+/// While paused, how often the high watermarks are asked for, and how long each answer may take.
+const WATERMARKS_WHILE_PAUSED: Duration = Duration::from_secs(2);
+const WATERMARK_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// What [`Driver::poll_paused`] waits for.
 #[derive(Debug, Clone, Copy)]
 enum Goal {
@@ -382,6 +392,8 @@ enum Paused<'m> {
     Message(Result<BorrowedMessage<'m>, KafkaError>),
     Reached(Result<(), crate::sink::SinkError>),
     Rebalanced,
+    /// Time to ask the brokers for the high watermarks (for the lag metric).
+    Watermarks,
     Shutdown,
 }
 
@@ -522,6 +534,7 @@ impl Driver<'_> {
         let consumer = self.consumer;
         self.set_paused(true)?;
         let mut rewind: BTreeMap<u32, u64> = BTreeMap::new();
+        let mut watermarks = tokio::time::interval(WATERMARKS_WHILE_PAUSED);
         let stop = loop {
             let step = tokio::select! {
                 biased;
@@ -538,6 +551,7 @@ impl Driver<'_> {
                     }
                 } => Paused::Reached(reached),
                 () = consumer.context().changed.notified() => Paused::Rebalanced,
+                _ = watermarks.tick() => Paused::Watermarks,
                 received = consumer.recv() => Paused::Message(received),
             };
             // A rebalance inside recv comes before the message it returned. A partition revoked
@@ -552,6 +566,7 @@ impl Driver<'_> {
                 }
                 Paused::Shutdown => break true,
                 Paused::Rebalanced => {}
+                Paused::Watermarks => self.refresh_watermarks(),
                 Paused::Message(Ok(message)) => {
                     if let (Ok(partition), Ok(offset)) = (u32::try_from(message.partition()), u64::try_from(message.offset()))
                         && self.owned.contains(&partition)
@@ -563,7 +578,29 @@ impl Driver<'_> {
             }
             self.commit_if_stored(sink)?;
         };
+        if let Ok(mut asked) = consumer.context().watermarks.lock() {
+            // Fetches bring them again once consumption resumes.
+            asked.clear();
+        }
         Ok((stop, rewind))
+    }
+
+    /// Asks the brokers for the high watermark of each owned partition, for the lag metric while
+    /// paused. A blocking round trip per partition, with a short timeout, every few seconds of a
+    /// pause, on the driver's thread (the writes it waits for run on the runtime's workers).
+    fn refresh_watermarks(&self) {
+        let context = self.consumer.context();
+        for partition in &self.owned {
+            let Ok(partition) = i32::try_from(*partition) else { continue };
+            match self.consumer.fetch_watermarks(&self.settings.topic, partition, WATERMARK_TIMEOUT) {
+                Ok((_, high)) => {
+                    if let Ok(mut asked) = context.watermarks.lock() {
+                        asked.insert(partition, high);
+                    }
+                }
+                Err(error) => tracing::debug!(partition, error = %describe(&error), "cannot read the high watermark"),
+            }
+        }
     }
 
     /// Pauses or resumes every partition currently assigned; partitions assigned later follow

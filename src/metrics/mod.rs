@@ -14,8 +14,8 @@
 //! line reads them); [`serve`] registers them and answers scrapes on its own thread.
 //!
 //! The consumer lag comes from librdkafka's statistics: the high watermark arrives with fetch
-//! responses, so while consumption is paused for a store outage the lag stands still (the group's
-//! lag as Kafka sees it, kafka-exporter's `kafka_consumergroup_lag`, keeps moving).
+//! responses; while consumption is paused for a store outage (no fetches), the Kafka driver asks
+//! the brokers for it every 2 s, so that the lag keeps growing when it matters most.
 
 mod generator;
 mod server;

@@ -123,3 +123,33 @@ pub fn bad_input_catalogue(good: &serde_json::Value) -> Vec<(&'static str, Vec<u
         ("too_deep", format!("{}{}", "[".repeat(5_000), "]".repeat(5_000)).into_bytes()),
     ]
 }
+
+/// GET /metrics from a running process: the body of a 200 response.
+pub fn scrape(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+/// The value of the series `series` (name and labels as exposed) in a scrape; NaN when absent.
+pub fn sample(exposition: &str, series: &str) -> f64 {
+    exposition.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(f64::NAN)
+}
+
+/// The sum of every series of metric `name` in a scrape (labels any).
+pub fn sample_sum(exposition: &str, name: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' ')))
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+/// A free port on 127.0.0.1 (free when asked; good enough for a test's own process).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
