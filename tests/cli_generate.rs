@@ -180,6 +180,11 @@ fn the_status_line_shows_on_a_terminal_unless_quiet_and_never_in_a_pipe() {
     assert!(shown.contains("\r\x1b[2Kconsumed 8000 (") && shown.contains("| lag ? | store retries 0"), "{shown:?}");
     assert!(shown.contains("stored 8000 valid"), "then the summary: {shown:?}");
 
+    let run = format!("netchaos run --eps 4000 --duration 2s --metrics-addr off --store {}", directory.path().join("run").display());
+    let shown = on_a_terminal(&run);
+    assert!(shown.contains("\r\x1b[2K") && shown.contains(" records (") && shown.contains("| latency "), "run's line: {shown:?}");
+    assert!(shown.contains("verify: OK"), "then the summary: {shown:?}");
+
     let piped = netchaos()
         .args(["generate", "--eps", "4000", "--duration", "2s", "--metrics-addr", "off", "--output"])
         .arg(&flows)

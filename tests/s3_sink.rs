@@ -51,6 +51,13 @@ impl Case {
         (report, output.status.code())
     }
 
+    /// `verify` passes (exit 0) with exactly `expected` records, each landed once.
+    fn assert_exactly_once(&self, manifest: &Path, expected: u64) {
+        let (report, code) = self.verify(manifest);
+        assert_eq!(code, Some(0), "{report}");
+        assert_exactly_once(&report, expected);
+    }
+
     /// Verifies until nothing is lost (the sink may still be catching up) or `limit` passes.
     fn verify_until_complete(&self, manifest: &Path, limit: Duration) -> serde_json::Value {
         let deadline = Instant::now() + limit;
@@ -166,9 +173,7 @@ fn a_sink_killed_three_times_into_s3_writes_every_record_exactly_once() {
     case.verify_until_complete(&manifest, Duration::from_secs(120));
     current.terminate();
     current.wait_success(Duration::from_secs(60));
-    let (report, code) = case.verify(&manifest);
-    assert_eq!(code, Some(0), "{report}");
-    assert_exactly_once(&report, 1_000_000);
+    case.assert_exactly_once(&manifest, 1_000_000);
 }
 
 #[test]
@@ -207,9 +212,7 @@ fn a_crash_after_an_upload_and_before_its_offset_commit_duplicates_nothing() {
         .and_then(|count| count.parse().ok())
         .unwrap_or_else(|| panic!("the restart skipped records the store holds: {summary}"));
     assert_eq!(skipped, stored - committed, "exactly the records stored past the commit were replayed and skipped: {summary}");
-    let (report, code) = case.verify(&manifest);
-    assert_eq!(code, Some(0), "{report}");
-    assert_exactly_once(&report, 120_000);
+    case.assert_exactly_once(&manifest, 120_000);
 }
 
 #[test]
@@ -269,9 +272,7 @@ fn a_twenty_second_store_outage_pauses_the_sink_within_its_memory_budget_and_los
     assert!(paused >= 10.0, "consumption was paused through the outage ({paused} s): {log}");
     assert!(log.contains("1 assignments, 0 revocations"), "the sink stayed in the group through the outage: {log}");
     assert!(peak < BUDGET, "peak resident memory {} MiB exceeds the 160 MiB budget", peak >> 20);
-    let (report, code) = case.verify(&manifest);
-    assert_eq!(code, Some(0), "{report}");
-    assert_exactly_once(&report, 800_000);
+    case.assert_exactly_once(&manifest, 800_000);
 }
 
 #[test]
@@ -315,7 +316,5 @@ fn a_member_joining_during_a_store_outage_gets_partitions_that_flow_once_the_sto
         log.split("consumed ").nth(1).and_then(|rest| rest.split_whitespace().next()).and_then(|count| count.parse().ok()).unwrap()
     };
     assert!(consumed(&second_log) > 0, "the member that joined during the outage consumed: {second_log}");
-    let (report, code) = case.verify(&manifest);
-    assert_eq!(code, Some(0), "{report}");
-    assert_exactly_once(&report, 500_000);
+    case.assert_exactly_once(&manifest, 500_000);
 }

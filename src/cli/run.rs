@@ -5,11 +5,11 @@
 //! The run's manifest and episodes go into the store beside the data (`manifests/`, `episodes/`),
 //! so `netchaos verify --store DIR` alone audits it; the summary at the end includes that audit.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -17,11 +17,10 @@ use clap::Args;
 use tokio::sync::{mpsc, watch};
 
 use crate::generator::{Chunk, GenerateReport, generate};
-use crate::metrics::{GeneratorMetrics, MeteredOutput, SinkMetrics, StatusLine};
-use crate::records::AnomalyKind;
+use crate::metrics::{GeneratorMetrics, MeteredOutput, SinkMetrics, StatusLine, human_bytes};
 use crate::sink::lines::publish_interval;
 use crate::sink::{AbortSignal, Sink, SinkStats};
-use crate::transport::queue::{self, QueueCounters, QueueProducer};
+use crate::transport::queue::{self, QueueProducer};
 
 use super::args::GeneratorArgs;
 use super::generate::summary;
@@ -108,21 +107,20 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         generator_metrics.register(registry);
         sink_metrics.register(registry);
     })?;
-    // Keeps the achieved-rate gauge current; run draws its own status line.
-    let rate_meter = StatusLine::generator(generator_metrics.clone(), false);
+    let live = !args.quiet && std::io::stderr().is_terminal();
+    let status = StatusLine::run(generator_metrics.clone(), sink_metrics.clone(), stop.clone(), live);
     let mut sink = Sink::new(storage.clone(), sink_settings).with_abort(AbortSignal::from_watch(abort_receiver)).with_metrics(sink_metrics);
 
-    let (producer, receiver, counters) = queue::bounded(args.queue_chunks);
+    let (producer, receiver) = queue::bounded(args.queue_chunks);
     let generator_stop = stop.clone();
     let generator = std::thread::spawn(move || run_generator(&settings, producer, &generator_metrics, &generator_stop));
 
-    let live = !args.quiet && std::io::stderr().is_terminal();
-    let sink_result = runtime.block_on(drain_queue(&mut sink, receiver, &counters, &stop, live));
+    let sink_result = runtime.block_on(drain_queue(&mut sink, receiver));
     if sink_result.is_err() {
         stop.store(true, Ordering::SeqCst);
     }
     let (report, episodes) = generator.join().map_err(|_| anyhow::anyhow!("the generator thread panicked"))?;
-    rate_meter.finish();
+    status.finish();
     sink_result.context("sinking the generated records")?;
     if let Some(error) = &report.error {
         anyhow::bail!("the generator stopped: {error}");
@@ -156,17 +154,10 @@ fn run_generator(
     (report, producer.episodes)
 }
 
-/// Feeds every chunk to the sink, flushes aged batches on time, shows the status line; flushes
-/// everything when the generator is done (or stopped).
-async fn drain_queue(
-    sink: &mut Sink,
-    mut receiver: mpsc::Receiver<Chunk>,
-    counters: &QueueCounters,
-    stop: &AtomicBool,
-    live: bool,
-) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let mut status = publish_interval();
+/// Feeds every chunk to the sink, flushes aged batches on time, publishes the sink's metrics;
+/// flushes everything when the generator is done (or stopped).
+async fn drain_queue(sink: &mut Sink, mut receiver: mpsc::Receiver<Chunk>) -> anyhow::Result<()> {
+    let mut publish = publish_interval();
     loop {
         let deadline = sink.next_deadline();
         tokio::select! {
@@ -175,12 +166,7 @@ async fn drain_queue(
                 None => break,
             },
             () = sleep_until(deadline) => sink.flush_expired().await?,
-            _ = status.tick() => {
-                sink.publish_metrics();
-                if live {
-                    print_status(sink.stats(), counters, started, stop);
-                }
-            }
+            _ = publish.tick() => sink.publish_metrics(),
         }
     }
     sink.flush_all().await?;
@@ -200,49 +186,6 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
-}
-
-fn print_status(stats: &SinkStats, counters: &QueueCounters, started: Instant, stop: &AtomicBool) {
-    let seconds = started.elapsed().as_secs_f64().max(1e-3);
-    let generated = counters.records();
-    let anomalies: Vec<String> = AnomalyKind::ALL
-        .iter()
-        .map(|kind| format!("{} {}", short_name(*kind), counters.by_label[kind.index() + 1].load(Ordering::Relaxed)))
-        .collect();
-    let line = format!(
-        "{} records ({:.0}/s) | {} | {} batches | {} -> {}{}",
-        generated,
-        generated as f64 / seconds,
-        anomalies.join(" "),
-        stats.batches,
-        human_bytes(stats.bytes_raw),
-        human_bytes(stats.bytes_compressed),
-        if stop.load(Ordering::Relaxed) { " | stopping, flushing" } else { "" }
-    );
-    let mut stderr = std::io::stderr().lock();
-    // A status line that cannot be drawn is not worth failing the run for.
-    let _ = write!(stderr, "\r\x1b[2K{line}");
-    let _ = stderr.flush();
-}
-
-fn short_name(kind: AnomalyKind) -> &'static str {
-    match kind {
-        AnomalyKind::LatencySpike => "latency",
-        AnomalyKind::PortScan => "scan",
-        AnomalyKind::DataExfiltration => "exfil",
-        AnomalyKind::ConnectionReset => "reset",
-    }
-}
-
-pub(crate) fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 pub(crate) fn sink_summary(stats: &SinkStats, location: &str) -> String {

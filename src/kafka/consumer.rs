@@ -211,11 +211,11 @@ impl ClientContext for GroupContext {
     fn stats(&self, statistics: Statistics) {
         let Some(topic) = statistics.topics.get(&self.topic) else { return };
         let owned = self.owned();
+        let asked = self.watermarks.lock().map(|asked| asked.clone()).unwrap_or_default();
         let mut total = 0;
         for (number, partition) in &topic.partitions {
             let Ok(id) = u32::try_from(*number) else { continue };
-            let asked = self.watermarks.lock().ok().and_then(|asked| asked.get(number).copied()).unwrap_or(-1);
-            let high_watermark = partition.hi_offset.max(asked);
+            let high_watermark = partition.hi_offset.max(asked.get(number).copied().unwrap_or(-1));
             let lag = partition_lag(owned.contains(&id), high_watermark, partition.committed_offset, partition.lo_offset);
             total += lag.unwrap_or(0);
             self.metrics.set_lag(&self.topic, *number, lag);

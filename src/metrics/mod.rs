@@ -33,7 +33,7 @@ use prometheus_client::registry::Registry;
 pub use generator::{GeneratorMetrics, MeteredOutput};
 pub use server::{MetricsAddr, MetricsServer, serve};
 pub use sink::SinkMetrics;
-pub use status::{LogWriter, StatusLine};
+pub use status::{LogWriter, StatusLine, human_bytes};
 
 /// One label, fixed at start.
 pub(crate) type Label = [(&'static str, &'static str); 1];

@@ -44,6 +44,8 @@ pub struct SinkMetrics {
     compressed: Counter,
     pub flush_duration: Histogram,
     pub upload_duration: Histogram,
+    /// Failed store operations, retried: counted by the writes and the recovery as they happen
+    /// (the sink keeps no other count of them).
     pub store_retries: Counter,
     lag: Family<PartitionLabels, Gauge>,
     pub paused: Gauge,
@@ -146,6 +148,19 @@ impl SinkMetrics {
                 self.invalid.get_or_create(&[("reason", *reason)]).inc_by(added);
             }
         }
+    }
+
+    /// Batches stored so far, all triggers.
+    pub fn batches(&self) -> u64 {
+        self.batches.iter().map(Counter::get).sum()
+    }
+
+    pub fn uncompressed_bytes(&self) -> u64 {
+        self.uncompressed.get()
+    }
+
+    pub fn compressed_bytes(&self) -> u64 {
+        self.compressed.get()
     }
 
     /// Records invalid so far, all reasons.

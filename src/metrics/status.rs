@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::records::AnomalyKind;
+
 use super::{GeneratorMetrics, SinkMetrics};
 
 const TICK: Duration = Duration::from_millis(500);
@@ -38,13 +40,19 @@ impl Write for LogWriter {
 enum Source {
     Generator(GeneratorMetrics),
     Sink(SinkMetrics),
+    /// `netchaos run`: both ends in one process, and whether it is stopping.
+    Run {
+        generator: GeneratorMetrics,
+        sink: SinkMetrics,
+        stop: Arc<AtomicBool>,
+    },
 }
 
 impl Source {
     /// The count the rate is computed from.
     fn count(&self) -> u64 {
         match self {
-            Source::Generator(metrics) => metrics.generated_records(),
+            Source::Generator(metrics) | Source::Run { generator: metrics, .. } => metrics.generated_records(),
             Source::Sink(metrics) => metrics.consumed.get(),
         }
     }
@@ -68,8 +76,45 @@ impl Source {
                 metrics.store_retries.get(),
                 if metrics.paused.get() > 0 { " | paused: the store is not taking batches" } else { "" }
             ),
+            Source::Run { generator, sink, stop } => {
+                let anomalies: Vec<String> = AnomalyKind::ALL
+                    .iter()
+                    .map(|kind| format!("{} {}", short_name(*kind), generator.anomalies[kind.index()].get()))
+                    .collect();
+                format!(
+                    "{} records ({:.0}/s) | {} | {} batches | {} -> {}{}",
+                    generator.generated_records(),
+                    rate,
+                    anomalies.join(" "),
+                    sink.batches(),
+                    human_bytes(sink.uncompressed_bytes()),
+                    human_bytes(sink.compressed_bytes()),
+                    if stop.load(Ordering::Relaxed) { " | stopping, flushing" } else { "" }
+                )
+            }
         }
     }
+}
+
+fn short_name(kind: AnomalyKind) -> &'static str {
+    match kind {
+        AnomalyKind::LatencySpike => "latency",
+        AnomalyKind::PortScan => "scan",
+        AnomalyKind::DataExfiltration => "exfil",
+        AnomalyKind::ConnectionReset => "reset",
+    }
+}
+
+/// `1.5 MiB`, `300 B`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 /// A running status thread; [`StatusLine::finish`] stops it and clears the line.
@@ -92,9 +137,16 @@ impl StatusLine {
         Self::start(Source::Sink(metrics), live)
     }
 
+    /// For `netchaos run`: the generator's achieved rate, and a line of both ends when `live`
+    /// (saying so once `stopping` is raised).
+    pub fn run(generator: GeneratorMetrics, sink: SinkMetrics, stopping: Arc<AtomicBool>, live: bool) -> Self {
+        Self::start(Source::Run { generator, sink, stop: stopping }, live)
+    }
+
     fn start(source: Source, live: bool) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let needed = live || matches!(source, Source::Generator(_));
+        // The generator's achieved-rate gauge is kept current even when nothing is drawn.
+        let needed = live || !matches!(source, Source::Sink(_));
         let thread = needed.then(|| {
             let stop = stop.clone();
             std::thread::Builder::new().name("status".into()).spawn(move || tick(&source, live, &stop)).ok()
@@ -142,7 +194,7 @@ fn tick(source: &Source, live: bool, stop: &AtomicBool) {
         let (then, before) = samples.front().copied().unwrap_or(now);
         let seconds = now.0.duration_since(then).as_secs_f64();
         let rate = if seconds > 0.0 { now.1.saturating_sub(before) as f64 / seconds } else { 0.0 };
-        if let Source::Generator(metrics) = source {
+        if let Source::Generator(metrics) | Source::Run { generator: metrics, .. } = source {
             metrics.achieved_rate.set(rate);
         }
         if live && !stop.load(Ordering::Relaxed) {

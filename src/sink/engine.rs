@@ -138,7 +138,6 @@ impl Sink {
     /// Adds what was counted since the last call to the metrics. Drivers call it every half second
     /// or so; every stored batch calls it too.
     pub fn publish_metrics(&mut self) {
-        self.stats.store_retries = self.metrics.store_retries.get();
         self.metrics.publish(&self.published, &self.stats);
         self.published.clone_from(&self.stats);
     }

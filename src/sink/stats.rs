@@ -82,8 +82,6 @@ pub struct SinkStats {
     pub batches: u64,
     pub objects_written: u64,
     pub flushes: FlushCounts,
-    /// Store operations that failed and were retried.
-    pub store_retries: u64,
     /// DLQ objects of a crashed flush, deleted by recovery.
     pub orphans_deleted: u64,
     /// Time from the first attempt to the durable write, summed over objects.

@@ -7,9 +7,6 @@
 //! copying: partition = the lane (worker), offset = the lane's sequence number, payload = a slice
 //! of the chunk's buffer.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
@@ -17,33 +14,19 @@ use crate::chaos::EpisodeSummary;
 use crate::generator::{Chunk, ChunkSink};
 use crate::sink::SinkMessage;
 
-/// Live counts the producer keeps for status lines: records per label (normal, then each anomaly
-/// kind in `AnomalyKind::ALL` order) and chunks sent.
-#[derive(Debug, Default)]
-pub struct QueueCounters {
-    pub by_label: [AtomicU64; 5],
-}
-
-impl QueueCounters {
-    pub fn records(&self) -> u64 {
-        self.by_label.iter().map(|count| count.load(Ordering::Relaxed)).sum()
-    }
-}
-
 /// The generator's end of the queue.
 #[derive(Debug)]
 pub struct QueueProducer {
     sender: mpsc::Sender<Chunk>,
-    counters: Arc<QueueCounters>,
     /// Ground-truth episodes, kept until the run ends and they can be stored beside the data.
     pub episodes: Vec<EpisodeSummary>,
 }
 
-/// A bounded queue of `capacity` chunks.
-pub fn bounded(capacity: usize) -> (QueueProducer, mpsc::Receiver<Chunk>, Arc<QueueCounters>) {
+/// A bounded queue of `capacity` chunks. What goes through it is counted by the generator's
+/// metrics ([`crate::metrics::MeteredOutput`]), not here.
+pub fn bounded(capacity: usize) -> (QueueProducer, mpsc::Receiver<Chunk>) {
     let (sender, receiver) = mpsc::channel(capacity.max(1));
-    let counters = Arc::new(QueueCounters::default());
-    (QueueProducer { sender, counters: counters.clone(), episodes: Vec::new() }, receiver, counters)
+    (QueueProducer { sender, episodes: Vec::new() }, receiver)
 }
 
 /// The sink has stopped taking chunks.
@@ -53,12 +36,8 @@ pub struct SinkGone;
 
 impl ChunkSink for QueueProducer {
     fn write_chunk(&mut self, chunk: Chunk) -> anyhow::Result<()> {
-        let by_label = chunk.by_label;
         // Blocks while the queue is full: backpressure, never a drop.
         self.sender.blocking_send(chunk).map_err(|_| SinkGone)?;
-        for (counter, add) in self.counters.by_label.iter().zip(by_label) {
-            counter.fetch_add(add, Ordering::Relaxed);
-        }
         Ok(())
     }
 
@@ -104,7 +83,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_blocks_instead_of_dropping() {
-        let (mut producer, mut receiver, counters) = bounded(1);
+        let (mut producer, mut receiver) = bounded(1);
         let sender = std::thread::spawn(move || {
             for index in 0..5u64 {
                 let chunk = Chunk { records: 1, first_seq: index, data: b"{}\n".to_vec(), by_label: [1, 0, 0, 0, 0], ..Chunk::default() };
@@ -117,6 +96,5 @@ mod tests {
         }
         sender.join().expect("producer");
         assert_eq!(seen, vec![0, 1, 2, 3, 4]);
-        assert_eq!(counters.records(), 5);
     }
 }

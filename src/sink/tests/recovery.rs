@@ -125,7 +125,7 @@ async fn a_failing_store_is_retried_until_it_recovers() {
     std::fs::remove_file(&blocker).unwrap();
     let (sink, outcome) = flushing.await.unwrap();
     outcome.unwrap();
-    assert!(sink.stats().store_retries > 0);
+    assert!(sink.metrics().store_retries.get() > 0);
     assert_eq!(sink.committed()[&0], 1);
     assert_eq!(read_objects(&storage, ObjectKind::Data).await.len(), 1);
 }
@@ -207,7 +207,7 @@ async fn with_caller_backpressure_a_failing_store_never_blocks_a_push_and_a_canc
     assert_eq!(sink.committed()[&0], 0);
     std::fs::remove_file(&blocker).unwrap();
     tokio::time::timeout(Duration::from_secs(10), sink.wait_for_room()).await.unwrap().unwrap();
-    assert!(sink.stats().store_retries > 0);
+    assert!(sink.metrics().store_retries.get() > 0);
     for message in &messages[fed..] {
         sink.push(message.clone()).await.unwrap();
         sink.wait_for_room().await.unwrap();
