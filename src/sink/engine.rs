@@ -21,6 +21,7 @@ use crate::records::Rejection;
 
 use super::batch::Batch;
 use super::dlq::DeadLetterTopic;
+use super::failpoint;
 use super::retry::AbortSignal;
 use super::stats::{FlushTrigger, SinkStats};
 use super::turn::{Standing, Turn};
@@ -39,11 +40,13 @@ pub(super) struct PartitionState {
     pub(super) epoch: u64,
     /// The standing of the partition's last write: the next one waits for it.
     last_write: Option<watch::Receiver<Standing>>,
+    /// Batches of the partition handed to writes since it was recovered (for failpoints).
+    batches_flushed: u64,
 }
 
 impl PartitionState {
     pub(super) fn resumed_at(committed: u64, epoch: u64) -> Self {
-        PartitionState { committed, flushed: committed, batch: None, epoch, last_write: None }
+        PartitionState { committed, flushed: committed, batch: None, epoch, last_write: None, batches_flushed: 0 }
     }
 
     /// The lowest offset still accepted: past the stored and flushing offsets and past the open
@@ -86,8 +89,6 @@ pub struct Sink {
     /// Set when a store operation was abandoned: the in-memory state no longer matches a
     /// position the store can vouch for.
     pub(super) stopped: bool,
-    /// Batches handed to writes so far, in flush order.
-    flushes: u64,
 }
 
 impl Sink {
@@ -108,7 +109,6 @@ impl Sink {
             preparing,
             flush_waits: true,
             stopped: false,
-            flushes: 0,
         }
     }
 
@@ -361,12 +361,9 @@ impl Sink {
         state.flushed = next_offset;
         let (turn, this_write) = Turn::after(state.last_write.take());
         state.last_write = Some(this_write);
-        let flush = self.flushes;
-        self.flushes += 1;
-        if super::failpoint::role(flush) == super::failpoint::Role::Stalled {
-            super::failpoint::hold(partition);
-        }
-        let job = WriteJob { partition, batch, epoch: state.epoch, flush, turn };
+        let index = state.batches_flushed;
+        state.batches_flushed += 1;
+        let job = WriteJob { partition, batch, epoch: state.epoch, index, role: failpoint::role(partition, index), turn };
         let writer = Writer {
             storage: self.storage.clone(),
             settings: self.settings.clone(),

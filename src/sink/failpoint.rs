@@ -4,17 +4,19 @@
 //!
 //! - `abort-before-commit:N`: the Kafka driver aborts at the first offset commit it makes once
 //!   `N` batches are stored (the store acknowledged them, the group has not heard of them).
-//! - `overtake:N`: flush number `N` (0-based, in flush order across partitions) holds back its
-//!   data object and lets the partition's next batch store its own first, bypassing the order in
-//!   which a partition's objects become visible; once that later object is durable the process
-//!   aborts. The store then holds batch `N + 1` of the partition without batch `N`: the hole the
-//!   old recovery resumed past. Attacks the recovery rule ([`ledger`](super::ledger)).
-//! - `stall:N`: flush number `N` holds back its data object until the partition's next batch is
+//! - `overtake:N`: batch `N` (0-based, counted per partition from the sink's start) of the first
+//!   partition to flush that many holds back its data object and lets the partition's next batch
+//!   store its own first, bypassing the order in which a partition's objects become visible;
+//!   once that later object is durable the process aborts. The store then holds batch `N + 1`
+//!   without batch `N`: the hole the old recovery resumed past. Attacks the recovery rule
+//!   ([`ledger`](super::ledger)). Take `N >= 1`: a hole before a partition's first stored object
+//!   looks the same as objects a lifecycle rule expired, and recovery keeps to what is there.
+//! - `stall:N`: batch `N` likewise holds back its data object until the partition's next batch is
 //!   compressed and waiting for its turn, gives that batch a moment to (wrongly) overtake it, then
 //!   aborts. Nothing of the partition past batch `N` may be in the store. Attacks the ordered
 //!   visibility of a partition's objects ([`Turn`](super::turn::Turn)).
 //!
-//! Nothing on the hot path: one lookup per flush of a value parsed once.
+//! Nothing on the hot path: one look per flush at a value parsed once.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -59,13 +61,18 @@ pub fn active() -> Option<Failpoint> {
     })
 }
 
-/// What flush number `flush` is to do under this process's failpoint.
-pub(super) fn role(flush: u64) -> Role {
-    match active() {
-        Some(Failpoint::Overtake { flush: target }) if target == flush => Role::Overtaken,
-        Some(Failpoint::Stall { flush: target }) if target == flush => Role::Stalled,
-        _ => Role::Normal,
+/// What batch `batch` of `partition` is to do under this process's failpoint. Called when the
+/// batch is flushed, so that the held partition is known before its next flush starts.
+pub(super) fn role(partition: u32, batch: u64) -> Role {
+    let role = match active() {
+        Some(Failpoint::Overtake { flush }) if flush == batch => Role::Overtaken,
+        Some(Failpoint::Stall { flush }) if flush == batch => Role::Stalled,
+        _ => return Role::Normal,
+    };
+    if held().set(partition).is_err() {
+        return Role::Normal;
     }
+    role
 }
 
 /// A write's part in a failpoint.
@@ -76,15 +83,10 @@ pub(super) enum Role {
     Stalled,
 }
 
-/// The partition of the write held back by `stall`, set when it is flushed (before the next
-/// flush of the partition can start).
-pub(super) fn hold(partition: u32) {
-    let _ = held().set(partition);
-}
-
-/// True when `partition`'s write is held back by `stall`.
-pub(super) fn is_held(partition: u32) -> bool {
-    held().get() == Some(&partition)
+/// True when batch `batch` of `partition` comes after the write held back by `stall`.
+pub(super) fn follows_stalled(partition: u32, batch: u64) -> bool {
+    let Some(Failpoint::Stall { flush: target }) = active() else { return false };
+    batch > target && held().get() == Some(&partition)
 }
 
 fn held() -> &'static OnceLock<u32> {
@@ -101,18 +103,17 @@ pub(super) fn successor_reached() -> &'static Notify {
 
 /// Waits for the successor (at most `limit`, so that a run without one still ends), then aborts.
 pub(super) async fn abort_after_successor(what: &str, limit: Duration) -> ! {
-    let _ = tokio::time::timeout(limit, successor_reached().notified()).await;
+    let reached = tokio::time::timeout(limit, successor_reached().notified()).await.is_ok();
     if what == "stall" {
         // Room for a wrong overtaking write to land, for the test to see it.
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    eprintln!(
-        "netchaos: {VARIABLE}: {what}: aborting with a later batch {}",
-        match what {
-            "stall" => "waiting for its turn",
-            _ => "stored before an earlier one",
-        }
-    );
+    let moment = match (reached, what) {
+        (false, _) => "no later batch of the partition came",
+        (true, "stall") => "a later batch waiting for its turn",
+        (true, _) => "a later batch stored before an earlier one",
+    };
+    eprintln!("netchaos: {VARIABLE}: {what}: aborting with {moment}");
     std::process::abort()
 }
 

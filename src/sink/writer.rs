@@ -46,8 +46,10 @@ pub(super) struct WriteJob {
     pub(super) batch: Batch,
     /// The sink's epoch for the partition, written into the keys.
     pub(super) epoch: u64,
-    /// The flush's number, in flush order across partitions (for failpoints).
-    pub(super) flush: u64,
+    /// The batch's number among its partition's since the sink recovered it (for failpoints).
+    pub(super) index: u64,
+    /// The write's part in this process's failpoint, if any.
+    pub(super) role: Role,
     pub(super) turn: Turn,
 }
 
@@ -79,7 +81,7 @@ impl Writer {
     }
 
     async fn write_batch(&self, job: WriteJob, report: &mut WriteReport) -> Result<(), SinkError> {
-        let WriteJob { partition, batch, epoch, flush, mut turn } = job;
+        let WriteJob { partition, batch, epoch, index, role, mut turn } = job;
         let compression = self.settings.compression;
         let flushed_at = now_timestamp();
         let (first, last) = (batch.first, batch.last);
@@ -96,7 +98,7 @@ impl Writer {
         report.invalid = prepared.invalid;
         report.reasons = prepared.reasons;
         report.bytes_raw = prepared.bytes_raw;
-        match failpoint::role(flush) {
+        match role {
             Role::Normal => {}
             Role::Overtaken => {
                 turn.step_aside();
@@ -104,7 +106,7 @@ impl Writer {
             }
             Role::Stalled => failpoint::abort_after_successor("stall", FAILPOINT_WAIT).await,
         }
-        if failpoint::is_held(partition) {
+        if failpoint::follows_stalled(partition, index) {
             failpoint::successor_reached().notify_one();
         }
         let waited = turn.wait().await;
