@@ -245,3 +245,48 @@ fn a_rerun_of_run_after_a_kill_with_other_settings_is_refused_and_the_same_setti
     assert_eq!(code, Some(0), "{report}");
     assert_eq!((number(&report, "landed"), number(&report, "lost"), number(&report, "duplicated")), (300_000, 0, 0));
 }
+
+/// Peak resident memory (VmHWM, KiB) of `netchaos ARGS`, read from /proc while it runs, and its
+/// stderr.
+fn peak_rss_kib(arguments: &[&str]) -> (u64, String) {
+    let mut child = netchaos().args(arguments).stderr(Stdio::piped()).spawn().unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
+        text
+    });
+    let mut peak = 0;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(&status_path)
+            && let Some(line) = status.lines().find(|line| line.starts_with("VmHWM:"))
+        {
+            peak = peak.max(line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{arguments:?}: {}", reader.join().unwrap());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (peak, reader.join().unwrap())
+}
+
+#[test]
+fn a_dlq_heavy_input_stays_inside_the_memory_budget() {
+    let directory = tempfile::tempdir().unwrap();
+    let input = directory.path().join("escapes.jsonl");
+    // 60 MB of invalid lines whose every byte JSON escapes as `\u0001`: 6 bytes in the DLQ for 1.
+    let mut line = vec![0x01u8; 1500];
+    line.push(b'\n');
+    std::fs::write(&input, line.repeat(40_000)).unwrap();
+    let store = directory.path().join("store");
+    let (peak, stderr) =
+        peak_rss_kib(&["sink", "--from", input.to_str().unwrap(), "--store", store.to_str().unwrap(), "--memory-budget", "128MiB"]);
+    assert!(stderr.contains("stored 0 valid and 40000 invalid records"), "{stderr}");
+    // The budget sets 32 MiB aside for the process already; 16 MiB more for the code and libraries
+    // of a test build. Counting raw bytes only, this peaked at 297 MB.
+    let allowance_kib = 16 * 1024;
+    assert!(peak > 0 && peak < 128 * 1024 + allowance_kib, "peak RSS {peak} KiB under --memory-budget 128MiB");
+}
