@@ -77,25 +77,32 @@ fn lines_of(bytes: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(bytes).lines().map(str::to_owned).collect()
 }
 
-#[test]
-fn a_sigterm_on_stdin_stops_reading_stores_every_line_read_and_exits_zero() {
+/// Sends 5,000 lines to `sink --from FROM` through `writer` (stdin when `fifo` is `None`), keeps
+/// it open, waits until the sink has read them all, SIGTERMs it and checks that it exits 0 with
+/// every line stored once.
+fn sigterm_mid_stream(fifo: Option<&Path>) {
     let directory = tempfile::tempdir().unwrap();
     let store = directory.path().join("store");
     let input = generated(5_000, 11, &directory.path().join("manifest.json"));
     let port = free_port();
+    let from = fifo.map_or_else(|| "-".to_owned(), |path| path.to_str().unwrap().to_owned());
     // No batch fills or ages: everything read is still buffered when the signal comes.
     let mut child = netchaos()
-        .args(["sink", "--from", "-", "--max-age", "1h", "--metrics-addr", &format!("127.0.0.1:{port}")])
+        .args(["sink", "--from", &from, "--max-age", "1h", "--metrics-addr", &format!("127.0.0.1:{port}")])
         .arg("--store")
         .arg(&store)
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(&input).unwrap();
-    stdin.flush().unwrap();
-    // The pipe stays open, as a producer that never ends keeps it: no EOF will come.
+    let stdin = child.stdin.take().unwrap();
+    let mut writer: Box<dyn Write> = match fifo {
+        Some(path) => Box::new(std::fs::OpenOptions::new().write(true).open(path).unwrap()),
+        None => Box::new(stdin),
+    };
+    writer.write_all(&input).unwrap();
+    writer.flush().unwrap();
+    // The writer stays open, as a producer that never ends keeps it: no EOF will come.
     let started = Instant::now();
     loop {
         let consumed = std::panic::catch_unwind(|| sample(&scrape(port), "netchaos_sink_records_consumed_total")).unwrap_or(0.0);
@@ -107,7 +114,7 @@ fn a_sigterm_on_stdin_stops_reading_stores_every_line_read_and_exits_zero() {
     }
     signal(&child, "TERM");
     let status = wait_with_deadline(&mut child, Duration::from_secs(20));
-    drop(stdin);
+    drop(writer);
     assert_eq!(status.and_then(|status| status.code()), Some(0), "the first SIGTERM stops the sink cleanly (it waited for an EOF)");
 
     let mut landed = stored_lines(&store, "data");
@@ -116,6 +123,19 @@ fn a_sigterm_on_stdin_stops_reading_stores_every_line_read_and_exits_zero() {
     expected.sort();
     assert_eq!(landed.len(), 5_000, "every line read before the signal is stored, once");
     assert!(landed == expected, "the stored records are the lines sent");
+}
+
+#[test]
+fn a_sigterm_on_stdin_stops_reading_stores_every_line_read_and_exits_zero() {
+    sigterm_mid_stream(None);
+}
+
+#[test]
+fn a_sigterm_on_a_fifo_stops_reading_stores_every_line_read_and_exits_zero() {
+    let directory = tempfile::tempdir().unwrap();
+    let fifo = directory.path().join("flows.fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    sigterm_mid_stream(Some(&fifo));
 }
 
 #[test]

@@ -18,7 +18,8 @@ pub(crate) struct SinkArgs {
     #[arg(long, env = "SINK_MAX_RECORDS", default_value = "100000")]
     pub(crate) max_records: NonZeroU64,
 
-    /// Flush a partition's batch at this many buffered bytes (`32MiB`, `8MB`, or plain bytes).
+    /// Flush a partition's batch at this many bytes (`32MiB`, `8MB`, or plain bytes), each message
+    /// counted as the dead-letter entry it would become if rejected (a generated record: 1.7x its size).
     #[arg(long, env = "SINK_MAX_BYTES", default_value = "32MiB", value_parser = parse_bytes)]
     pub(crate) max_bytes: u64,
 

@@ -67,7 +67,12 @@ impl Identity {
 pub(super) async fn claim(storage: &Storage, source: &SourceName, input: &Input, named: bool) -> anyhow::Result<()> {
     let this = Identity::of(input);
     let recorded = recorded(storage, source).await?;
-    if !named && let Some(refusal) = refusal(&this, recorded.as_ref(), holds_objects(storage, source).await?, source) {
+    // The same file resumes without a listing; anything else unnamed asks what the store holds.
+    let same_file = matches!(this, Identity::File { .. }) && recorded.as_ref() == Some(&this);
+    if !named
+        && !same_file
+        && let Some(refusal) = refusal(&this, recorded.as_ref(), holds_objects(storage, source).await?, source)
+    {
         return Err(UsageError(refusal).into());
     }
     if recorded.as_ref() != Some(&this) && (recorded.is_none() || !named) {
