@@ -243,6 +243,12 @@ fn a_rerun_of_run_after_a_kill_with_other_settings_is_refused_and_the_same_setti
     let directory = tempfile::tempdir().unwrap();
     let store = directory.path().join("store");
     let settings = ["run", "--seed", "7", "--count", "300000", "--eps", "40000", "--max-age", "300ms", "--quiet"];
+    // A start that stops before storing anything (here: its metrics address is taken) binds nothing.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let unstarted =
+        netchaos().args(settings).args(["--workers", "3", "--metrics-addr", &address]).arg("--store").arg(&store).output().unwrap();
+    assert_usage_error(&unstarted, "--metrics-addr");
     let mut child = netchaos().args(settings).args(["--workers", "4"]).arg("--store").arg(&store).stderr(Stdio::null()).spawn().unwrap();
     let started = Instant::now();
     while object_files(&store.join("data")).len() < 3 {

@@ -6,7 +6,8 @@
 //! other records: recovery skips offsets by lane, and the store ends up mixing two runs that no
 //! manifest describes. So everything that changes what the generator emits is written to
 //! `meta/source=run-{run_id}/run.json` before the first record, and a rerun whose settings differ
-//! is refused, naming the first setting that differs. A start time left to its default (now) is
+//! is refused, naming the first setting that differs (unless the run stored nothing yet, when the
+//! record is replaced). A start time left to its default (now) is
 //! taken from the record instead: the rerun then emits the very records the first run did.
 
 use std::collections::BTreeMap;
@@ -18,7 +19,7 @@ use crate::chaos::ChaosSettings;
 use crate::cli::UsageError;
 use crate::generator::GeneratorSettings;
 use crate::records::Timestamp;
-use crate::sink::keys;
+use crate::sink::keys::{self, ObjectKind};
 use crate::sink::{SourceName, Storage};
 
 const RUN_FILE: &str = "run.json";
@@ -60,10 +61,7 @@ pub(super) async fn claim(
     let folder = key.rsplit_once('/').map_or("", |(folder, _)| folder);
     let listing = storage.list(folder).await.context("reading the store")?;
     if !listing.iter().any(|(listed, _)| *listed == key) {
-        let record: BTreeMap<&str, String> = settings_by_flag(settings).into_iter().collect();
-        let body = serde_json::to_vec_pretty(&record).context("encoding the run's settings")?;
-        storage.put(&key, Bytes::from(body)).await.context("recording the run's settings in the store")?;
-        return Ok(());
+        return record(storage, &key, settings).await;
     }
     let body = storage.get(&key).await.context("reading the store")?;
     let recorded: BTreeMap<String, String> =
@@ -73,12 +71,29 @@ pub(super) async fn claim(
     }
     match first_difference(&recorded, &settings_by_flag(settings)) {
         None => Ok(()),
+        // A run that stored nothing (it stopped before its first batch) leaves nothing to mix.
+        Some(_) if !holds_objects(storage, source).await? => record(storage, &key, settings).await,
         Some(difference) => Err(UsageError(format!(
             "the store holds an unfinished run {source} with {difference}: rerun with its settings to resume it, \
              or pass another --seed, --instance-id or --store"
         ))
         .into()),
     }
+}
+
+async fn record(storage: &Storage, key: &str, settings: &GeneratorSettings) -> anyhow::Result<()> {
+    let record: BTreeMap<&str, String> = settings_by_flag(settings).into_iter().collect();
+    let body = serde_json::to_vec_pretty(&record).context("encoding the run's settings")?;
+    storage.put(key, Bytes::from(body)).await.context("recording the run's settings in the store")
+}
+
+async fn holds_objects(storage: &Storage, source: &SourceName) -> anyhow::Result<bool> {
+    for kind in [ObjectKind::Data, ObjectKind::Dlq] {
+        if !storage.list(&keys::source_prefix(kind, source)).await.context("reading the store")?.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The first setting whose value differs from the record, as "FLAG OLD, not NEW".
