@@ -3,7 +3,9 @@
 use clap::Args;
 use prometheus_client::registry::Registry;
 
-use crate::metrics::{MetricsAddr, MetricsServer, register_build_info, serve};
+use crate::metrics::{BindError, MetricsAddr, MetricsServer, register_build_info, serve};
+
+use super::UsageError;
 
 /// Default metrics ports, one per command, so that a generator and a sink on one machine can both
 /// be scraped without flags.
@@ -38,6 +40,9 @@ impl MetricsArgs {
         let mut registry = Registry::default();
         register_build_info(&mut registry, command);
         register(&mut registry);
-        serve(addr, is_default, registry)
+        serve(addr, is_default, registry).map_err(|error| match error.downcast::<BindError>() {
+            Ok(unbindable) => UsageError(unbindable.to_string()).into(),
+            Err(other) => other,
+        })
     }
 }

@@ -28,6 +28,8 @@ use super::metrics_args::{MetricsArgs, RUN_PORT};
 use super::sink_args::{S3Args, SinkArgs, fit_memory_budget, open_store};
 use super::{UsageError, signals};
 
+mod settings_record;
+
 pub(crate) const EXAMPLES: &str = "Examples:
   netchaos run                                   # 10 s at 5,000 records/s into ./netchaos-data
   netchaos run --count 200000 --eps 0            # as fast as possible
@@ -76,7 +78,7 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.generator.count.is_none() && args.generator.duration.is_none() {
         args.generator.duration = Some(DEFAULT_DURATION);
     }
-    let settings = args.generator.resolve()?;
+    let mut settings = args.generator.resolve()?;
     let run_id = settings.run_id();
     let storage = open_store(&args.store, &args.s3)?;
     let mut sink_settings = args.sink.settings(&format!("run-{run_id}"))?;
@@ -98,6 +100,8 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
+    // An unfinished run of this id (killed before its manifest) resumes only with its settings.
+    runtime.block_on(settings_record::claim(&storage, &sink_settings.source, &mut settings, args.generator.start_time.is_some()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let _signalled = signals::install(&runtime, stop.clone());
     let (abort_sender, abort_receiver) = watch::channel(false);

@@ -5,10 +5,11 @@
 //! store says it got to.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -18,7 +19,8 @@ use crate::kafka::admin::{ensure_topics, existing_partitions};
 use crate::kafka::consumer::{ConsumerSettings, consume};
 use crate::kafka::dead_letters::DeadLetterPublisher;
 use crate::metrics::{MetricsServer, SinkMetrics, StatusLine};
-use crate::sink::{AbortSignal, Sink, Storage, run_lines};
+use crate::sink::lines::{LineOptions, run_lines_with};
+use crate::sink::{AbortSignal, Sink, Storage};
 
 use super::args::parse_duration;
 use super::generate::DEFAULT_PARTITIONS;
@@ -27,6 +29,8 @@ use super::metrics_args::{MetricsArgs, SINK_PORT};
 use super::run::sink_summary;
 use super::sink_args::{S3Args, SinkArgs, fit_memory_budget, open_store};
 use super::{UsageError, signals};
+
+mod identity;
 
 pub(crate) const EXAMPLES: &str = "Examples:
   netchaos generate --count 100000 | netchaos sink --from - --store ./lake
@@ -102,37 +106,92 @@ pub(crate) fn run(args: SinkCommandArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_from(args: &SinkCommandArgs, from: &str) -> anyhow::Result<ExitCode> {
-    let source = match (&args.source, from) {
+    let input = Input::open(from)?;
+    let source = match (&args.source, &input) {
         (Some(name), _) => name.clone(),
-        (None, "-") => "stdin".to_owned(),
-        (None, path) => Path::new(path).file_stem().map_or_else(|| "input".to_owned(), |stem| stem.to_string_lossy().into_owned()),
+        (None, Input::Stdin) => "stdin".to_owned(),
+        (None, Input::File(_) | Input::Stream(_)) => {
+            Path::new(from).file_stem().map_or_else(|| "input".to_owned(), |stem| stem.to_string_lossy().into_owned())
+        }
     };
     let mut settings = args.sink.settings(&source)?;
     fit_memory_budget(&mut settings, args.memory_budget, 1, 0)?;
     let storage = open_store(&args.store, &args.s3)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
+    runtime.block_on(identity::claim(&storage, &settings.source, &input, args.source.is_some()))?;
     let signalled = signals::install(&runtime, Arc::new(AtomicBool::new(false)));
-    // A file stops at the first Ctrl-C (flushing; a rerun resumes from the store). Stdin cannot be
-    // read again, and the producer upstream got the same Ctrl-C: keep reading until it closes the
-    // pipe, so that everything it emitted lands. A second Ctrl-C exits at once.
-    let shutdown = if from == "-" { tokio::sync::watch::channel(false).1 } else { signalled };
+    // The first SIGTERM / Ctrl-C stops the reading; what was read is stored, then exit 0. A file
+    // stops at once (a rerun resumes from the store) and gives up on a failing store. Stdin (or a
+    // fifo) cannot be read again: it is read on for a moment, so that a producer stopped by the same
+    // Ctrl-C can close the pipe and everything it emitted lands, and a failing store is retried
+    // until it is back. A second signal exits at once (130).
+    let (abort, options) = match &input {
+        Input::File(_) => {
+            (AbortSignal::from_watch(signalled.clone()), LineOptions { hold_unterminated: true, shutdown_grace: Duration::ZERO })
+        }
+        Input::Stdin | Input::Stream(_) => {
+            (AbortSignal::never(), LineOptions { hold_unterminated: false, shutdown_grace: STREAM_SHUTDOWN_GRACE })
+        }
+    };
     let (metrics, _server, status) = args.observe()?;
-    let mut sink = Sink::new(storage.clone(), settings).with_abort(AbortSignal::from_watch(shutdown.clone())).with_metrics(metrics);
+    let mut sink = Sink::new(storage.clone(), settings).with_abort(abort).with_metrics(metrics);
     let outcome = runtime.block_on(async {
-        if from == "-" {
-            run_lines(BufReader::with_capacity(1 << 20, tokio::io::stdin()), &mut sink, shutdown).await
-        } else {
-            let file = tokio::fs::File::open(from).await.map_err(|error| UsageError(format!("cannot read {from}: {error}")))?;
-            run_lines(BufReader::with_capacity(1 << 20, file), &mut sink, shutdown).await
+        match &input {
+            Input::Stdin => run_lines_with(BufReader::with_capacity(1 << 20, tokio::io::stdin()), &mut sink, signalled, options).await,
+            Input::File(path) | Input::Stream(path) => {
+                let file = tokio::fs::File::open(path).await.map_err(|error| UsageError(format!("cannot read {from}: {error}")))?;
+                run_lines_with(BufReader::with_capacity(1 << 20, file), &mut sink, signalled, options).await
+            }
         }
         .map_err(anyhow::Error::from)
     });
     runtime.shutdown_background();
     status.finish();
-    outcome.with_context(|| format!("sinking {from} into {}", args.store))?;
+    let read = outcome.with_context(|| format!("sinking {from} into {}", args.store))?;
     finish(args, &sink, &storage, &source);
+    if let Some(bytes) = read.held_back {
+        eprintln!(
+            "netchaos: warning: the last line of {from} (line {}, {bytes} bytes) has no newline yet, so it was left unread: \
+             rerun once the file is complete (if it is, add the missing newline) and it will be stored",
+            read.lines + 1
+        );
+    }
+    if let Some(bytes) = read.cut_by_shutdown {
+        eprintln!(
+            "netchaos: warning: the stop came in the middle of line {} of {from}: its first {bytes} bytes were read and not stored",
+            read.lines + 1
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long a stream is read on after the first SIGTERM / Ctrl-C, unless it ends first.
+const STREAM_SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// What `--from` names.
+#[derive(Debug)]
+enum Input {
+    Stdin,
+    /// A regular file, by its canonical path.
+    File(PathBuf),
+    /// Anything else that can be read (a fifo, a character device): a stream, like stdin.
+    Stream(PathBuf),
+}
+
+impl Input {
+    fn open(from: &str) -> Result<Input, UsageError> {
+        if from == "-" {
+            return Ok(Input::Stdin);
+        }
+        let cannot = |error: std::io::Error| UsageError(format!("cannot read {from}: {error}"));
+        let metadata = std::fs::metadata(from).map_err(cannot)?;
+        if metadata.is_dir() {
+            return Err(UsageError(format!("{from} is a directory: give --from a file of JSON lines, or - for stdin")));
+        }
+        let path = std::fs::canonicalize(from).map_err(cannot)?;
+        Ok(if metadata.is_file() { Input::File(path) } else { Input::Stream(path) })
+    }
 }
 
 /// A consumer-group member: until SIGTERM / Ctrl-C (or `--idle-exit`), then flush, commit, exit 0.
@@ -224,8 +283,8 @@ fn finish(args: &SinkCommandArgs, sink: &Sink, storage: &Storage, source: &str) 
     let skipped = sink.stats().skipped_replayed;
     if skipped > 0 && args.from.is_some() {
         eprintln!(
-            "netchaos: warning: the store already held {skipped} lines of source `{source}`, so they were not written again; \
-             if this is a different input, rerun with --source NAME"
+            "netchaos: the store already held {skipped} lines of source `{source}` from an earlier pass over this input, \
+             so they were not written again"
         );
     }
 }

@@ -18,7 +18,8 @@ pub(crate) struct SinkArgs {
     #[arg(long, env = "SINK_MAX_RECORDS", default_value = "100000")]
     pub(crate) max_records: NonZeroU64,
 
-    /// Flush a partition's batch at this many buffered bytes (`32MiB`, `8MB`, or plain bytes).
+    /// Flush a partition's batch at this many bytes (`32MiB`, `8MB`, or plain bytes), each message
+    /// counted as the dead-letter entry it would become if rejected (a generated record: 1.7x its size).
     #[arg(long, env = "SINK_MAX_BYTES", default_value = "32MiB", value_parser = parse_bytes)]
     pub(crate) max_bytes: u64,
 
@@ -85,7 +86,10 @@ const BASELINE_BYTES: u64 = 32 << 20;
 /// The batches: one open batch per partition, and the `flushes_in_flight + 1` batches being
 /// written, each of which is briefly held twice while it is split into lines (at most that many
 /// are split at once); everything else a write holds is compressed. So
-/// `partitions + 2 × (flushes_in_flight + 1)` buffers of up to `max_bytes` each.
+/// `partitions + 2 × (flushes_in_flight + 1)` buffers of up to `max_bytes` each. A batch counts
+/// against `max_bytes` what it costs once split, every message as the DLQ entry it would become if
+/// rejected (escaped up to 6 bytes for 1, in an envelope), not its raw bytes: so its raw bytes, its
+/// split lines and its compressed objects each fit one buffer, valid or not.
 pub(crate) fn fit_memory_budget(settings: &mut SinkSettings, budget: u64, partitions: u64, reserved: u64) -> Result<(), UsageError> {
     let buffers = partitions + 2 * (settings.flushes_in_flight as u64 + 1);
     let available = budget.saturating_sub(BASELINE_BYTES + reserved);

@@ -31,7 +31,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 pub use generator::{GeneratorMetrics, MeteredOutput};
-pub use server::{MetricsAddr, MetricsServer, serve};
+pub use server::{BindError, MetricsAddr, MetricsServer, serve};
 pub use sink::SinkMetrics;
 pub use status::{LogWriter, StatusLine, human_bytes};
 

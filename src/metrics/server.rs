@@ -48,17 +48,26 @@ impl MetricsServer {
 
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// The metrics address cannot be bound (a port in use, an address not of this machine, a port
+/// below 1024 without the right): the user's to fix, so the CLI reports it as a usage error.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot serve metrics on {address}: {source} (pass another --metrics-addr, or `off`)")]
+pub struct BindError {
+    pub address: SocketAddr,
+    pub source: std::io::Error,
+}
+
 /// Serves `registry` on `addr`. `is_default` says the address was not asked for: when another
 /// process (another netchaos, say) holds that port, the metrics move to a free port with a warning
-/// instead of failing the run. An address given explicitly must be free.
+/// instead of failing the run. An address given explicitly must be free; one that cannot be bound
+/// is a [`BindError`].
 pub fn serve(addr: MetricsAddr, is_default: bool, registry: Registry) -> anyhow::Result<Option<MetricsServer>> {
     let MetricsAddr::At(wanted) = addr else { return Ok(None) };
     let listener = match TcpListener::bind(wanted) {
         Ok(listener) => listener,
         Err(error) if is_default && error.kind() == std::io::ErrorKind::AddrInUse => {
             let fallback = SocketAddr::new(wanted.ip(), 0);
-            let listener = TcpListener::bind(fallback)
-                .map_err(|error| anyhow::anyhow!("cannot serve metrics on {fallback}: {error} (pass --metrics-addr off to serve none)"))?;
+            let listener = TcpListener::bind(fallback).map_err(|source| BindError { address: fallback, source })?;
             tracing::warn!(
                 wanted = %wanted,
                 serving = %listener.local_addr()?,
@@ -66,9 +75,7 @@ pub fn serve(addr: MetricsAddr, is_default: bool, registry: Registry) -> anyhow:
             );
             listener
         }
-        Err(error) => {
-            anyhow::bail!("cannot serve metrics on {wanted}: {error} (pass another --metrics-addr, or `off`)")
-        }
+        Err(source) => return Err(BindError { address: wanted, source }.into()),
     };
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;

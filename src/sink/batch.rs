@@ -6,6 +6,13 @@
 //! one message of the batch, in offset order, and after [`Batch::split`] in exactly one of the two
 //! outputs; valid payloads are copied byte for byte, except that a raw `\n` (which JSON allows
 //! only as whitespace between tokens) becomes a space so that one record stays one line.
+//!
+//! What a batch counts against `max_bytes` ([`Batch::buffered_bytes`]) is what it can cost in
+//! memory once split, not its raw bytes: whether a message is valid is only known then, and a
+//! rejected one becomes a DLQ entry, its bytes escaped (up to 6 for 1) inside an envelope. So each
+//! message counts [`dlq::line_bound`] (which is also more than its valid line) plus what the batch
+//! holds per message. The raw bytes, the split lines and the compressed objects of a batch are then
+//! each at most about `max_bytes` (one message more), which the memory budget relies on.
 
 use std::collections::BTreeMap;
 
@@ -14,7 +21,7 @@ use tokio::time::Instant;
 use crate::records::{self, Rejection};
 
 use super::SinkSettings;
-use super::dlq::DlqEntry;
+use super::dlq::{self, DlqEntry};
 use super::stats::FlushTrigger;
 
 #[derive(Debug)]
@@ -26,7 +33,13 @@ pub(super) struct Batch {
     /// The messages' payloads, back to back.
     raw: Vec<u8>,
     messages: Vec<Message>,
+    /// What the messages can cost once split, but for the source name in each DLQ entry (which
+    /// [`Batch::buffered_bytes`] adds).
+    cost: usize,
 }
+
+/// What the batch holds per message beside its payload.
+const PER_MESSAGE: usize = std::mem::size_of::<Message>();
 
 #[derive(Debug)]
 struct Message {
@@ -52,7 +65,7 @@ pub(super) struct Split {
 
 impl Batch {
     pub(super) fn open(offset: u64, now: Instant) -> Self {
-        Batch { first: offset, last: offset, opened_at: now, raw: Vec::new(), messages: Vec::new() }
+        Batch { first: offset, last: offset, opened_at: now, raw: Vec::new(), messages: Vec::new(), cost: 0 }
     }
 
     /// Adds a message, to be validated when the batch is split.
@@ -68,6 +81,10 @@ impl Batch {
     fn push_message(&mut self, offset: u64, payload: &[u8], rejected: Option<Box<Rejection>>) {
         debug_assert!(offset >= self.first && (offset > self.last || self.messages.is_empty()), "offsets arrive in order");
         self.last = self.last.max(offset);
+        let verdict = rejected.as_ref().map_or(0, |rejection| {
+            std::mem::size_of::<Rejection>() + rejection.detail.len() + rejection.field.as_ref().map_or(0, String::len)
+        });
+        self.cost += dlq::line_bound(0, payload) + PER_MESSAGE + verdict;
         self.raw.extend_from_slice(payload);
         self.messages.push(Message { offset, end: self.raw.len(), rejected });
     }
@@ -76,10 +93,11 @@ impl Batch {
         self.messages.len() as u64
     }
 
-    /// Bytes held in memory: the raw messages, valid and invalid alike, so that a flood of
-    /// (possibly large) invalid messages stays inside the memory bound too.
-    pub(super) fn buffered_bytes(&self) -> usize {
-        self.raw.len()
+    /// What the batch can cost in memory once split, for `source`: every message counted as if it
+    /// were rejected (its DLQ entry bounds its valid line too), so that a flood of invalid
+    /// messages stays inside the memory bound.
+    pub(super) fn buffered_bytes(&self, source: &str) -> usize {
+        self.cost + self.messages.len() * source.len()
     }
 
     /// Validates every message and splits the batch into JSON lines and DLQ lines.
@@ -126,7 +144,7 @@ impl Batch {
         if self.records() >= settings.max_records.get() {
             return Some(FlushTrigger::Records);
         }
-        if self.buffered_bytes() >= settings.max_bytes.get() {
+        if self.buffered_bytes(settings.source.as_str()) >= settings.max_bytes.get() {
             return Some(FlushTrigger::Bytes);
         }
         if now >= self.deadline(settings) {
@@ -139,6 +157,21 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_of_escapes_counts_what_its_dlq_lines_will_cost() {
+        let mut batch = Batch::open(0, Instant::now());
+        let escapes = vec![0x01u8; 1000];
+        for offset in 0..50 {
+            batch.push(offset, &escapes);
+        }
+        let counted = batch.buffered_bytes("stdin");
+        let split = batch.split("stdin", 0);
+        assert_eq!(split.invalid, 50);
+        assert!(split.dlq.len() > 6 * 50 * 1000, "each byte became `\\u0001`: {}", split.dlq.len());
+        assert!(split.dlq.len() <= counted, "{} counted, {} split", counted, split.dlq.len());
+        assert!(counted < split.dlq.len() + 50 * 600, "and not much more: {counted}");
+    }
 
     #[test]
     fn a_split_keeps_valid_payloads_one_line_each_and_rejects_the_rest_in_order() {
@@ -154,7 +187,9 @@ mod tests {
         batch.push_rejected(7, &good[2], too_large);
         assert_eq!((batch.first, batch.last, batch.records()), (4, 7, 4));
 
+        let bound = batch.buffered_bytes("t");
         let split = batch.split("t", 3);
+        assert!(split.data.len() + split.dlq.len() <= bound, "the split fits what the batch counted");
         let lines: Vec<&[u8]> = split.data.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).collect();
         assert_eq!(lines.len(), 2);
         assert!(!lines[0].contains(&b'\n') && lines[0].len() == spaced.len(), "the newline became a space");

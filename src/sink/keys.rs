@@ -225,6 +225,13 @@ fn is_hour(text: &str) -> bool {
     text.len() == 2 && text.bytes().all(|byte| byte.is_ascii_digit()) && text < "24"
 }
 
+/// `meta/source={source}/{name}`: a small metadata object of a source (which input it stands for,
+/// the settings of the run that writes it). Recovery lists only `data/` and `dlq/` of its source,
+/// and `verify` only `data/` and `dlq/`, so neither sees these.
+pub fn source_meta_key(source: &SourceName, name: &str) -> String {
+    format!("meta/source={source}/{name}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,25 @@
 //! JSON lines in, sink out: what `netchaos sink --from PATH|-` runs.
 //!
 //! Lines are split on `\n` only, and one trailing `\r` is stripped; the line index (from 0) is the
-//! offset, in partition 0. A last line without a newline still counts; an empty line is a line
-//! (the validator rejects it). Bytes pass through untouched, so non-UTF-8 input reaches the
-//! validator as it is. A line longer than the record limit is not held whole: only its first
-//! `MAX_RECORD_BYTES + 1 KiB` are kept, and it goes to the DLQ as `too_large` with its real length.
-//! Reading is cancel-safe (all state lives in [`LineReader`] between `fill_buf` calls), so the
-//! loop can `select!` between the next line, the age timer and shutdown.
+//! offset, in partition 0. An empty line is a line (the validator rejects it). Bytes pass through
+//! untouched, so non-UTF-8 input reaches the validator as it is. A line longer than the record
+//! limit is not held whole: only its first `MAX_RECORD_BYTES + 1 KiB` are kept, and it goes to the
+//! DLQ as `too_large` with its real length. Reading is cancel-safe (all state lives in
+//! [`LineReader`] between `fill_buf` calls), so the loop can `select!` between the next line, the
+//! age timer and shutdown.
+//!
+//! A last line without a newline is where a stream ends, and counts as a line. A regular file may
+//! still be being written, though: its unterminated last line may be a record cut in two, so with
+//! [`LineOptions::hold_unterminated`] it is left unread (neither stored nor skipped by a rerun,
+//! which resumes at it) and reported in [`LinesRead::held_back`].
+//!
+//! On shutdown the driver stops reading (after [`LineOptions::shutdown_grace`], or at the end of
+//! input if that comes first), stores the complete lines it had already read into its buffer, and
+//! flushes; a line it was in the middle of is reported in [`LinesRead::cut_by_shutdown`].
 
 use bytes::{Bytes, BytesMut};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio::sync::watch;
@@ -22,16 +33,54 @@ use super::{Sink, SinkError, SinkMessage};
 /// Bytes of one line held in memory at most.
 const LINE_CAP: usize = MAX_RECORD_BYTES + 1024;
 
+/// How [`run_lines_with`] treats its input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LineOptions {
+    /// The input is a regular file that may still grow: leave an unterminated last line unread.
+    pub(crate) hold_unterminated: bool,
+    /// After shutdown is asked for, read on this long at most, or until the end of input: a
+    /// producer stopped by the same Ctrl-C closes the pipe within it, so what it emitted lands.
+    pub(crate) shutdown_grace: Duration,
+}
+
+/// What [`run_lines_with`] read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LinesRead {
+    /// Lines handed to the sink (stored, or skipped as already stored).
+    pub(crate) lines: u64,
+    /// Bytes of an unterminated last line left unread ([`LineOptions::hold_unterminated`]).
+    pub(crate) held_back: Option<u64>,
+    /// Bytes of a line that shutdown stopped the reading in the middle of (not stored).
+    pub(crate) cut_by_shutdown: Option<u64>,
+    /// True when reading stopped because shutdown was asked for, not at the end of input.
+    pub(crate) stopped: bool,
+}
+
 /// Feeds every line of `reader` to `sink` (partition 0, offset = line index), flushing batches as
-/// they age, until end of input or until `shutdown` turns true; then flushes everything.
-pub async fn run_lines<R: AsyncBufRead + Unpin>(reader: R, sink: &mut Sink, mut shutdown: watch::Receiver<bool>) -> Result<(), SinkError> {
+/// they age, until end of input or until `shutdown` turns true; then flushes everything. An
+/// unterminated last line counts, and shutdown stops the reading at once.
+pub async fn run_lines<R: AsyncBufRead + Unpin>(reader: R, sink: &mut Sink, shutdown: watch::Receiver<bool>) -> Result<(), SinkError> {
+    run_lines_with(reader, sink, shutdown, LineOptions::default()).await.map(|_| ())
+}
+
+/// [`run_lines`] with `options`: see [`LineOptions`].
+pub(crate) async fn run_lines_with<R: AsyncBufRead + Unpin>(
+    reader: R,
+    sink: &mut Sink,
+    mut shutdown: watch::Receiver<bool>,
+    options: LineOptions,
+) -> Result<LinesRead, SinkError> {
     let mut lines = LineReader::new(reader);
+    lines.hold_unterminated = options.hold_unterminated;
     let mut publish = publish_interval();
+    let mut grace_ends: Option<Instant> = None;
+    let mut stopped = false;
     loop {
         let deadline = sink.next_deadline();
         let step = tokio::select! {
             biased;
-            () = shutdown_requested(&mut shutdown) => Step::Shutdown,
+            () = shutdown_requested(&mut shutdown), if grace_ends.is_none() => Step::Shutdown,
+            () = sleep_until(grace_ends), if grace_ends.is_some() => Step::GraceOver,
             () = sleep_until(deadline) => Step::Expired,
             _ = publish.tick() => Step::Publish,
             line = lines.next_line() => Step::Line(line.map_err(SinkError::Input)?),
@@ -41,15 +90,28 @@ pub async fn run_lines<R: AsyncBufRead + Unpin>(reader: R, sink: &mut Sink, mut 
             Step::Line(None) => break,
             Step::Expired => sink.flush_expired().await?,
             Step::Publish => sink.publish_metrics(),
-            Step::Shutdown => {
-                tracing::info!(lines_read = lines.next_offset, "shutdown requested: flushing what is buffered");
+            Step::Shutdown if !options.shutdown_grace.is_zero() => {
+                tracing::info!(lines_read = lines.state.next_offset, grace = ?options.shutdown_grace, "shutdown requested: reading until the input ends or the grace passes");
+                grace_ends = Some(Instant::now() + options.shutdown_grace);
+            }
+            Step::Shutdown | Step::GraceOver => {
+                tracing::info!(lines_read = lines.state.next_offset, "shutdown requested: flushing what is buffered");
+                stopped = true;
                 break;
             }
         }
     }
+    if stopped {
+        // Lines already read into the buffer were read: store them, without reading more.
+        while let Some(line) = lines.buffered_line().map_err(SinkError::Input)? {
+            feed_line(sink, line).await?;
+        }
+    }
     let flushed = sink.flush_all().await;
     sink.publish_metrics();
-    flushed
+    flushed?;
+    let cut = (stopped && lines.state.line_len > 0).then_some(lines.state.line_len);
+    Ok(LinesRead { lines: lines.state.next_offset, held_back: lines.held_back, cut_by_shutdown: cut, stopped })
 }
 
 /// How often a driver adds the sink's counts to its metrics (stored batches publish at once).
@@ -68,6 +130,8 @@ enum Step {
     /// Time to publish the metrics, even while no line comes.
     Publish,
     Shutdown,
+    /// The shutdown grace has passed.
+    GraceOver,
 }
 
 async fn feed_line(sink: &mut Sink, line: Line) -> Result<(), SinkError> {
@@ -112,18 +176,29 @@ pub(super) struct Line {
 #[derive(Debug)]
 pub(super) struct LineReader<R> {
     reader: R,
+    state: LineState,
+    finished: bool,
+    /// Leave an unterminated last line unread (see [`LineOptions::hold_unterminated`]).
+    pub(super) hold_unterminated: bool,
+    /// Bytes of the unterminated last line left unread.
+    pub(super) held_back: Option<u64>,
+}
+
+/// The line being read.
+#[derive(Debug)]
+struct LineState {
     /// The current line's kept bytes; split off (not copied) when the line is complete.
     line: BytesMut,
     /// The current line's length so far, kept or not.
     line_len: u64,
     last_byte: Option<u8>,
     next_offset: u64,
-    finished: bool,
 }
 
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
     pub(super) fn new(reader: R) -> Self {
-        LineReader { reader, line: BytesMut::with_capacity(64 * 1024), line_len: 0, last_byte: None, next_offset: 0, finished: false }
+        let state = LineState { line: BytesMut::with_capacity(64 * 1024), line_len: 0, last_byte: None, next_offset: 0 };
+        LineReader { reader, state, finished: false, hold_unterminated: false, held_back: None }
     }
 
     /// The next line, or `None` at end of input.
@@ -135,21 +210,65 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             // The only await: cancelling here loses nothing, the buffered bytes stay in `reader`.
             let available = self.reader.fill_buf().await?;
             if available.is_empty() {
-                self.finished = true;
-                if self.line_len == 0 {
-                    return Ok(None);
-                }
-                return Ok(Some(self.take_line()));
+                return Ok(self.end_of_input());
             }
-            if let Some(newline) = available.iter().position(|byte| *byte == b'\n') {
-                let (line_part, consumed) = (&available[..newline], newline + 1);
-                append_capped(&mut self.line, &mut self.line_len, &mut self.last_byte, line_part);
-                self.reader.consume(consumed);
-                return Ok(Some(self.take_line()));
-            }
-            let consumed = available.len();
-            append_capped(&mut self.line, &mut self.line_len, &mut self.last_byte, available);
+            let (consumed, complete) = self.state.absorb(available);
             self.reader.consume(consumed);
+            if complete {
+                return Ok(Some(self.state.take_line()));
+            }
+        }
+    }
+
+    /// The next line among the bytes already read (the buffer, a read that has completed), without
+    /// waiting for more; `None` when no complete line is there.
+    pub(super) fn buffered_line(&mut self) -> std::io::Result<Option<Line>> {
+        let mut context = Context::from_waker(Waker::noop());
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            let available = match Pin::new(&mut self.reader).poll_fill_buf(&mut context) {
+                Poll::Pending => return Ok(None),
+                Poll::Ready(available) => available?,
+            };
+            if available.is_empty() {
+                return Ok(self.end_of_input());
+            }
+            let (consumed, complete) = self.state.absorb(available);
+            Pin::new(&mut self.reader).consume(consumed);
+            if complete {
+                return Ok(Some(self.state.take_line()));
+            }
+        }
+    }
+
+    fn end_of_input(&mut self) -> Option<Line> {
+        self.finished = true;
+        if self.state.line_len == 0 {
+            return None;
+        }
+        if self.hold_unterminated {
+            self.held_back = Some(self.state.line_len);
+            return None;
+        }
+        Some(self.state.take_line())
+    }
+}
+
+impl LineState {
+    /// Takes bytes of `available` up to and including the first newline: how many it took, and
+    /// whether they completed a line.
+    fn absorb(&mut self, available: &[u8]) -> (usize, bool) {
+        match memchr::memchr(b'\n', available) {
+            Some(newline) => {
+                self.append_capped(&available[..newline]);
+                (newline + 1, true)
+            }
+            None => {
+                self.append_capped(available);
+                (available.len(), false)
+            }
         }
     }
 
@@ -170,16 +289,16 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
         self.last_byte = None;
         line
     }
-}
 
-fn append_capped(line: &mut BytesMut, line_len: &mut u64, last_byte: &mut Option<u8>, bytes: &[u8]) {
-    let Some(last) = bytes.last() else {
-        return;
-    };
-    *last_byte = Some(*last);
-    *line_len += bytes.len() as u64;
-    let room = LINE_CAP.saturating_sub(line.len());
-    line.extend_from_slice(&bytes[..room.min(bytes.len())]);
+    fn append_capped(&mut self, bytes: &[u8]) {
+        let Some(last) = bytes.last() else {
+            return;
+        };
+        self.last_byte = Some(*last);
+        self.line_len += bytes.len() as u64;
+        let room = LINE_CAP.saturating_sub(self.line.len());
+        self.line.extend_from_slice(&bytes[..room.min(bytes.len())]);
+    }
 }
 
 #[cfg(test)]
@@ -187,14 +306,48 @@ mod tests {
     use super::*;
 
     async fn read_all(input: &[u8], chunk: usize) -> Vec<(u64, Vec<u8>, u64)> {
+        read_all_holding(input, chunk, false).await.0
+    }
+
+    async fn read_all_holding(input: &[u8], chunk: usize, hold: bool) -> (Vec<(u64, Vec<u8>, u64)>, Option<u64>) {
         // A tiny internal buffer exercises lines that span many `fill_buf` calls.
         let reader = tokio::io::BufReader::with_capacity(chunk, input);
         let mut lines = LineReader::new(reader);
+        lines.hold_unterminated = hold;
         let mut out = Vec::new();
         while let Some(line) = lines.next_line().await.unwrap() {
             out.push((line.offset, line.payload.to_vec(), line.full_len));
         }
-        out
+        (out, lines.held_back)
+    }
+
+    #[tokio::test]
+    async fn a_held_back_unterminated_last_line_is_left_unread() {
+        for chunk in [1, 3, 1024] {
+            let (lines, held) = read_all_holding(b"a\nbb\n{\"cut", chunk, true).await;
+            assert_eq!(lines, vec![(0, b"a".to_vec(), 1), (1, b"bb".to_vec(), 2)], "chunk {chunk}");
+            assert_eq!(held, Some(5));
+            let (lines, held) = read_all_holding(b"a\nbb\n", chunk, true).await;
+            assert_eq!((lines.len(), held), (2, None), "a terminated file holds nothing back");
+            let (lines, held) = read_all_holding(b"a\n{\"cut", chunk, false).await;
+            assert_eq!((lines[1].clone(), held), ((1, b"{\"cut".to_vec(), 5), None), "a stream's last line counts");
+        }
+    }
+
+    #[tokio::test]
+    async fn buffered_lines_are_taken_without_waiting_for_more_input() {
+        let (mut writer, reader) = tokio::io::duplex(1 << 16);
+        tokio::io::AsyncWriteExt::write_all(&mut writer, b"one\ntwo\nthree\nhal").await.unwrap();
+        let mut lines = LineReader::new(tokio::io::BufReader::new(reader));
+        assert_eq!(lines.next_line().await.unwrap().unwrap().payload, Bytes::from_static(b"one"));
+        // The writer stays open: `next_line` would wait; `buffered_line` returns what is there.
+        let mut rest = Vec::new();
+        while let Some(line) = lines.buffered_line().unwrap() {
+            rest.push((line.offset, line.payload.to_vec()));
+        }
+        assert_eq!(rest, vec![(1, b"two".to_vec()), (2, b"three".to_vec())]);
+        assert_eq!(lines.state.line_len, 3, "the cut line's bytes are known, and not a line");
+        drop(writer);
     }
 
     #[tokio::test]
