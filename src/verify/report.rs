@@ -124,7 +124,10 @@ impl fmt::Display for Failure {
                  pass the one that matches the store"
             ),
             Failure::DamagedObjects { objects } => {
-                write!(f, "{objects} objects under data/ or dlq/ could not be audited (each is listed as a damaged object): their records are unproven")
+                write!(
+                    f,
+                    "{objects} objects under data/ or dlq/ could not be audited (each is listed as a damaged object): their records are unproven"
+                )
             }
         }
     }
