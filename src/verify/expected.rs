@@ -2,13 +2,16 @@
 //!
 //! Lane *w* of run *r* emitted `<r>-<w>-<seq>` for every `seq` in `0..records`: a bitset of
 //! `records` bits per lane marks which ids were found, so a million ids cost 125 KB and a lookup is
-//! a hash of the run id (as a `u64`) plus a small map lookup.
+//! a hash of the run id (as a `u64`) plus a small map lookup. The manifests are checked against
+//! the bounds of `manifests.rs` first, and the bitsets are allocated fallibly: a manifest that
+//! names too many ids is an error, never an allocation abort.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::generator::RunManifest;
 
 use super::VerifyError;
+use super::manifests::{MAX_EXPECTED_IDS, check_manifest};
 
 /// One lane's expected ids and which of them were found.
 #[derive(Debug)]
@@ -32,8 +35,12 @@ pub(super) enum Mark {
 }
 
 impl LaneBits {
-    fn new(expected: u64) -> Self {
-        LaneBits { expected, seen: vec![0; expected.div_ceil(64) as usize], found: 0, excused: BTreeSet::new() }
+    fn new(expected: u64) -> Result<Self, VerifyError> {
+        let words = usize::try_from(expected.div_ceil(64)).map_err(|_| VerifyError::OutOfMemory { ids: expected })?;
+        let mut seen = Vec::new();
+        seen.try_reserve_exact(words).map_err(|_| VerifyError::OutOfMemory { ids: expected })?;
+        seen.resize(words, 0);
+        Ok(LaneBits { expected, seen, found: 0, excused: BTreeSet::new() })
     }
 
     fn mark(&mut self, seq: u64) -> Mark {
@@ -76,15 +83,30 @@ pub(super) struct ExpectedIds {
 
 impl ExpectedIds {
     /// The ids of all `manifests`. Two manifests of the same run (the same seed and instance run
-    /// twice) name the same ids: the larger count per lane is kept.
+    /// twice) name the same ids: the larger count per lane is kept. Fails when the manifests name
+    /// more than [`MAX_EXPECTED_IDS`] ids together.
     pub(super) fn from_manifests(manifests: &[RunManifest]) -> Result<Self, VerifyError> {
-        let mut expected = ExpectedIds::default();
+        let mut counts: HashMap<u64, BTreeMap<u32, u64>> = HashMap::new();
         for manifest in manifests {
+            check_manifest(manifest, &format!("of run {}", manifest.run_id))?;
             let run = parse_run_id(&manifest.run_id).ok_or_else(|| VerifyError::BadRunId(manifest.run_id.clone()))?;
-            let lanes = expected.runs.entry(run).or_default();
+            let lanes = counts.entry(run).or_default();
             for lane in &manifest.lanes {
-                let records = lanes.get(&lane.worker).map_or(0, |bits| bits.expected).max(lane.records);
-                lanes.insert(lane.worker, LaneBits::new(records));
+                let records = lanes.entry(lane.worker).or_default();
+                *records = (*records).max(lane.records);
+            }
+        }
+        let total = counts.values().flat_map(BTreeMap::values).fold(0u64, |total, records| total.saturating_add(*records));
+        if total > MAX_EXPECTED_IDS {
+            return Err(VerifyError::ManifestOutOfBounds(format!(
+                "the manifests name {total} records together, more than the {MAX_EXPECTED_IDS} verify can track: audit fewer runs at once"
+            )));
+        }
+        let mut expected = ExpectedIds::default();
+        for (run, lanes) in counts {
+            let bits = expected.runs.entry(run).or_default();
+            for (worker, records) in lanes {
+                bits.insert(worker, LaneBits::new(records)?);
             }
         }
         for manifest in manifests {
@@ -151,7 +173,7 @@ mod tests {
 
     #[test]
     fn marks_first_copies_duplicates_and_strangers() {
-        let mut lane = LaneBits::new(130);
+        let mut lane = LaneBits::new(130).unwrap();
         assert_eq!(lane.mark(0), Mark::First);
         assert_eq!(lane.mark(129), Mark::First);
         assert_eq!(lane.mark(129), Mark::Duplicate);
@@ -163,7 +185,7 @@ mod tests {
 
     #[test]
     fn unacknowledged_ids_are_excused_only_when_absent() {
-        let mut lane = LaneBits::new(10);
+        let mut lane = LaneBits::new(10).unwrap();
         lane.excused.extend([3, 4]);
         for seq in (0..10).filter(|seq| *seq != 3 && *seq != 5) {
             lane.mark(seq);

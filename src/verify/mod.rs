@@ -2,44 +2,66 @@
 //! duplication.
 //!
 //! A manifest names exactly the ids its run emitted: lane *w* emitted `<run_id>-<w>-<seq>` for
-//! every `seq` in `0..lanes[w].records`. [`verify`] reads every data object and every DLQ object
-//! under the storage prefix (all sources), decompresses each by its extension, reads the
-//! `event_id` of each line (`scan.rs`) and marks it in one bitset per (run, lane) (`expected.rs`).
-//! Every expected id must be found exactly once across data and DLQ: a first copy in a data object
-//! is *landed*, in a DLQ object *invalid* (present, but rejected); any further copy is
-//! *duplicated*; an expected id never found is *lost*; a found id no manifest names is
-//! *unexpected*. The report is [`VerifyReport`]; [`VerifyReport::ok`] is "nothing lost, nothing
-//! duplicated". Lost ids cannot be typed without regenerating them, so they are reported per lane
-//! with up to 20 examples.
+//! every `seq` in `0..lanes[w].records`. [`verify_with`] lists the store, turns the listing into
+//! the data and DLQ objects to audit in one place ([`objects_to_audit`]), reads each as a stream of
+//! lines (`read.rs`), reads the `event_id` of each line (`scan.rs`) and marks it in one bitset per
+//! (run, lane) (`expected.rs`). Data objects are read before DLQ objects, so that the first copy of
+//! an id decides what it is: in a data object it is *landed*, only in the DLQ *invalid* (present,
+//! but rejected or truncated: not landed); any further copy is *duplicated*; an expected id never
+//! found is *lost*; an id no manifest names is *unexpected*. The counts per label and event type of
+//! what was found must match the manifests' (`counts.rs`).
 //!
-//! Objects are fetched a few at a time and decoded on the blocking pool; memory is the bitsets
-//! (one bit per expected id) plus the objects in flight.
+//! The verdict is [`VerifyReport::failures`]: lost, duplicated, a count that differs, an object
+//! that could not be read, and (unless an [`Acceptance`] waives them) expected ids only in the
+//! DLQ, manifests that name nothing, and records in data objects no manifest names.
+//!
+//! Memory is bounded whatever the store and the manifests hold: manifests are read within the
+//! bounds of `manifests.rs`, the bitsets cost one bit per expected id, objects of at most
+//! [`MAX_OBJECT_BYTES`] are fetched a few at a time (at most [`IN_FLIGHT_MIB`] MiB of them, or one
+//! larger), and each is inflated as a stream with a bounded line (`read.rs`).
 
+mod audit;
+mod counts;
 mod expected;
+mod manifests;
+mod read;
 mod report;
 mod scan;
 
 #[cfg(test)]
 mod tests;
 
-use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use futures::{StreamExt, TryStreamExt};
+use tokio::sync::Semaphore;
 
 use crate::generator::RunManifest;
-use crate::sink::keys::ObjectKind;
-use crate::sink::{Compression, Storage, StorageError};
+use crate::sink::keys::{ObjectKind, ParsedKey, parse_key};
+use crate::sink::{Storage, StorageError};
 
-use expected::{ExpectedIds, Mark, run_id_text};
-use scan::{LABEL_NAMES, ObjectScan, TYPE_NAMES};
+use audit::{Audit, CHUNK_IDS, lock};
+use counts::ExpectedCounts;
+use expected::ExpectedIds;
 
-pub use report::{KindCounts, LaneLoss, VerifyReport};
+pub use manifests::{MAX_EXPECTED_IDS, MAX_LANES, MAX_MANIFEST_BYTES, find_manifests, load_manifest_file};
+pub use report::{Acceptance, DamagedObject, Failure, KindCounts, LaneLoss, VerifyReport};
 
 /// Objects fetched and decoded at once.
 const READ_CONCURRENCY: usize = 4;
 
+/// Compressed bytes fetched at once, in MiB (an object larger than this is read alone).
+pub const IN_FLIGHT_MIB: u32 = 256;
+
+/// Largest object read; a larger one is reported as damaged. The sink's objects are bounded by its
+/// `--max-bytes` and `--memory-budget`, far below this.
+pub const MAX_OBJECT_BYTES: u64 = 1 << 30;
+
 /// Where `netchaos run` stores its manifests, relative to the storage prefix.
 pub const MANIFESTS_PREFIX: &str = "manifests";
+
+/// The root of small metadata objects (written by the sink), never audited.
+const META_ROOT: &str = "meta";
 
 /// Why an audit could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -52,132 +74,139 @@ pub enum VerifyError {
     ReadManifest { path: String, source: std::io::Error },
     #[error("manifest run_id `{0}` is not 16 lower-case hex digits: is this a netchaos manifest?")]
     BadRunId(String),
+    /// A manifest too large, with too many lanes or ids.
+    #[error("{0}")]
+    ManifestOutOfBounds(String),
+    #[error("not enough memory to track {ids} expected ids (one bit each): audit fewer runs at once")]
+    OutOfMemory { ids: u64 },
     #[error("a background task failed: {0}")]
     Task(String),
 }
 
-/// Audits every data and DLQ object under the storage prefix against `manifests`.
-pub async fn verify(storage: &Storage, manifests: &[RunManifest]) -> Result<VerifyReport, VerifyError> {
-    let mut expected = ExpectedIds::from_manifests(manifests)?;
-    let mut audit =
-        Audit { report: VerifyReport { manifests: manifests.len(), runs: expected.runs(), ..VerifyReport::default() }, ..Audit::default() };
-    let mut objects = Vec::new();
-    for kind in [ObjectKind::Data, ObjectKind::Dlq] {
-        objects.extend(storage.list(kind.root()).await?.into_iter().map(|(key, _size)| (kind, key)));
+impl VerifyError {
+    /// True when the manifests the user named are at fault (exit code 2), not the store.
+    pub fn is_bad_manifest(&self) -> bool {
+        matches!(
+            self,
+            VerifyError::BadManifest { .. }
+                | VerifyError::ReadManifest { .. }
+                | VerifyError::BadRunId(_)
+                | VerifyError::ManifestOutOfBounds(_)
+        )
     }
-    let mut scans = futures::stream::iter(objects).map(|(kind, key)| read_object(storage, kind, key)).buffered(READ_CONCURRENCY);
-    while let Some((kind, key, scan)) = scans.try_next().await? {
-        match scan {
-            Some(scan) => audit.count_object(&mut expected, kind, &scan),
-            None => audit.report.damaged_objects.push(key),
-        }
-    }
-    Ok(audit.finish(&expected))
 }
 
-/// Every manifest stored under `manifests/` (as `netchaos run` leaves them), ordered by run id.
-pub async fn find_manifests(storage: &Storage) -> Result<Vec<RunManifest>, VerifyError> {
-    let mut manifests = Vec::new();
-    for (key, _size) in storage.list(MANIFESTS_PREFIX).await? {
-        if !key.ends_with(".json") {
+/// Audits the records of `manifests` in a store that may also hold other runs' records, as
+/// `netchaos run` checks its own run: [`verify_with`] and [`Acceptance::OWN_RUN`].
+pub async fn verify(storage: &Storage, manifests: &[RunManifest]) -> Result<VerifyReport, VerifyError> {
+    verify_with(storage, manifests, Acceptance::OWN_RUN).await
+}
+
+/// Audits every data and DLQ object in the store against `manifests`; `accept` says which
+/// findings do not fail the audit.
+pub async fn verify_with(storage: &Storage, manifests: &[RunManifest], accept: Acceptance) -> Result<VerifyReport, VerifyError> {
+    let expected = ExpectedIds::from_manifests(manifests)?;
+    let expected_counts = ExpectedCounts::from_manifests(manifests);
+    let audit = Arc::new(Mutex::new(Audit::new(expected, manifests.len())));
+    let selection = objects_to_audit(storage.list("").await?);
+    for (key, reason) in selection.foreign {
+        lock(&audit).damaged(key, reason.to_owned());
+    }
+    let in_flight = Semaphore::new(IN_FLIGHT_MIB as usize);
+    // Data first: the first copy of an id decides whether it landed or is only in the DLQ.
+    for objects in [selection.data, selection.dlq] {
+        futures::stream::iter(objects)
+            .map(|object| audit_object(storage, &audit, &in_flight, object))
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect::<()>()
+            .await?;
+    }
+    let audit = Arc::into_inner(audit).ok_or_else(|| VerifyError::Task("an object reader outlived the audit".into()))?;
+    Ok(audit.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner).finish(&expected_counts, accept))
+}
+
+/// A data or DLQ object to audit, as its key names it.
+#[derive(Debug)]
+struct AuditObject {
+    key: String,
+    size: u64,
+    parsed: ParsedKey,
+}
+
+/// What a listing of the store holds for the audit.
+#[derive(Debug, Default)]
+struct Selection {
+    data: Vec<AuditObject>,
+    dlq: Vec<AuditObject>,
+    /// Keys under `data/` or `dlq/` that are not netchaos object keys, and why they are not read:
+    /// they may hold records, so the audit reports them and fails.
+    foreign: Vec<(String, &'static str)>,
+}
+
+/// The one place where the store's listing becomes the objects to audit.
+///
+/// Keys are read only through [`parse_key`]. Keys under `meta/` (metadata objects) and keys of
+/// other roots (`manifests/`, `episodes/`) are not audited; a key under a data or DLQ root that
+/// does not parse is foreign. Which parsed objects count is decided here too: today every one.
+// A rule that voids some listed objects (e.g. those written by a fenced writer epoch, issue 11
+// section 4) belongs in the last step below, where all parsed keys are at hand.
+fn objects_to_audit(listing: Vec<(String, u64)>) -> Selection {
+    let mut selection = Selection::default();
+    let mut parsed_objects = Vec::new();
+    for (key, size) in listing {
+        let root = key.split('/').next().unwrap_or_default();
+        if root == META_ROOT {
             continue;
         }
-        let body = storage.get(&key).await?;
-        let manifest: RunManifest = serde_json::from_slice(&body).map_err(|source| VerifyError::BadManifest { key, source })?;
-        manifests.push(manifest);
+        match parse_key(&key) {
+            Some(parsed) => parsed_objects.push(AuditObject { key, size, parsed }),
+            None if root == ObjectKind::Data.root() || root == ObjectKind::Dlq.root() => {
+                selection.foreign.push((key, "not a netchaos object key"));
+            }
+            None => {}
+        }
     }
-    manifests.sort_by(|a, b| a.run_id.cmp(&b.run_id));
-    Ok(manifests)
+    for object in parsed_objects {
+        match object.parsed.kind {
+            ObjectKind::Data => selection.data.push(object),
+            ObjectKind::Dlq => selection.dlq.push(object),
+        }
+    }
+    selection
 }
 
-/// Reads a manifest file (`netchaos generate --manifest PATH` writes them).
-pub fn load_manifest_file(path: &Path) -> Result<RunManifest, VerifyError> {
-    let shown = path.display().to_string();
-    let text = std::fs::read(path).map_err(|source| VerifyError::ReadManifest { path: shown.clone(), source })?;
-    serde_json::from_slice(&text).map_err(|source| VerifyError::BadManifest { key: shown, source })
-}
-
-/// Fetches, decompresses and scans one object; `None` when it is not a readable JSON-lines object.
-async fn read_object(storage: &Storage, kind: ObjectKind, key: String) -> Result<(ObjectKind, String, Option<ObjectScan>), VerifyError> {
-    let Some(compression) = Compression::from_key(&key) else {
-        return Ok((kind, key, None));
+/// Fetches one object and marks its ids; an object that cannot be read within bounds is reported
+/// as damaged, not skipped.
+async fn audit_object(storage: &Storage, audit: &Arc<Mutex<Audit>>, in_flight: &Semaphore, object: AuditObject) -> Result<(), VerifyError> {
+    if object.size > MAX_OBJECT_BYTES {
+        let reason = format!("{} bytes, larger than the {} MiB verify reads", object.size, MAX_OBJECT_BYTES >> 20);
+        lock(audit).damaged(object.key, reason);
+        return Ok(());
+    }
+    let mebibytes = u32::try_from(object.size >> 20).unwrap_or(u32::MAX).clamp(1, IN_FLIGHT_MIB);
+    let _permit = in_flight.acquire_many(mebibytes).await.map_err(|error| VerifyError::Task(error.to_string()))?;
+    let body = storage.get(&object.key).await?;
+    let (kind, compression) = (object.parsed.kind, object.parsed.compression);
+    let reader_audit = Arc::clone(audit);
+    let read = move || {
+        let line_id = match kind {
+            ObjectKind::Data => scan::data_line,
+            ObjectKind::Dlq => scan::dlq_line,
+        };
+        let mut chunk = Vec::with_capacity(CHUNK_IDS);
+        let outcome = read::for_each_line(&body, compression, |line| {
+            chunk.push(line_id(line));
+            if chunk.len() == CHUNK_IDS {
+                lock(&reader_audit).count_lines(kind, &chunk);
+                chunk.clear();
+            }
+        });
+        let mut audit = lock(&reader_audit);
+        audit.count_lines(kind, &chunk);
+        match outcome {
+            Ok(()) => audit.count_object(kind),
+            Err(error) => audit.damaged(object.key, error.to_string()),
+        }
     };
-    let body = storage.get(&key).await?;
-    let decode = move || {
-        let plain = compression.decompress(&body).ok()?;
-        Some(match kind {
-            ObjectKind::Data => scan::scan_data(&plain),
-            ObjectKind::Dlq => scan::scan_dlq(&plain),
-        })
-    };
-    let scan = tokio::task::spawn_blocking(decode).await.map_err(|join_error| VerifyError::Task(join_error.to_string()))?;
-    Ok((kind, key, scan))
-}
-
-/// Counts as objects are scanned.
-#[derive(Debug, Default)]
-struct Audit {
-    report: VerifyReport,
-    by_event_type: [KindCounts; TYPE_NAMES.len()],
-    by_label: [KindCounts; LABEL_NAMES.len()],
-}
-
-impl Audit {
-    fn count_object(&mut self, expected: &mut ExpectedIds, kind: ObjectKind, scan: &ObjectScan) {
-        let report = &mut self.report;
-        match kind {
-            ObjectKind::Data => {
-                report.data_objects += 1;
-                report.unreadable_lines += scan.unreadable;
-            }
-            ObjectKind::Dlq => {
-                report.dlq_objects += 1;
-                report.unidentified_invalid += scan.unreadable;
-            }
-        }
-        for found in &scan.found {
-            let mark = expected.mark(found.run, found.worker, found.seq);
-            let (type_counts, label_counts) = (&mut self.by_event_type[found.event_type], &mut self.by_label[found.label]);
-            match (mark, kind) {
-                (Mark::First, ObjectKind::Data) => {
-                    report.landed += 1;
-                    type_counts.landed += 1;
-                    label_counts.landed += 1;
-                }
-                (Mark::First, ObjectKind::Dlq) => {
-                    report.invalid += 1;
-                    type_counts.invalid += 1;
-                    label_counts.invalid += 1;
-                }
-                (Mark::Duplicate, _) => {
-                    report.duplicated += 1;
-                    type_counts.duplicated += 1;
-                    label_counts.duplicated += 1;
-                }
-                (Mark::Unexpected, _) => report.unexpected += 1,
-            }
-        }
-    }
-
-    fn finish(self, expected: &ExpectedIds) -> VerifyReport {
-        let mut report = self.report;
-        // The known kinds always show; "unknown" only when something was.
-        let shown = |name: &str, counts: &KindCounts| name != "unknown" || *counts != KindCounts::default();
-        report.by_event_type = TYPE_NAMES.into_iter().zip(self.by_event_type).filter(|(name, counts)| shown(name, counts)).collect();
-        report.by_label = LABEL_NAMES.into_iter().zip(self.by_label).filter(|(name, counts)| shown(name, counts)).collect();
-        for (run, worker, lane) in expected.lanes() {
-            report.expected += lane.expected;
-            report.unacknowledged += lane.unacknowledged();
-            let lost = lane.lost();
-            if lost == 0 {
-                continue;
-            }
-            report.lost += lost;
-            let run_id = run_id_text(run);
-            report.lost_by_lane.push(LaneLoss { run_id: run_id.clone(), worker, expected: lane.expected, lost });
-            let room = report::MAX_LOST_EXAMPLES - report.lost_examples.len();
-            report.lost_examples.extend(lane.missing().take(room).map(|seq| format!("{run_id}-{worker}-{seq}")));
-        }
-        report
-    }
+    tokio::task::spawn_blocking(read).await.map_err(|join_error| VerifyError::Task(join_error.to_string()))
 }

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::records::{AnomalyKind, EventId, EventType};
+use crate::records::{EventId, EventType};
 use crate::sink::dlq::DlqEntry;
 
 use super::expected::parse_run_id;
@@ -35,14 +35,6 @@ pub(super) struct Found {
     pub(super) label: usize,
 }
 
-/// What one object held.
-#[derive(Debug, Default)]
-pub(super) struct ObjectScan {
-    pub(super) found: Vec<Found>,
-    /// Lines with no readable event id.
-    pub(super) unreadable: u64,
-}
-
 #[derive(Deserialize)]
 struct Probe<'a> {
     #[serde(borrow, default)]
@@ -59,30 +51,15 @@ struct LabelProbe<'a> {
     kind: Option<Cow<'a, str>>,
 }
 
-/// The ids of a data object's lines.
-pub(super) fn scan_data(body: &[u8]) -> ObjectScan {
-    let mut scan = ObjectScan::default();
-    for line in body.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()) {
-        match probe(line) {
-            Some(found) => scan.found.push(found),
-            None => scan.unreadable += 1,
-        }
-    }
-    scan
+/// The id of a data line; `None` when it has no readable event id.
+pub(super) fn data_line(line: &[u8]) -> Option<Found> {
+    probe(line)
 }
 
-/// The ids of the messages in a DLQ object's entries.
-pub(super) fn scan_dlq(body: &[u8]) -> ObjectScan {
-    let mut scan = ObjectScan::default();
-    for line in body.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()) {
-        let raw = serde_json::from_slice::<DlqEntry<'_>>(line).ok().and_then(|entry| entry.raw);
-        let found = raw.and_then(|raw| probe(raw.as_bytes()).or_else(|| search_event_id(&raw)));
-        match found {
-            Some(found) => scan.found.push(found),
-            None => scan.unreadable += 1,
-        }
-    }
-    scan
+/// The id of the message in a DLQ line; `None` when it has no readable event id.
+pub(super) fn dlq_line(line: &[u8]) -> Option<Found> {
+    let raw = serde_json::from_slice::<DlqEntry<'_>>(line).ok().and_then(|entry| entry.raw)?;
+    probe(raw.as_bytes()).or_else(|| search_event_id(&raw))
 }
 
 fn probe(line: &[u8]) -> Option<Found> {
@@ -96,7 +73,8 @@ fn probe(line: &[u8]) -> Option<Found> {
     found.label = match probe.label {
         None => 0,
         Some(LabelProbe { kind: Some(kind) }) => {
-            AnomalyKind::ALL.iter().find(|known| known.as_str() == kind).map_or(UNKNOWN_LABEL, |known| known.index() + 1)
+            // By name, so that a kind this table does not list yet counts as unknown, not out of bounds.
+            LABEL_NAMES[1..UNKNOWN_LABEL].iter().position(|name| *name == kind).map_or(UNKNOWN_LABEL, |slot| slot + 1)
         }
         Some(LabelProbe { kind: None }) => UNKNOWN_LABEL,
     };
@@ -119,7 +97,7 @@ fn found_id(text: &str) -> Option<Found> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{RejectReason, Rejection};
+    use crate::records::{AnomalyKind, RejectReason, Rejection};
 
     #[test]
     fn label_slots_follow_the_anomaly_kinds() {
@@ -134,10 +112,10 @@ mod tests {
     fn reads_ids_types_and_labels_of_data_lines() {
         let body = b"{\"event_type\":\"firewall\",\"event_id\":\"00000000000000ff-2-7\",\"x\":[1,{}],\"label\":{\"kind\":\"port_scan\",\"episode_id\":\"e\"}}\n\
 {\"event_type\":\"vpc_flow\",\"event_id\":\"00000000000000ff-0-0\",\"label\":null}\nnot json\n";
-        let scan = scan_data(body);
-        assert_eq!(scan.unreadable, 1);
+        let found: Vec<Option<Found>> = body.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).map(data_line).collect();
+        assert_eq!(found.iter().filter(|found| found.is_none()).count(), 1);
         assert_eq!(
-            scan.found,
+            found.into_iter().flatten().collect::<Vec<_>>(),
             vec![
                 Found { run: 255, worker: 2, seq: 7, event_type: 1, label: AnomalyKind::PortScan.index() + 1 },
                 Found { run: 255, worker: 0, seq: 0, event_type: 0, label: 0 },
@@ -148,17 +126,20 @@ mod tests {
     #[test]
     fn reads_ids_of_rejected_messages_even_when_malformed() {
         let rejection = Rejection { reason: RejectReason::InvalidJson, field: None, detail: "cut".into() };
-        let mut body = Vec::new();
+        let mut lines = Vec::new();
         for raw in [
             &b"{\"event_type\":\"vpc_flow\",\"event_id\":\"00000000000000ff-1-3\",\"start\":"[..],
             b"{\"event_id\" : \"00000000000000ff-1-4\", oops",
             b"\xff\xfe",
             b"[]",
         ] {
-            DlqEntry::new(&rejection, "s", 0, 0, raw).write_line(&mut body);
+            let mut line = Vec::new();
+            DlqEntry::new(&rejection, "s", 0, 0, raw).write_line(&mut line);
+            line.pop();
+            lines.push(line);
         }
-        let scan = scan_dlq(&body);
-        assert_eq!(scan.found.iter().map(|found| (found.worker, found.seq)).collect::<Vec<_>>(), vec![(1, 3), (1, 4)]);
-        assert_eq!(scan.unreadable, 2);
+        let found: Vec<Option<Found>> = lines.iter().map(|line| dlq_line(line)).collect();
+        assert_eq!(found.iter().flatten().map(|found| (found.worker, found.seq)).collect::<Vec<_>>(), vec![(1, 3), (1, 4)]);
+        assert_eq!(found.iter().filter(|found| found.is_none()).count(), 2);
     }
 }
