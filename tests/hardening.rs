@@ -242,7 +242,7 @@ fn a_store_failing_past_give_up_after_is_given_up_and_the_rerun_is_exactly_once(
     assert!(text.contains("store operation failed; retrying"), "it did retry first: {text}");
 
     std::fs::remove_file(&blocker).unwrap();
-    run_ok(&mut sink(&lines, &store).args(["--max-records", "1000"]));
+    run_ok(sink(&lines, &store).args(["--max-records", "1000"]));
     let (report, code) = verify(&store, &[&manifest]);
     assert_eq!(code, Some(0), "{report}");
     assert_eq!((number(&report, "lost"), number(&report, "duplicated"), number(&report, "landed")), (0, 0, 3_000), "{report}");

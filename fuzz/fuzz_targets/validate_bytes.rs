@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netchaos::records;
+use netchaos_fuzz::records;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(record) = records::validate(data) else { return };

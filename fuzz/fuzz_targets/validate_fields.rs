@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netchaos::records;
+use netchaos_fuzz::records;
 use serde_json::{Value, json};
 
 const FLOW: &str = r#"{"event_type":"vpc_flow","event_id":"00ff00ff00ff00ff-0-1","version":5,"account_id":"123456789012","interface_id":"eni-0123456789abcdef0","srcaddr":"10.0.0.1","dstaddr":"10.0.0.2","srcport":40000,"dstport":443,"protocol":6,"packets":3,"bytes":400,"start":1700000000,"end":1700000010,"action":"ACCEPT","log_status":"OK","vpc_id":"vpc-0123456789abcdef0","subnet_id":"subnet-0123456789abcdef0","instance_id":"i-0123456789abcdef0","tcp_flags":3,"type":"IPv4","pkt_srcaddr":"10.0.0.1","pkt_dstaddr":"10.0.0.2","region":"us-east-1","az_id":"use1-az1","sublocation_type":null,"sublocation_id":null,"pkt_src_aws_service":null,"pkt_dst_aws_service":null,"flow_direction":"egress","traffic_path":1,"latency_ms":20,"label":null}"#;
