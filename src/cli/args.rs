@@ -181,9 +181,8 @@ pub(crate) fn parse_start_time(text: &str) -> Result<Timestamp, String> {
     let text = text.trim();
     let out_of_range = || {
         format!(
-            "`{text}` is outside the start times a run may have, {} to {}",
-            Timestamp::from_unix_millis(EARLIEST_START_MS),
-            Timestamp::from_unix_millis(LATEST_START_MS)
+            "`{text}` is outside the start times a run may have, 1970-01-01T00:10:00Z to 9400-01-01T00:00:00Z \
+             (flow windows reach back up to a minute, and every record's time must stay before the year 10000)"
         )
     };
     let millis = if let Ok(seconds) = text.parse::<i64>() {
@@ -240,11 +239,17 @@ mod tests {
     }
 
     #[test]
+    fn the_start_time_bounds_are_the_times_the_message_names() {
+        assert_eq!(Timestamp::from_unix_millis(EARLIEST_START_MS).to_string(), "1970-01-01T00:10:00.000Z");
+        assert_eq!(Timestamp::from_unix_millis(LATEST_START_MS).to_string(), "9400-01-01T00:00:00.000Z");
+    }
+
+    #[test]
     fn start_times_outside_the_record_time_range_are_refused() {
         assert_eq!(parse_start_time("9400-01-01T00:00:00Z"), Ok(Timestamp::from_unix_millis(LATEST_START_MS)));
         for bad in ["9400-01-01T00:00:01Z", "9999-12-31T23:59:59Z", "253402300799", "9223372036854775807", "-5", "599"] {
             let error = parse_start_time(bad).unwrap_err();
-            assert!(error.contains("outside the start times") && error.contains("9400-01-01T00:00:00.000Z"), "{bad}: {error}");
+            assert!(error.contains("outside the start times") && error.contains("9400-01-01T00:00:00Z"), "{bad}: {error}");
         }
         // The latest start plus the longest schedule (u64 nanoseconds) is still a valid time.
         let latest_event = LATEST_START_MS + (u64::MAX / 1_000_000) as i64;
