@@ -5,7 +5,7 @@
 
 mod common;
 
-use netchaos::records::{self, RejectReason};
+use netchaos::records::{self, RejectReason, Timestamp};
 use serde_json::{Value, json};
 
 use common::{chaos, run, settings};
@@ -161,6 +161,100 @@ fn the_schema_rejects_what_validation_rejects_structurally() {
     assert!(!validator.is_valid(&without(&flow, "sublocation_id")), "missing nullable field");
     assert!(!validator.is_valid(&with(&flow, "dstport", json!(70_000))), "port range");
     assert!(!validator.is_valid(&with(&flow, "action", json!("MAYBE"))), "closed enum");
+}
+
+#[test]
+fn packets_and_bytes_whose_product_overflows_are_rejected_not_saturated() {
+    let (flow, firewall) = samples();
+    // One byte per packet, u64::MAX of each: packets × 40 header bytes does not fit in a u64.
+    let overflowing = with(&with(&flow, "packets", json!(u64::MAX)), "bytes", json!(u64::MAX));
+    assert_eq!(reason_of(&overflowing), Err((RejectReason::BytesBelowPacketMinimum, Some("bytes".to_owned()))));
+    let rejection = records::validate(overflowing.to_string().as_bytes()).expect_err("rejected");
+    assert!(rejection.detail.contains("more than any byte count can hold"), "{}", rejection.detail);
+    // The largest packet count whose minimum still fits is judged on its numbers.
+    let most = u64::MAX / 40;
+    assert_eq!(reason_of(&with(&with(&flow, "packets", json!(most)), "bytes", json!(most * 40))), Ok(()));
+    assert_eq!(
+        reason_of(&with(&with(&flow, "packets", json!(most)), "bytes", json!(most * 40 - 1))).map_err(|(reason, _)| reason),
+        Err(RejectReason::BytesBelowPacketMinimum)
+    );
+    for (packets, bytes) in [("packets_sent", "bytes_sent"), ("packets_received", "bytes_received")] {
+        let overflowing = with(&with(&firewall, packets, json!(u64::MAX)), bytes, json!(u64::MAX));
+        assert_eq!(reason_of(&overflowing), Err((RejectReason::BytesBelowPacketMinimum, Some(bytes.to_owned()))), "{packets}");
+    }
+}
+
+#[test]
+fn times_outside_1970_to_9999_are_rejected_as_out_of_range() {
+    let (flow, firewall) = samples();
+    let latest = Timestamp::LATEST_SECONDS;
+    let out_of_range = |value: &Value, field: &str| {
+        assert_eq!(reason_of(value), Err((RejectReason::OutOfRange, Some(field.to_owned()))), "{value}");
+    };
+    out_of_range(&with(&with(&flow, "start", json!(i64::MAX)), "end", json!(i64::MAX)), "start");
+    out_of_range(&with(&with(&flow, "start", json!(latest)), "end", json!(latest + 1)), "end");
+    out_of_range(&with(&with(&flow, "start", json!(-1)), "end", json!(0)), "start");
+    assert_eq!(reason_of(&with(&with(&flow, "start", json!(latest - 10)), "end", json!(latest))), Ok(()), "the last second is valid");
+    out_of_range(&with(&firewall, "timestamp", json!("1969-12-31T23:59:59.999Z")), "timestamp");
+    out_of_range(&with(&firewall, "timestamp", json!("+010000-01-01T00:00:00.000Z")), "timestamp");
+    assert_eq!(reason_of(&with(&firewall, "timestamp", json!("9999-12-31T23:59:59.999Z"))), Ok(()));
+    assert_eq!(
+        reason_of(&with(&firewall, "timestamp", json!("0999-12-31T23:59:59.999Z"))).map_err(|(r, _)| r),
+        Err(RejectReason::OutOfRange)
+    );
+
+    // The encoder writes a time past 9999 as it is, and the validator rejects what it wrote.
+    let text = with(&firewall, "timestamp", json!(Timestamp::LATEST.to_string())).to_string();
+    let records::Record::Firewall(mut session) = records::validate(text.as_bytes()).expect("valid") else { panic!("a firewall record") };
+    session.timestamp = Timestamp::from_unix_millis(Timestamp::LATEST.unix_millis() + 1);
+    let mut encoded = Vec::new();
+    records::write_record(&records::Record::Firewall(session.clone()), &mut encoded);
+    assert_eq!(encoded, serde_json::to_vec(&records::Record::Firewall(session)).unwrap());
+    assert!(String::from_utf8_lossy(&encoded).contains("\"timestamp\":\"+010000-01-01T00:00:00.000Z\""));
+    let rejection = records::validate(&encoded).expect_err("out of range");
+    assert_eq!((rejection.reason, rejection.field.as_deref()), (RejectReason::OutOfRange, Some("timestamp")));
+}
+
+/// The names the schema bounds with `minLength` / `maxLength`, and the value of each in `base`.
+fn bounded_names(flow: &Value, firewall: &Value) -> Vec<(Value, &'static str)> {
+    let labelled = with(flow, "label", json!({"kind": "port_scan", "episode_id": "e"}));
+    vec![(firewall.clone(), "firewall_name"), (firewall.clone(), "rule"), (labelled, "label.episode_id")]
+}
+
+#[test]
+fn the_schema_and_the_validator_count_characters_alike() {
+    let (flow, firewall) = samples();
+    let schema = records::json_schema();
+    let validator = jsonschema::validator_for(&schema).expect("schema");
+    for (base, field) in bounded_names(&flow, &firewall) {
+        for (piece, bytes_each) in [("a", 1), ("é", 2), ("€", 3), ("😀", 4)] {
+            for (count, should_pass) in [(1, true), (128, true), (129, false)] {
+                let text = piece.repeat(count);
+                assert_eq!(text.len(), count * bytes_each);
+                let value = match field.split_once('.') {
+                    Some((outer, inner)) => {
+                        let mut value = base.clone();
+                        value[outer][inner] = json!(text);
+                        value
+                    }
+                    None => with(&base, field, json!(text)),
+                };
+                let by_schema = validator.is_valid(&value);
+                let by_validator = reason_of(&value).is_ok();
+                assert_eq!(by_schema, by_validator, "{field}: {count} × {piece:?}: schema {by_schema}, validator {by_validator}");
+                assert_eq!(by_validator, should_pass, "{field}: {count} × {piece:?}");
+            }
+        }
+        let empty = match field.split_once('.') {
+            Some((outer, inner)) => {
+                let mut value = base.clone();
+                value[outer][inner] = json!("");
+                value
+            }
+            None => with(&base, field, json!("")),
+        };
+        assert!(!validator.is_valid(&empty) && reason_of(&empty).is_err(), "{field}: empty");
+    }
 }
 
 mod never_panics {

@@ -28,8 +28,8 @@ pub(crate) struct GeneratorArgs {
     #[arg(long, env = "NETCHAOS_COUNT")]
     pub(crate) count: Option<u64>,
 
-    /// Stop after this long (`30s`, `5m`, `1h`); with a paced rate this is exactly eps × duration
-    /// records.
+    /// Stop after this long (`30s`, `5m`, `1h`; at most `10y`); with a paced rate this is exactly
+    /// eps × duration records.
     #[arg(long, env = "NETCHAOS_DURATION", value_parser = parse_duration)]
     pub(crate) duration: Option<Duration>,
 
@@ -42,6 +42,8 @@ pub(crate) struct GeneratorArgs {
     pub(crate) instance_id: u32,
 
     /// t0 of the logical schedule: RFC 3339 (`2026-01-01T00:00:00Z`) or Unix seconds; default now.
+    /// From 1970-01-01T00:10:00Z to 9400-01-01T00:00:00Z, so that every record's time stays in the
+    /// range records carry (1970 through 9999).
     #[arg(long, env = "NETCHAOS_START_TIME", value_parser = parse_start_time)]
     pub(crate) start_time: Option<Timestamp>,
 
@@ -116,6 +118,15 @@ impl GeneratorArgs {
 /// Earliest `--start-time`: ten minutes after the Unix epoch.
 const EARLIEST_START_MS: i64 = 600_000;
 
+/// Latest `--start-time`, 9400-01-01T00:00:00Z: a schedule's offsets are `u64` nanoseconds, at
+/// most 584.6 years, so every event time of a run stays before [`Timestamp::LATEST`].
+const LATEST_START_MS: i64 = 234_468_172_800_000;
+
+/// Longest duration any flag takes (`--duration`, `--max-age`, `--idle-exit`, `--give-up-after`):
+/// ten years of 365.25 days, as humantime counts `10y`. Far beyond any real use, and far enough
+/// below what an `Instant` can hold that adding it to the clock cannot overflow.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(10 * 31_557_600);
+
 /// Most generator workers: far more than any machine has cores; each lane costs a thread and buffers.
 const MAX_WORKERS: u32 = 1024;
 
@@ -152,20 +163,40 @@ pub(crate) fn parse_probability(text: &str) -> Result<f64, String> {
     Ok(probability)
 }
 
+/// A duration like `30s`, `5m`, `1h` or `2d`, at most [`MAX_DURATION`] (`10y`).
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim()).map_err(|error| format!("`{text}` is not a duration like 30s, 5m or 1h ({error})"))
+    let too_long = || format!("`{text}` is longer than the 10y a duration may be: use a shorter one");
+    let duration = match humantime::parse_duration(text.trim()) {
+        Ok(duration) => duration,
+        Err(humantime::DurationError::NumberOverflow) => return Err(too_long()),
+        Err(error) => return Err(format!("`{text}` is not a duration like 30s, 5m or 1h ({error})")),
+    };
+    if duration > MAX_DURATION {
+        return Err(too_long());
+    }
+    Ok(duration)
 }
 
 pub(crate) fn parse_start_time(text: &str) -> Result<Timestamp, String> {
     let text = text.trim();
-    if let Ok(seconds) = text.parse::<i64>() {
-        return Ok(Timestamp::from_unix_millis(seconds.saturating_mul(1000)));
+    let out_of_range = || {
+        format!(
+            "`{text}` is outside the start times a run may have, 1970-01-01T00:10:00Z to 9400-01-01T00:00:00Z \
+             (flow windows reach back up to a minute, and every record's time must stay before the year 10000)"
+        )
+    };
+    let millis = if let Ok(seconds) = text.parse::<i64>() {
+        seconds.checked_mul(1000).ok_or_else(out_of_range)?
+    } else {
+        let time = humantime::parse_rfc3339_weak(text)
+            .map_err(|_| format!("`{text}` is not a time: use RFC 3339 (2026-01-01T00:00:00Z) or Unix seconds"))?;
+        let since = time.duration_since(std::time::UNIX_EPOCH).map_err(|_| out_of_range())?;
+        i64::try_from(since.as_millis()).map_err(|_| out_of_range())?
+    };
+    if !(EARLIEST_START_MS..=LATEST_START_MS).contains(&millis) {
+        return Err(out_of_range());
     }
-    humantime::parse_rfc3339_weak(text)
-        .ok()
-        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|since| Timestamp::from_unix_millis(since.as_millis() as i64))
-        .ok_or_else(|| format!("`{text}` is not a time: use RFC 3339 (2026-01-01T00:00:00Z) or Unix seconds"))
+    Ok(Timestamp::from_unix_millis(millis))
 }
 
 /// `10MB` (10^6), `10MiB` (2^20), `512KB`, `1GB`, or plain bytes.
@@ -205,6 +236,36 @@ mod tests {
         assert_eq!(parse_start_time("1700000000"), Ok(Timestamp::from_unix_millis(1_700_000_000_000)));
         assert_eq!(parse_start_time("2023-11-14T22:13:20Z"), Ok(Timestamp::from_unix_millis(1_700_000_000_000)));
         assert!(parse_start_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn the_start_time_bounds_are_the_times_the_message_names() {
+        assert_eq!(Timestamp::from_unix_millis(EARLIEST_START_MS).to_string(), "1970-01-01T00:10:00.000Z");
+        assert_eq!(Timestamp::from_unix_millis(LATEST_START_MS).to_string(), "9400-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn start_times_outside_the_record_time_range_are_refused() {
+        assert_eq!(parse_start_time("9400-01-01T00:00:00Z"), Ok(Timestamp::from_unix_millis(LATEST_START_MS)));
+        for bad in ["9400-01-01T00:00:01Z", "9999-12-31T23:59:59Z", "253402300799", "9223372036854775807", "-5", "599"] {
+            let error = parse_start_time(bad).unwrap_err();
+            assert!(error.contains("outside the start times") && error.contains("9400-01-01T00:00:00Z"), "{bad}: {error}");
+        }
+        // The latest start plus the longest schedule (u64 nanoseconds) is still a valid time.
+        let latest_event = LATEST_START_MS + (u64::MAX / 1_000_000) as i64;
+        assert!(Timestamp::from_unix_millis(latest_event).in_range());
+    }
+
+    #[test]
+    fn durations_longer_than_ten_years_are_refused_and_the_longest_fits_an_instant() {
+        assert_eq!(parse_duration("10y"), Ok(MAX_DURATION));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        for absurd in ["500000000000y", "11y", "3653d"] {
+            let error = parse_duration(absurd).unwrap_err();
+            assert!(error.contains("longer than the 10y"), "{absurd}: {error}");
+        }
+        assert!(std::time::Instant::now().checked_add(MAX_DURATION).is_some());
+        assert!(tokio::time::Instant::now().checked_add(MAX_DURATION).is_some());
     }
 
     #[test]

@@ -4,6 +4,12 @@
 //! settings in one step that can fail with one clear line, runs the subcommand and maps the outcome
 //! to an exit code: 0 success, 1 a failure while running (or `verify` finding loss or
 //! duplication), 2 a usage error.
+//!
+//! A stderr (or stdout) that is gone, such as a pipe whose reader exited (`2>&1 | head -1`), is
+//! not an error: nothing written to it can be seen. The process's own messages here ignore a
+//! failed write; the log writer swallows a broken pipe and the log subscriber never falls back to
+//! printing its own errors; and `eprintln!` / `println!` anywhere else, which panic when the write
+//! fails, end the process quietly with [`EXIT_BROKEN_PIPE`] instead of a panic message and 101.
 
 mod args;
 mod generate;
@@ -16,9 +22,12 @@ mod sink;
 mod sink_args;
 mod verify;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::sink::{SinkError, StorageError};
 
 /// netchaos: realistic, labelled network telemetry at a controlled rate, through Kafka into
 /// object storage, exactly once.
@@ -64,7 +73,12 @@ enum Command {
 #[error("{0}")]
 pub(crate) struct UsageError(pub(crate) String);
 
+/// The status a shell shows for a process ended by SIGPIPE (128 + 13): what a program that keeps
+/// the default signal disposition exits with when its output pipe closes, quietly.
+pub const EXIT_BROKEN_PIPE: u8 = 141;
+
 pub fn main() -> ExitCode {
+    exit_quietly_when_output_is_gone();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return clap_exit(&error),
@@ -96,7 +110,9 @@ fn init_logging(command: &Command, format: LogFormat) {
         tracing_subscriber::EnvFilter::try_from_env("NETCHAOS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // A second initialisation (never done here) would be the only failure: nothing to report.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| crate::metrics::LogWriter);
+    // A log line that cannot be written is dropped: the fallback of printing that failure to the
+    // same stderr (with a panicking `eprintln!`) is turned off.
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| crate::metrics::LogWriter).log_internal_errors(false);
     let _ = match format {
         LogFormat::Text => logs.with_ansi(ansi).try_init(),
         LogFormat::Json => logs.json().try_init(),
@@ -114,16 +130,62 @@ fn clap_exit(error: &clap::Error) -> ExitCode {
     let rendered = error.render().to_string();
     let first_line = rendered.lines().find(|line| !line.trim().is_empty()).unwrap_or("invalid arguments");
     let message = first_line.trim_start_matches("error: ");
-    eprintln!("netchaos: error: {message} (see --help)");
+    error_line(&format!("{message} (see --help)"));
     ExitCode::from(2)
 }
 
 fn report(error: &anyhow::Error) -> ExitCode {
     if let Some(usage) = error.downcast_ref::<UsageError>() {
-        eprintln!("netchaos: error: {usage}");
+        error_line(&usage.to_string());
         return ExitCode::from(2);
     }
-    let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
-    eprintln!("netchaos: error: {}", chain.join(": "));
+    let mut parts = Vec::new();
+    for cause in error.chain() {
+        if let Some(SinkError::Abandoned { key, last_error }) = cause.downcast_ref::<SinkError>() {
+            parts.push(abandoned(key, last_error));
+            break;
+        }
+        parts.push(cause.to_string());
+    }
+    error_line(&parts.join(": "));
     ExitCode::from(1)
+}
+
+/// Why the sink gave a store operation up, and what to do: a permanent error names its cause and
+/// the fix; any other was retried until `--give-up-after` or a Ctrl-C.
+fn abandoned(key: &str, last_error: &StorageError) -> String {
+    let outcome = "nothing past the stored batches was committed, and a rerun resumes from the store";
+    match last_error.permanent_cause() {
+        Some(cause) => format!("the store cannot take `{key}` and retrying cannot help ({last_error}): {}; {outcome}", cause.advice()),
+        None => format!(
+            "gave up on `{key}`: the store kept failing ({last_error}) until the sink stopped retrying (--give-up-after, or Ctrl-C); {outcome}"
+        ),
+    }
+}
+
+/// `netchaos: error: MESSAGE` on stderr; a stderr that is gone has nobody to tell.
+fn error_line(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "netchaos: error: {message}");
+}
+
+/// `eprintln!` and `println!` panic when the write fails; when it failed because the output is
+/// gone (or cannot take more), exit with [`EXIT_BROKEN_PIPE`] and no message instead: there is no
+/// one to show a message to. Every other panic is reported as usual.
+fn exit_quietly_when_output_is_gone() {
+    let report_panic = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
+        if message.is_some_and(is_failed_print) {
+            std::process::exit(i32::from(EXIT_BROKEN_PIPE));
+        }
+        report_panic(info);
+    }));
+}
+
+/// std's message when `eprintln!` / `eprint!` fail, and when `println!` / `print!` fail on a
+/// closed pipe.
+fn is_failed_print(message: &str) -> bool {
+    message.starts_with("failed printing to stderr")
+        || (message.starts_with("failed printing to stdout") && message.contains("Broken pipe"))
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::sink::compression::Compression;
-use crate::sink::{S3Options, SinkSettings, Storage};
+use crate::sink::{RetryPolicy, S3Options, SinkSettings, Storage};
 
 use super::UsageError;
 use super::args::{parse_bytes, parse_duration};
@@ -23,7 +23,8 @@ pub(crate) struct SinkArgs {
     #[arg(long, env = "SINK_MAX_BYTES", default_value = "32MiB", value_parser = parse_bytes)]
     pub(crate) max_bytes: u64,
 
-    /// Flush a partition's batch this long after its first record arrived, even if idle.
+    /// Flush a partition's batch this long after its first record arrived, even if idle (at most
+    /// `10y`).
     #[arg(long, env = "SINK_MAX_AGE", default_value = "60s", value_parser = parse_duration)]
     pub(crate) max_age: Duration,
 
@@ -40,6 +41,24 @@ pub(crate) struct SinkArgs {
     /// only as batches become durable, in order.
     #[arg(long, env = "SINK_FLUSHES_IN_FLIGHT", default_value_t = 2, value_parser = clap::value_parser!(u16).range(0..=64))]
     pub(crate) flushes_in_flight: u16,
+
+    /// Stop retrying a store operation that has kept failing this long (`30m`, `2h`, at most
+    /// `10y`; `off` retries until the store is back) and exit 1: nothing past the stored batches
+    /// is committed, and a rerun resumes from the store. Errors no retry can fix (a read-only or
+    /// unwritable directory, a file where a directory must be, a symbolic-link loop) stop at once.
+    #[arg(long, env = "SINK_GIVE_UP_AFTER", default_value = "30m", value_parser = parse_give_up_after)]
+    pub(crate) give_up_after: GiveUpAfter,
+}
+
+/// `--give-up-after`: a duration, or `off` (`None`) for never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct GiveUpAfter(pub(crate) Option<Duration>);
+
+pub(crate) fn parse_give_up_after(text: &str) -> Result<GiveUpAfter, String> {
+    if matches!(text.trim().to_ascii_lowercase().as_str(), "off" | "never") {
+        return Ok(GiveUpAfter(None));
+    }
+    parse_duration(text).map(|duration| GiveUpAfter(Some(duration))).map_err(|error| format!("{error}, or `off` to retry for ever"))
 }
 
 impl SinkArgs {
@@ -71,6 +90,7 @@ impl SinkArgs {
             compression: self.compression,
             compression_level: self.compression_level,
             flushes_in_flight: usize::from(self.flushes_in_flight),
+            retry: RetryPolicy { give_up_after: self.give_up_after.0, ..RetryPolicy::default() },
             ..SinkSettings::new(source)
         })
     }
@@ -164,6 +184,20 @@ mod tests {
         assert!(max_bytes * 12 + 32 * MIB + 20 * MIB <= 160 * MIB);
         // More writes in flight, smaller batches.
         assert!(fitted(160 * MIB, 6, 20 * MIB, 4).unwrap() < max_bytes as usize);
+    }
+
+    #[test]
+    fn give_up_after_takes_a_bounded_duration_or_off() {
+        assert_eq!(parse_give_up_after("3s"), Ok(GiveUpAfter(Some(Duration::from_secs(3)))));
+        assert_eq!(parse_give_up_after("off"), Ok(GiveUpAfter(None)));
+        assert_eq!(parse_give_up_after(" Never "), Ok(GiveUpAfter(None)));
+        assert!(parse_give_up_after("500000000000y").unwrap_err().contains("longer than the 10y"));
+        assert!(parse_give_up_after("soon").unwrap_err().contains("or `off`"));
+        assert_eq!(
+            parse_give_up_after("30m").map(|limit| limit.0),
+            Ok(Some(RetryPolicy::DEFAULT_GIVE_UP_AFTER)),
+            "the flag's default is the library's"
+        );
     }
 
     #[test]

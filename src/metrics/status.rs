@@ -17,21 +17,30 @@ const TICK: Duration = Duration::from_millis(500);
 static DRAWN: AtomicBool = AtomicBool::new(false);
 
 /// Stderr for log lines: clears a status line standing there first, so that a log line starts at
-/// the left margin (the next tick draws the status line again, below it).
+/// the left margin (the next tick draws the status line again, below it). A stderr that is gone
+/// (its pipe closed) takes every line and shows none: logging must never stop the work.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogWriter;
 
 impl Write for LogWriter {
     fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
         let mut stderr = std::io::stderr().lock();
-        if DRAWN.swap(false, Ordering::Relaxed) {
-            stderr.write_all(b"\r\x1b[2K")?;
+        let written = if DRAWN.swap(false, Ordering::Relaxed) {
+            stderr.write_all(b"\r\x1b[2K").and_then(|()| stderr.write(buffer))
+        } else {
+            stderr.write(buffer)
+        };
+        match written {
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(buffer.len()),
+            other => other,
         }
-        stderr.write(buffer)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        match std::io::stderr().flush() {
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
     }
 }
 

@@ -82,7 +82,7 @@ pub struct Firewall<'a> {
     /// When the session ended (or was refused).
     pub timestamp: Timestamp,
     #[serde(borrow)]
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(length(min = 1, max = super::rules::MAX_NAME_CHARS))]
     pub firewall_name: Cow<'a, str>,
     #[serde(borrow)]
     #[schemars(regex(pattern = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$"))]
@@ -97,7 +97,7 @@ pub struct Firewall<'a> {
     pub direction: FirewallDirection,
     pub action: FirewallAction,
     #[serde(borrow)]
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(length(min = 1, max = super::rules::MAX_NAME_CHARS))]
     pub rule: Cow<'a, str>,
     /// Client to server.
     pub bytes_sent: u64,

@@ -47,6 +47,6 @@ impl std::fmt::Display for AnomalyKind {
 pub struct Label<'a> {
     pub kind: AnomalyKind,
     #[serde(borrow)]
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(length(min = 1, max = super::rules::MAX_NAME_CHARS))]
     pub episode_id: Cow<'a, str>,
 }

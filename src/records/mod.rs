@@ -14,6 +14,7 @@ mod encode;
 mod event_id;
 mod firewall;
 mod label;
+mod rules;
 mod schema;
 mod timestamp;
 mod validate;
@@ -27,7 +28,7 @@ pub use event_id::{EventId, RUN_ID_LEN};
 pub use firewall::{AppProto, Firewall, FirewallAction, FirewallDirection, FirewallTag, SessionEndReason, TransportProtocol};
 pub use label::{AnomalyKind, Label};
 pub use schema::json_schema;
-pub use timestamp::Timestamp;
+pub use timestamp::{Timestamp, TimestampError};
 pub use validate::{MAX_RECORD_BYTES, RejectReason, Rejection, validate, validate_record};
 pub use vpc_flow::{AwsService, FlowAction, FlowDirection, LogStatus, SublocationType, TrafficType, VpcFlow, VpcFlowTag, protocol};
 

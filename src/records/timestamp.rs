@@ -1,4 +1,18 @@
-//! Millisecond timestamps written as RFC 3339 UTC (`2026-11-27T20:37:11.123Z`).
+//! Millisecond timestamps written as RFC 3339 UTC (`2026-11-27T20:37:11.123Z`), and the one range
+//! of time records may carry.
+//!
+//! # The time range
+//!
+//! Records carry instants from [`Timestamp::EARLIEST`] (1970-01-01T00:00:00.000Z, the Unix epoch)
+//! through [`Timestamp::LATEST`] (9999-12-31T23:59:59.999Z, the last instant with the four-digit
+//! year RFC 3339 allows). The validator rejects anything outside it as `out_of_range`: a firewall
+//! `timestamp` (here, in [`Timestamp::parse_checked`]) and a flow's `start` / `end` Unix seconds
+//! (within [`Timestamp::EARLIEST_SECONDS`]`..=`[`Timestamp::LATEST_SECONDS`], in the validator).
+//! The encoders never move an instant into the range: one outside it is written as it is, in the
+//! ISO 8601 expanded-year form (`+10000-01-01T00:00:00.000Z`, `1969-12-31T23:59:59.999Z`), which
+//! the validator then rejects with that reason. The generator stays inside by construction:
+//! `--start-time` is bounded so that the longest schedule a run can have still ends before
+//! [`Timestamp::LATEST`].
 //!
 //! Formatting is hand-rolled (civil-from-days) because it runs once per firewall record on the
 //! generator's hot path; parsing is strict: exactly the form we write, so that a record that
@@ -15,13 +29,61 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timestamp(pub i64);
 
-const TEXT_LEN: usize = 24;
+/// Longest rendering: a sign, the 9 digits of the largest year an `i64` of milliseconds reaches,
+/// and the 20 characters after the year.
+const TEXT_CAPACITY: usize = 32;
 
-/// Earliest and latest instants accepted: years 1970 through 9999.
-const MIN_MILLIS: i64 = 0;
-const MAX_MILLIS: i64 = 253_402_300_799_999;
+/// A rendered timestamp on the stack.
+struct Rendered {
+    bytes: [u8; TEXT_CAPACITY],
+    len: usize,
+}
+
+impl Rendered {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits, signs and separators are ever written.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("1970-01-01T00:00:00.000Z")
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    fn number(&mut self, value: i64, width: usize) {
+        let mut digits = [b'0'; 20];
+        let mut rest = value.unsigned_abs();
+        let mut used = 0;
+        while rest > 0 || used < width {
+            digits[used] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            used += 1;
+        }
+        for position in (0..used).rev() {
+            self.push(digits[position]);
+        }
+    }
+}
+
+/// Why a timestamp text was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampError {
+    /// Not `YYYY-MM-DDTHH:MM:SS[.mmm]Z`, or not a real date and time.
+    Malformed,
+    /// A real instant, outside [`Timestamp::EARLIEST`]`..=`[`Timestamp::LATEST`].
+    OutOfRange,
+}
 
 impl Timestamp {
+    /// The first instant records may carry: 1970-01-01T00:00:00.000Z.
+    pub const EARLIEST: Timestamp = Timestamp(0);
+    /// The last instant records may carry: 9999-12-31T23:59:59.999Z.
+    pub const LATEST: Timestamp = Timestamp(253_402_300_799_999);
+    /// [`Timestamp::EARLIEST`] in Unix seconds, for flow `start` / `end`.
+    pub const EARLIEST_SECONDS: i64 = 0;
+    /// [`Timestamp::LATEST`] in whole Unix seconds, for flow `start` / `end`.
+    pub const LATEST_SECONDS: i64 = 253_402_300_799;
+
     pub fn from_unix_millis(millis: i64) -> Self {
         Timestamp(millis)
     }
@@ -34,60 +96,91 @@ impl Timestamp {
         self.0.div_euclid(1000)
     }
 
-    fn render(self, out: &mut [u8; TEXT_LEN]) -> &str {
-        let millis = self.0.clamp(MIN_MILLIS, MAX_MILLIS);
-        let days = millis.div_euclid(86_400_000);
-        let in_day = millis.rem_euclid(86_400_000);
-        let (year, month, day) = civil_from_days(days);
-        let (hour, minute, second, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
-        let fields: [(usize, i64, usize); 7] =
-            [(0, year, 4), (5, month, 2), (8, day, 2), (11, hour, 2), (14, minute, 2), (17, second, 2), (20, milli, 3)];
-        out.copy_from_slice(b"0000-00-00T00:00:00.000Z");
-        for (start, value, width) in fields {
-            let mut rest = value;
-            for position in (start..start + width).rev() {
-                out[position] = b'0' + (rest % 10) as u8;
-                rest /= 10;
-            }
-        }
-        // Only ASCII digits and separators were written above.
-        std::str::from_utf8(out).unwrap_or("1970-01-01T00:00:00.000Z")
+    /// Whether the instant lies in the range records may carry.
+    pub fn in_range(self) -> bool {
+        (Self::EARLIEST..=Self::LATEST).contains(&self)
     }
 
-    /// Parses `YYYY-MM-DDTHH:MM:SS.mmmZ` (milliseconds optional); `None` for anything else.
+    /// RFC 3339 inside the range; the ISO 8601 expanded-year form (`+10000-...`, `-000001-...`)
+    /// for years past 9999 or before year 0. Never clamped.
+    fn render(self) -> Rendered {
+        let days = self.0.div_euclid(86_400_000);
+        let in_day = self.0.rem_euclid(86_400_000);
+        let (year, month, day) = civil_from_days(days);
+        let (hour, minute, second, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
+        let mut out = Rendered { bytes: [0; TEXT_CAPACITY], len: 0 };
+        if (0..=9999).contains(&year) {
+            out.number(year, 4);
+        } else {
+            out.push(if year < 0 { b'-' } else { b'+' });
+            out.number(year, 6);
+        }
+        for (separator, value, width) in
+            [(b'-', month, 2), (b'-', day, 2), (b'T', hour, 2), (b':', minute, 2), (b':', second, 2), (b'.', milli, 3)]
+        {
+            out.push(separator);
+            out.number(value, width);
+        }
+        out.push(b'Z');
+        out
+    }
+
+    /// Parses `YYYY-MM-DDTHH:MM:SS.mmmZ` (milliseconds optional) inside the range; `None` for
+    /// anything else.
     pub fn parse(text: &str) -> Option<Self> {
-        let bytes = text.as_bytes();
+        Self::parse_checked(text).ok()
+    }
+
+    /// [`Timestamp::parse`], saying whether a refused text is malformed or a real instant outside
+    /// the range (a four-digit year before 1970, or the expanded form this type writes for those).
+    pub fn parse_checked(text: &str) -> Result<Self, TimestampError> {
+        let (expanded, rest) = match text.as_bytes().first() {
+            Some(b'+' | b'-') => (true, &text[1..]),
+            _ => (false, text),
+        };
+        let year_digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if year_digits < 4 || (!expanded && year_digits != 4) || (expanded && year_digits < 6) || year_digits > 9 {
+            return Err(TimestampError::Malformed);
+        }
+        let year_text = &rest[..year_digits];
+        let bytes = &rest.as_bytes()[year_digits..];
         let shape_ok = match bytes.len() {
-            20 => bytes[19] == b'Z',
-            24 => bytes[19] == b'.' && bytes[23] == b'Z',
+            16 => bytes[15] == b'Z',
+            20 => bytes[15] == b'.' && bytes[19] == b'Z',
             _ => false,
         };
-        if !shape_ok || bytes[4] != b'-' || bytes[7] != b'-' || bytes[10] != b'T' || bytes[13] != b':' || bytes[16] != b':' {
-            return None;
+        if !shape_ok || bytes[0] != b'-' || bytes[3] != b'-' || bytes[6] != b'T' || bytes[9] != b':' || bytes[12] != b':' {
+            return Err(TimestampError::Malformed);
         }
-        let number = |from: usize, to: usize| -> Option<i64> {
-            bytes[from..to].iter().try_fold(0i64, |acc, b| b.is_ascii_digit().then(|| acc * 10 + i64::from(b - b'0')))
+        let number = |from: usize, to: usize| -> Result<i64, TimestampError> {
+            bytes[from..to]
+                .iter()
+                .try_fold(0i64, |acc, b| b.is_ascii_digit().then(|| acc * 10 + i64::from(b - b'0')))
+                .ok_or(TimestampError::Malformed)
         };
-        let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
-        let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
-        let milli = if bytes.len() == 24 { number(20, 23)? } else { 0 };
-        if year < 1970
-            || !(1..=12).contains(&month)
-            || day < 1
-            || day > days_in_month(year, month)
-            || hour > 23
-            || minute > 59
-            || second > 59
-        {
-            return None;
+        let magnitude: i64 = year_text.parse().map_err(|_| TimestampError::Malformed)?;
+        let year = if text.starts_with('-') { -magnitude } else { magnitude };
+        let (month, day) = (number(1, 3)?, number(4, 6)?);
+        let (hour, minute, second) = (number(7, 9)?, number(10, 12)?, number(13, 15)?);
+        let milli = if bytes.len() == 20 { number(16, 19)? } else { 0 };
+        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
+            return Err(TimestampError::Malformed);
+        }
+        // The expanded form is only ever written for years outside 0-9999, so outside the range.
+        if expanded {
+            return Err(if (0..=9999).contains(&year) { TimestampError::Malformed } else { TimestampError::OutOfRange });
         }
         let days = days_from_civil(year, month, day);
-        Some(Timestamp(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + milli))
+        let timestamp = Timestamp(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + milli);
+        if !timestamp.in_range() {
+            return Err(TimestampError::OutOfRange);
+        }
+        Ok(timestamp)
     }
 }
 
 fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.rem_euclid(4) == 0 && year.rem_euclid(100) != 0) || year.rem_euclid(400) == 0
 }
 
 fn days_in_month(year: i64, month: i64) -> i64 {
@@ -126,23 +219,31 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buffer = [0u8; TEXT_LEN];
-        f.write_str(self.render(&mut buffer))
+        f.write_str(self.render().as_str())
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut buffer = [0u8; TEXT_LEN];
-        serializer.serialize_str(self.render(&mut buffer))
+        serializer.serialize_str(self.render().as_str())
     }
 }
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text: Cow<'de, str> = crate::records::borrow_str(deserializer)?;
-        Timestamp::parse(&text)
-            .ok_or_else(|| de::Error::invalid_value(Unexpected::Str(&text), &"an RFC 3339 UTC time `YYYY-MM-DDTHH:MM:SS.mmmZ`"))
+        match Timestamp::parse_checked(&text) {
+            Ok(timestamp) => Ok(timestamp),
+            Err(TimestampError::Malformed) => {
+                Err(de::Error::invalid_value(Unexpected::Str(&text), &"an RFC 3339 UTC time `YYYY-MM-DDTHH:MM:SS.mmmZ`"))
+            }
+            // Not "invalid value": the validator names this one `out_of_range`.
+            Err(TimestampError::OutOfRange) => Err(de::Error::custom(format_args!(
+                "`{text}` is outside the time range records may carry, {} to {}",
+                Timestamp::EARLIEST,
+                Timestamp::LATEST
+            ))),
+        }
     }
 }
 
@@ -193,5 +294,34 @@ mod tests {
             assert!(Timestamp::parse(bad).is_none(), "{bad}");
         }
         assert!(Timestamp::parse("2024-02-29T23:59:59Z").is_some());
+    }
+
+    #[test]
+    fn the_range_ends_are_exact_and_the_encoder_does_not_clamp_past_them() {
+        assert_eq!(Timestamp::EARLIEST.to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp::LATEST.to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(Timestamp::LATEST_SECONDS, Timestamp::LATEST.unix_seconds());
+        assert_eq!(Timestamp::parse("9999-12-31T23:59:59.999Z"), Some(Timestamp::LATEST));
+        assert_eq!(Timestamp::parse("1970-01-01T00:00:00Z"), Some(Timestamp::EARLIEST));
+        // One millisecond past either end is written as it is, and refused as out of range.
+        let after = Timestamp(Timestamp::LATEST.0 + 1);
+        assert_eq!(after.to_string(), "+010000-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp::parse_checked(&after.to_string()), Err(TimestampError::OutOfRange));
+        let before = Timestamp(-1);
+        assert_eq!(before.to_string(), "1969-12-31T23:59:59.999Z");
+        assert_eq!(Timestamp::parse_checked(&before.to_string()), Err(TimestampError::OutOfRange));
+        assert_eq!(serde_json::to_string(&Timestamp(i64::MAX)).unwrap(), "\"+292278994-08-17T07:12:55.807Z\"");
+        assert_eq!(Timestamp(i64::MIN).to_string(), "-292275055-05-16T16:47:04.192Z");
+        for extreme in [i64::MAX, i64::MIN, i64::MAX / 2, -86_400_000 * 366 * 10_000] {
+            assert_eq!(Timestamp::parse_checked(&Timestamp(extreme).to_string()), Err(TimestampError::OutOfRange), "{extreme}");
+        }
+    }
+
+    #[test]
+    fn expanded_years_inside_0_to_9999_and_odd_shapes_are_malformed() {
+        for bad in ["+002024-01-01T00:00:00Z", "-000000-01-01T00:00:00Z", "+99999-01-01T00:00:00Z", "+1234567890-01-01T00:00:00Z", "+", "-"]
+        {
+            assert_eq!(Timestamp::parse_checked(bad), Err(TimestampError::Malformed), "{bad}");
+        }
     }
 }

@@ -135,8 +135,12 @@ impl Batch {
         split
     }
 
+    /// When the age trigger fires. An age too long for the clock (the CLI allows at most ten
+    /// years) means "not by age": thirty years on, as tokio's own far future, and if even that
+    /// does not fit, now, which only flushes early.
     pub(super) fn deadline(&self, settings: &SinkSettings) -> Instant {
-        self.opened_at + settings.max_age
+        const FAR_FUTURE: std::time::Duration = std::time::Duration::from_secs(30 * 365 * 86_400);
+        self.opened_at.checked_add(settings.max_age).or_else(|| self.opened_at.checked_add(FAR_FUTURE)).unwrap_or(self.opened_at)
     }
 
     /// The trigger that says this batch must be flushed now, if any: records, then bytes, then age.

@@ -293,6 +293,80 @@ fn sync_file_and_parents(root: &FsPath, relative: &FsPath) -> std::io::Result<()
     Ok(())
 }
 
+// Error classification, for the sink's retry loop and the CLI's messages.
+
+/// Why an error cannot go away by retrying, and what the user can do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermanentCause {
+    ReadOnly,
+    PermissionDenied,
+    NotADirectory,
+    SymlinkLoop,
+    NameTooLong,
+    InvalidKey,
+}
+
+impl PermanentCause {
+    /// What to do, as the end of an error line.
+    pub fn advice(self) -> &'static str {
+        match self {
+            PermanentCause::ReadOnly => "the file system is read-only: remount it read-write, or choose another --store",
+            PermanentCause::PermissionDenied => {
+                "permission denied: let this user write the store directory and everything under it, or choose another --store"
+            }
+            PermanentCause::NotADirectory => {
+                "a file stands where the store needs a directory: move that file away, or choose another --store"
+            }
+            PermanentCause::SymlinkLoop => "a symbolic link in the store's path loops: fix or remove the link",
+            PermanentCause::NameTooLong => "a path in the store is too long: choose a shorter --store or --source",
+            PermanentCause::InvalidKey => "an object key is not valid: choose another --source",
+        }
+    }
+}
+
+/// The cause of this error when no retry can fix it: local file-system errors that stay until a
+/// person acts (read-only file system, permission denied, a file where a directory must be, a
+/// symbolic-link loop, a name too long) and invalid keys. Everything else (a server that is
+/// down, a timeout, a full disk that may be cleared) is worth retrying.
+impl StorageError {
+    pub fn permanent_cause(&self) -> Option<PermanentCause> {
+        if matches!(self, StorageError::InvalidKey { .. }) {
+            return Some(PermanentCause::InvalidKey);
+        }
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(current) = cause {
+            if let Some(io) = current.downcast_ref::<std::io::Error>() {
+                return permanent_io_cause(io);
+            }
+            cause = current.source();
+        }
+        None
+    }
+}
+
+fn permanent_io_cause(error: &std::io::Error) -> Option<PermanentCause> {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::ReadOnlyFilesystem => Some(PermanentCause::ReadOnly),
+        ErrorKind::PermissionDenied => Some(PermanentCause::PermissionDenied),
+        ErrorKind::NotADirectory => Some(PermanentCause::NotADirectory),
+        ErrorKind::InvalidFilename => Some(PermanentCause::NameTooLong),
+        _ if is_symlink_loop(error) => Some(PermanentCause::SymlinkLoop),
+        _ => None,
+    }
+}
+
+/// ELOOP (its `ErrorKind` is not stable yet).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn is_symlink_loop(error: &std::io::Error) -> bool {
+    error.raw_os_error() == Some(libc::ELOOP)
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn is_symlink_loop(_error: &std::io::Error) -> bool {
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,7 +29,7 @@ fn settings(max_records: u64, max_bytes: usize, max_age: Duration) -> SinkSettin
         max_records: NonZeroU64::new(max_records).unwrap(),
         max_bytes: NonZeroUsize::new(max_bytes).unwrap(),
         max_age,
-        retry: RetryPolicy { initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(5) },
+        retry: RetryPolicy { initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(5), give_up_after: None },
         ..SinkSettings::new("test")
     }
 }

@@ -144,10 +144,11 @@ async fn a_failed_write_stores_nothing_after_it_and_the_restart_resumes_at_it() 
         sink.push(message.clone()).await.unwrap();
     }
     sink.wait_for_idle().await.unwrap();
-    // The store breaks: batches 10.. are retried until the abort.
+    // The store breaks: batches 10.. are retried until the abort (a dangling link, which a retry
+    // can outlive; a file there would be given up at once).
     let data = directory.path().join("data");
     std::fs::rename(&data, directory.path().join("data-away")).unwrap();
-    std::fs::write(&data, b"not a directory").unwrap();
+    std::os::unix::fs::symlink(directory.path().join("missing/data"), &data).unwrap();
     for message in &messages[10..] {
         sink.push(message.clone()).await.unwrap();
     }

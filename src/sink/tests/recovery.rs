@@ -111,10 +111,12 @@ async fn recover_all_reads_every_partition_from_one_listing() {
     assert_eq!(restarted.committed(), resumed);
 }
 
-/// Makes every write under `data/` fail by putting a file where the `data` directory goes.
+/// Makes every write under `data/` fail, in a way a retry can outlive, by putting a dangling
+/// symbolic link where the `data` directory goes (a file there would be a permanent error, given
+/// up at once).
 fn break_data_directory(directory: &tempfile::TempDir) -> std::path::PathBuf {
     let blocker = directory.path().join("data");
-    std::fs::write(&blocker, b"not a directory").unwrap();
+    std::os::unix::fs::symlink(directory.path().join("missing/data"), &blocker).unwrap();
     blocker
 }
 
