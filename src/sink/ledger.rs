@@ -67,10 +67,11 @@ pub struct Ledger {
     pub max_epoch: u64,
 }
 
+/// Data objects, DLQ objects and fences (of one source or one partition).
+pub type Parts = (Vec<Listed>, Vec<Listed>, Vec<Fence>);
+
 /// The ledger of every partition that has any object or fence.
 pub fn ledgers(data: Vec<Listed>, dlq: Vec<Listed>, fences: &[Fence]) -> BTreeMap<u32, Ledger> {
-    /// One partition's data objects, DLQ objects and fences.
-    type Parts = (Vec<Listed>, Vec<Listed>, Vec<Fence>);
     let mut by_partition: BTreeMap<u32, Parts> = BTreeMap::new();
     for object in data {
         by_partition.entry(object.1.partition).or_default().0.push(object);

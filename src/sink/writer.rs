@@ -124,6 +124,15 @@ impl Writer {
             }
         }
         self.put_durably(&data_key, prepared.data_body, report).await?;
+        let newer = self.newer_fences(partition, epoch).await?;
+        if let Some(newest) = newer.iter().map(|fence| fence.epoch).max() {
+            // Taken over while the write was under way. What was just stored is void when its
+            // range starts at or past a newer fence: remove it, so that no reader sees it twice.
+            if newer.iter().any(|fence| fence.start <= first) {
+                self.withdraw(&[&data_key, &dlq_key]).await;
+            }
+            return Err(SinkError::Fenced { partition, epoch, newer: newest });
+        }
         turn.stored();
         if waited == Waited::Overtaking {
             failpoint::successor_reached().notify_one();
@@ -137,20 +146,33 @@ impl Writer {
     /// the same store) and must not write it. The check narrows the window; what closes it is
     /// that anything the old writer stores past the fence is void ([`ledger`](super::ledger)).
     async fn check_fences(&self, partition: u32, epoch: u64) -> Result<(), SinkError> {
+        match self.newer_fences(partition, epoch).await?.iter().map(|fence| fence.epoch).max() {
+            Some(newer) => Err(SinkError::Fenced { partition, epoch, newer }),
+            None => Ok(()),
+        }
+    }
+
+    /// The partition's fences of epochs newer than `epoch`.
+    async fn newer_fences(&self, partition: u32, epoch: u64) -> Result<Vec<keys::Fence>, SinkError> {
         let prefix = keys::partition_fence_prefix(&self.settings.source, partition);
         let storage = &self.storage;
         let listing = retry::retry("list", &prefix, self.settings.retry, &self.abort, &self.retries, || storage.list(&prefix))
             .await
             .map_err(|abandoned| SinkError::Abandoned { key: prefix.clone(), last_error: Box::new(abandoned.last_error) })?;
-        let newest = listing.iter().filter_map(|(key, _)| keys::parse_fence_key(key)).map(|fence| fence.epoch).max();
-        match newest {
-            Some(newer) if newer > epoch => Err(SinkError::Fenced { partition, epoch, newer }),
-            _ => Ok(()),
+        Ok(listing.iter().filter_map(|(key, _)| keys::parse_fence_key(key)).filter(|fence| fence.epoch > epoch).collect())
+    }
+
+    /// Deletes objects this writer stored after losing its partition; a failure is only logged:
+    /// the objects are void, and the next recovery deletes them.
+    async fn withdraw(&self, keys: &[&str]) {
+        for key in keys {
+            match self.storage.delete(key).await {
+                Ok(()) => tracing::warn!(key, "deleted an object stored after this sink lost its partition"),
+                Err(error) => tracing::warn!(key, %error, "could not delete a void object; the next recovery does"),
+            }
         }
     }
 
-    /// Publishes a batch's DLQ lines to the topic, retrying like a store write until every one is
-    /// acknowledged.
     async fn publish_durably(&self, topic: &dyn DeadLetterTopic, lines: Bytes) -> Result<(), SinkError> {
         let target = topic.name().to_owned();
         let attempt = || {

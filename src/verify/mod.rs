@@ -31,13 +31,15 @@ mod scan;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::Semaphore;
 
 use crate::generator::RunManifest;
-use crate::sink::keys::{ObjectKind, ParsedKey, parse_key};
+use crate::sink::keys::{self, ObjectKind, ParsedKey, parse_key};
+use crate::sink::ledger::{self, Dead, Listed};
 use crate::sink::{Storage, StorageError};
 
 use audit::{Audit, CHUNK_IDS, lock};
@@ -110,7 +112,7 @@ pub async fn verify_with(storage: &Storage, manifests: &[RunManifest], accept: A
     let audit = Arc::new(Mutex::new(Audit::new(expected, manifests.len())));
     let selection = objects_to_audit(storage.list("").await?);
     for (key, reason) in selection.foreign {
-        lock(&audit).damaged(key, reason.to_owned());
+        lock(&audit).damaged(key, reason);
     }
     let in_flight = Semaphore::new(IN_FLIGHT_MIB as usize);
     // Data first: the first copy of an id decides whether it landed or is only in the DLQ.
@@ -140,36 +142,69 @@ struct Selection {
     dlq: Vec<AuditObject>,
     /// Keys under `data/` or `dlq/` that are not netchaos object keys, and why they are not read:
     /// they may hold records, so the audit reports them and fails.
-    foreign: Vec<(String, &'static str)>,
+    foreign: Vec<(String, String)>,
 }
 
 /// The one place where the store's listing becomes the objects to audit.
 ///
 /// Keys are read only through [`parse_key`]. Keys under `meta/` (metadata objects) and keys of
-/// other roots (`manifests/`, `episodes/`) are not audited; a key under a data or DLQ root that
-/// does not parse is foreign. Which parsed objects count is decided here too: today every one.
-// A rule that voids some listed objects (e.g. those written by a fenced writer epoch, issue 11
-// section 4) belongs in the last step below, where all parsed keys are at hand.
+/// other roots (`manifests/`, `episodes/`, `fence/`) are not audited; a key under a data or DLQ
+/// root that does not parse is foreign. The sink's own rule, [`ledger`](crate::sink::ledger),
+/// applied per source with the source's fences, says which objects are void: stored by a writer
+/// after a newer one took its partition over. They are not read but reported, and fail the
+/// audit like foreign ones, because readers other than netchaos would read them (the sink's next
+/// recovery of the source deletes them). Every other object is read, whatever the rule says of
+/// it, since that is what a reader of the store sees: a hole shows as lost records, an overlap
+/// as duplicated ones.
 fn objects_to_audit(listing: Vec<(String, u64)>) -> Selection {
     let mut selection = Selection::default();
-    let mut parsed_objects = Vec::new();
+    let mut by_source: BTreeMap<String, ledger::Parts> = BTreeMap::new();
+    let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
     for (key, size) in listing {
         let root = key.split('/').next().unwrap_or_default();
         if root == META_ROOT {
             continue;
         }
+        if root == keys::FENCE_ROOT {
+            if let (Some(fence), Some(source)) =
+                (keys::parse_fence_key(&key), key.split('/').nth(1).and_then(|s| s.strip_prefix("source=")))
+            {
+                by_source.entry(source.to_owned()).or_default().2.push(fence);
+            }
+            continue;
+        }
         match parse_key(&key) {
-            Some(parsed) => parsed_objects.push(AuditObject { key, size, parsed }),
+            Some(parsed) => {
+                sizes.insert(key.clone(), size);
+                let parts = by_source.entry(parsed.source.clone()).or_default();
+                match parsed.kind {
+                    ObjectKind::Data => parts.0.push((key, parsed)),
+                    ObjectKind::Dlq => parts.1.push((key, parsed)),
+                }
+            }
             None if root == ObjectKind::Data.root() || root == ObjectKind::Dlq.root() => {
-                selection.foreign.push((key, "not a netchaos object key"));
+                selection.foreign.push((key, "not a netchaos object key".to_owned()));
             }
             None => {}
         }
     }
-    for object in parsed_objects {
-        match object.parsed.kind {
-            ObjectKind::Data => selection.data.push(object),
-            ObjectKind::Dlq => selection.dlq.push(object),
+    let audited = |(key, parsed): Listed| AuditObject { size: sizes.get(&key).copied().unwrap_or(0), key, parsed };
+    for (_source, (data, dlq, fences)) in by_source {
+        for (_partition, ledger) in ledger::ledgers(data, dlq, &fences) {
+            selection.data.extend(ledger.chain.into_iter().map(audited));
+            selection.dlq.extend(ledger.dlq.into_iter().map(audited));
+            for ((key, parsed), why) in ledger.dead {
+                match (why, parsed.kind) {
+                    (Dead::Void { .. }, _) => {
+                        let reason = format!("{}; the sink's next recovery of the source deletes it", why.describe());
+                        selection.foreign.push((key, reason));
+                    }
+                    // Records a reader sees: counted (a hole shows as lost, an overlap as
+                    // duplicated) until the sink's next recovery deletes them.
+                    (_, ObjectKind::Data) => selection.data.push(audited((key, parsed))),
+                    (_, ObjectKind::Dlq) => selection.dlq.push(audited((key, parsed))),
+                }
+            }
         }
     }
     selection

@@ -230,7 +230,8 @@ async fn a_damaged_object_is_reported_and_fails_the_audit() {
 async fn objects_that_cannot_be_read_within_bounds_fail_even_when_nothing_is_lost() {
     let (_directory, storage, run) = landed_run(100).await;
     let key = |partition: u32, compression| {
-        keys::object_key(ObjectKind::Data, &SourceName::new("foreign"), crate::generator::now_timestamp(), partition, 0, 9, compression)
+        let name = keys::FileName { partition, first: 0, last: 9, epoch: 0, compression };
+        keys::object_key(ObjectKind::Data, &SourceName::new("foreign"), crate::generator::now_timestamp(), name)
     };
     // One endless line (a gzip bomb's shape, smaller), a truncated zstd object, and a bomb of
     // many copies of one real line: counted as it streams, never held whole.
@@ -345,4 +346,23 @@ fn loads_manifest_files() {
     assert_eq!(load_manifest_file(&path).unwrap(), run.manifest);
     let missing = load_manifest_file(&directory.path().join("nope.json")).unwrap_err();
     assert!(missing.to_string().starts_with("cannot read the manifest"), "{missing}");
+}
+
+#[tokio::test]
+async fn an_object_stored_by_a_writer_after_its_takeover_is_void_not_a_duplicate() {
+    let (_directory, storage, run) = landed_run(300).await;
+    let (original, _) = storage.list("data").await.unwrap().into_iter().last().unwrap();
+    let parsed = keys::parse_key(&original).unwrap();
+    let source = SourceName::new(&parsed.source);
+    // A successor (epoch 2) took the partition over at the last batch and stored it again; the
+    // original (epoch 1) is what a stalled writer stored after that.
+    storage.put(&keys::fence_key(&source, parsed.partition, 2, parsed.first), Bytes::new()).await.unwrap();
+    let name =
+        keys::FileName { partition: parsed.partition, first: parsed.first, last: parsed.last, epoch: 2, compression: parsed.compression };
+    let again = keys::object_key(ObjectKind::Data, &source, crate::generator::now_timestamp(), name);
+    storage.put(&again, storage.get(&original).await.unwrap()).await.unwrap();
+    let report = verify(&storage, std::slice::from_ref(&run.manifest)).await.unwrap();
+    assert_eq!((report.landed, report.duplicated, report.lost), (300, 0, 0), "{report}");
+    assert!(report.failures.contains(&Failure::DamagedObjects { objects: 1 }), "{report}");
+    assert!(report.to_string().contains("void"), "{report}");
 }
