@@ -145,6 +145,15 @@ fn report(error: &anyhow::Error) -> ExitCode {
             parts.push(abandoned(key, last_error));
             break;
         }
+        if let Some(storage_error) = cause.downcast_ref::<StorageError>()
+            && let Some(permanent) = storage_error.permanent_cause()
+        {
+            parts.push(format!(
+                "{storage_error}: retrying cannot help: {}; nothing past the stored batches was committed, and a rerun resumes from the store",
+                permanent.advice()
+            ));
+            break;
+        }
         parts.push(cause.to_string());
     }
     error_line(&parts.join(": "));

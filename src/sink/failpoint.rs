@@ -14,7 +14,7 @@
 //! - `stall:N`: batch `N` likewise holds back its data object until the partition's next batch is
 //!   compressed and waiting for its turn, gives that batch a moment to (wrongly) overtake it, then
 //!   aborts. Nothing of the partition past batch `N` may be in the store. Attacks the ordered
-//!   visibility of a partition's objects ([`Turn`](super::turn::Turn)).
+//!   visibility of a partition's objects (`Turn`, in `sink/turn.rs`).
 //!
 //! Nothing on the hot path: one look per flush at a value parsed once.
 

@@ -21,32 +21,80 @@
 //! # Exactly once into the store
 //!
 //! The claim: for every partition, each offset below the committed position appears in exactly
-//! one stored object, a valid record in a data object or an invalid one in a DLQ object, however
-//! often the sink crashes, restarts or is handed a partition again, provided the input can be
-//! replayed from the committed position (Kafka can; a file can be re-read from the start) and
-//! that one sink at a time owns a partition.
+//! one stored object that counts, a valid record in a data object or an invalid one in a DLQ
+//! object, however often the sink crashes, restarts, is handed a partition again, or stalls while
+//! another sink takes its partition over, provided the input can be replayed from the committed
+//! position (Kafka can; a file can be re-read from the start). Which objects count is one rule,
+//! [`ledger`], that recovery acts on and `verify` reads by. Each step names the tests that attack
+//! it.
 //!
-//! 1. A data object's key carries its partition and offset range ([`keys`]). Data objects of a
-//!    partition never overlap: a batch starts at the partition's position, which is past every
-//!    stored range and every range being written. Recovery first waits for the writes under way,
-//!    so that its listing sees them.
-//! 2. Because a data object is written for every batch, even one with only invalid messages, the
-//!    data objects of a partition tile `0..=max(last)` with no hole: the store alone says where the
-//!    partition got to. [`Sink::recover`] lists them and resumes at `max(last) + 1`.
-//! 3. The DLQ object of a batch is written before its data object. So a crash can leave a DLQ
-//!    object without its data object (written, then the crash) but never the reverse. Such an
-//!    orphan covers offsets at or past the resume point, which will be read again: recovery deletes
-//!    every DLQ object of the partition whose range starts at or after the resume offset, before
-//!    anything new is written. A DLQ object below the resume offset belongs to a stored data object
-//!    and is kept.
-//! 4. After recovery, messages below the position are skipped (counted as `skipped_replayed`):
-//!    replaying from an older offset (a Kafka commit that lagged the store, a re-read file) writes
-//!    nothing twice, and since the resume offset is exactly one past the last stored offset,
-//!    nothing is skipped either.
-//! 5. Objects appear whole or not at all (staging file plus rename locally; on S3 a PUT is atomic:
-//!    an interrupted upload leaves no object), and a rewritten key holds the same offsets, so a
-//!    retried write is harmless. A PUT whose acknowledgement was lost (the connection dropped after
-//!    the server stored it) is retried under the same key: same range, same position, no copy.
+//! 1. **Keys tile.** A data object's key carries its partition, offset range and writer epoch
+//!    ([`keys`]). A batch opens at the partition's position (not at its first message's offset,
+//!    so that a Kafka log's gaps leave no gap in the keys) and ends at its last message: one
+//!    writer's batches of a partition tile its offsets from its resume offset on.
+//!    *Attacked by* `keys::tests::any_key_round_trips`, the batching property in
+//!    `sink::tests::batching`.
+//! 2. **A partition's objects become visible in flush order.** Batches are split and compressed
+//!    in parallel, but a write stores its objects only once the write flushed before it in the
+//!    same partition has its data object durable (`turn.rs`); a write whose predecessor failed or
+//!    was abandoned stores nothing. So at any crash, SIGKILL or abandoned retry, one writer's
+//!    data objects of a partition are a prefix of its flushes: never batch `k + 1` without `k`.
+//!    *Attacked by* `sink::tests::ordering::a_later_batch_is_never_visible_before_an_earlier_one`
+//!    (a store that holds the first write), `…::a_failed_write_stores_nothing_after_it_and_the_restart_resumes_at_it`,
+//!    and through the binary by `tests/ordered_writes.rs::sink_from_a_file_never_shows_a_batch_before_the_one_held_back`
+//!    (`NETCHAOS_FAILPOINT=stall:N` holds a batch until the next one waits for its turn, then
+//!    aborts), and the crash campaign (`scripts/crash-campaign`, RELIABILITY.md).
+//! 3. **Recovery resumes at the first hole.** [`Sink::recover`] lists the source's objects and
+//!    fences once and builds each partition's chain: from the lowest first offset, the object
+//!    that starts exactly at the next offset, and so on. The resume offset is one past the
+//!    chain. Objects past a hole or overlapping the chain are deleted before anything new is
+//!    written: their offsets are in the chain or at or past the resume offset, which is read
+//!    again, so deleting them loses nothing. By step 2 a hole cannot arise from this sink; it
+//!    can from a store written by an older netchaos (whose recovery resumed at `max(last) + 1`
+//!    and lost the hole's records) or by the `overtake` failpoint, which bypasses step 2 on
+//!    purpose. A hole before a partition's first object is not one: it looks the same as
+//!    objects a lifecycle rule expired, and recovery keeps to what is there.
+//!    *Attacked by* `sink::ledger::tests`, `sink::tests::ordering::recovery_resumes_at_the_first_hole_and_deletes_what_lies_past_it`,
+//!    and `tests/ordered_writes.rs`: `NETCHAOS_FAILPOINT=overtake:N` stores batch `N + 1` before
+//!    batch `N` and aborts, then a restart loses and duplicates nothing, for `sink --from`,
+//!    `run` and `sink --brokers`, into S3.
+//! 4. **DLQ objects.** A batch's DLQ object is written just before its data object; it counts
+//!    only beside the data object of the same range and epoch. A crash between the two leaves an
+//!    orphan, which recovery deletes (its offsets are read again).
+//!    *Attacked by* `sink::ledger::tests::a_dlq_object_counts_only_beside_its_data_object`,
+//!    `sink::tests::recovery::recovery_deletes_an_orphan_dlq_object_and_keeps_the_others`.
+//! 5. **Replays are skipped.** After recovery, messages below the position are skipped (counted
+//!    as `skipped_replayed`): replaying from an older offset (a Kafka commit that lagged the
+//!    store, a re-read file) writes nothing twice, and since the resume offset is exactly one
+//!    past the chain, nothing unstored is skipped either.
+//!    *Attacked by* `sink::tests::recovery::a_full_replay_after_a_restart_writes_nothing_twice`,
+//!    `…::a_crash_with_a_buffered_batch_resumes_where_the_store_got_to`, and
+//!    `tests/s3_sink.rs::a_crash_after_an_upload_and_before_its_offset_commit_duplicates_nothing`
+//!    (`NETCHAOS_FAILPOINT=abort-before-commit:N`).
+//! 6. **Objects appear whole or not at all** (staging file plus rename locally; on S3 a PUT is
+//!    atomic: an interrupted upload leaves no object), and a retried write rewrites the same key
+//!    with the same bytes, so a PUT whose acknowledgement was lost is harmless.
+//!    *Attacked by* `tests/storage_conformance.rs`, `tests/s3_sink.rs::a_sink_killed_three_times_into_s3_writes_every_record_exactly_once`.
+//! 7. **A writer that lost its partition cannot overlap its successor.** Each recovery takes a
+//!    new epoch (one past any the store knows for the partition) and first stores its fence,
+//!    `(epoch, resume offset)`, created only if absent. An object of an older epoch whose range
+//!    starts at or past a newer fence's start is void: it does not count, recovery deletes it,
+//!    `verify` reports it. Why that covers every timing: when epoch `e + 1` lists the store, the
+//!    store's newest epoch is `e`, so the partition's chain ends where the visible prefix of
+//!    epoch `e`'s writes ends (step 2), and epoch `e + 1`'s fence starts there; any write of
+//!    epoch `e` that lands later starts at or past that point, so it is void whatever it holds
+//!    and whenever it lands (a SIGSTOPped consumer-group member, a second sink started on the
+//!    same store, a PUT delayed in the network). To keep readers other than netchaos from seeing
+//!    such an object at all, a writer checks the partition's fences before each batch (and stops
+//!    with [`SinkError::Fenced`] when a newer one exists) and again after it, deleting what it
+//!    just stored if it turned out void; only a crash in that instant leaves a void object for
+//!    the next recovery to delete.
+//!    *Attacked by* `sink::ledger::tests::a_zombie_write_after_its_successor_took_over_is_void_whatever_its_range`,
+//!    `sink::tests::ordering::a_sink_whose_partition_was_taken_over_stops_writing_it`,
+//!    `…::a_zombie_write_that_lands_after_the_takeover_is_void_and_deleted_by_the_next_recovery`,
+//!    `verify::tests::an_object_stored_by_a_writer_after_its_takeover_is_void_not_a_duplicate`,
+//!    and `tests/kafka_reliability.rs` (a member SIGSTOPped past its session timeout, then
+//!    resumed, while its successor writes; a rebalance storm).
 //!
 //! Batch boundaries after a replay may differ from the ones a crashed run would have used; the
 //! argument does not need them to match. `dt=` / `hour=` are the wall-clock time of the flush and
@@ -55,21 +103,18 @@
 //! What the argument asks of the store, and why S3 gives it: a write acknowledged is durable, and a
 //! listing made after a write was acknowledged shows it. S3 has had strong read-after-write and
 //! list-after-write consistency since December 2020, and S3-compatible servers (s3s-fs, MinIO)
-//! have it too. Nothing needs conditional writes (`If-None-Match`) or versioning: two writers of
-//! one key can only be one sink retrying its own batch, or two sinks owning one partition at once,
-//! which the next paragraph rules out. Large objects would need multipart uploads, whose parts are
-//! invisible until completed; batches stay far below the 5 GiB single-PUT limit. One assumption is
-//! left: a PUT whose whole body reached the server before the sink died is finished by the server
-//! before the restarted sink lists the store; the server needs milliseconds, a restart seconds
-//! (rejoining the group alone takes longer).
+//! have it too. Epochs are unique when the store honours `If-None-Match: *` on a PUT (AWS S3 since
+//! 2024, MinIO, R2; a local disk through a hard link); on one that ignores it, two recoveries of
+//! one partition at the same instant could share an epoch, which a Kafka group (one owner per
+//! partition per generation) never asks for. Large objects would need multipart uploads, whose
+//! parts are invisible until completed; batches stay far below the 5 GiB single-PUT limit.
 //!
-//! What it does not cover: two sinks writing the same partition at once. In the Kafka mode a
-//! member that loses a partition waits, inside the rebalance callback and so before the partition
-//! can be handed on, for its writes of that partition to finish ([`WritesInFlight`]), and exits
-//! rather than hand it on if they do not finish in time. A member is only expelled without that
-//! callback when it stops polling for `max.poll.interval.ms`; the driver polls on while it waits
-//! for the store (see below), except while recovering newly assigned partitions during an outage
-//! (at that moment none of its writes is under way, so there is nothing to overlap).
+//! In the Kafka mode the group adds a first line of defence before the epochs: a member that
+//! loses a partition waits, inside the rebalance callback and so before the partition can be
+//! handed on, for its writes of that partition to finish ([`WritesInFlight`]), and exits rather
+//! than hand it on if they do not finish in time. A member expelled without that callback (it
+//! stopped polling for `max.poll.interval.ms`, or was SIGSTOPped past its session) is what step
+//! 7 fences.
 //!
 //! # Store outages and memory
 //!

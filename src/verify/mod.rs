@@ -3,7 +3,7 @@
 //!
 //! A manifest names exactly the ids its run emitted: lane *w* emitted `<run_id>-<w>-<seq>` for
 //! every `seq` in `0..lanes[w].records`. [`verify_with`] lists the store, turns the listing into
-//! the data and DLQ objects to audit in one place ([`objects_to_audit`]), reads each as a stream of
+//! the data and DLQ objects to audit in one place (`objects_to_audit`), reads each as a stream of
 //! lines (`read.rs`), reads the `event_id` of each line (`scan.rs`) and marks it in one bitset per
 //! (run, lane) (`expected.rs`). Data objects are read before DLQ objects, so that the first copy of
 //! an id decides what it is: in a data object it is *landed*, only in the DLQ *invalid* (present,

@@ -17,6 +17,7 @@
 
 use std::path::Path;
 
+use anyhow::Context;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -79,10 +80,7 @@ pub(super) async fn claim(storage: &Storage, source: &SourceName, input: &Input,
         // First use, or a source whose earlier input stored nothing: this input is what it is now.
         let body = serde_json::to_vec(&this)?;
         let key = keys::source_meta_key(source, SOURCE_FILE);
-        storage
-            .put(&key, Bytes::from(body))
-            .await
-            .map_err(|error| anyhow::anyhow!("recording which input source `{source}` is: {error}"))?;
+        storage.put(&key, Bytes::from(body)).await.with_context(|| format!("recording which input source `{source}` is"))?;
     }
     Ok(())
 }
@@ -111,19 +109,18 @@ fn refusal(this: &Identity, recorded: Option<&Identity>, holds_objects: bool, so
 async fn recorded(storage: &Storage, source: &SourceName) -> anyhow::Result<Option<Identity>> {
     let key = keys::source_meta_key(source, SOURCE_FILE);
     let folder = key.rsplit_once('/').map_or("", |(folder, _)| folder);
-    let listing = storage.list(folder).await.map_err(|error| anyhow::anyhow!("reading the store: {error}"))?;
+    let listing = storage.list(folder).await.context("reading the store")?;
     if !listing.iter().any(|(listed, _)| *listed == key) {
         return Ok(None);
     }
-    let body = storage.get(&key).await.map_err(|error| anyhow::anyhow!("reading the store: {error}"))?;
+    let body = storage.get(&key).await.context("reading the store")?;
     // An unreadable record is no record: a run that names its source rewrites it.
     Ok(serde_json::from_slice(&body).ok())
 }
 
 async fn holds_objects(storage: &Storage, source: &SourceName) -> anyhow::Result<bool> {
     for kind in [ObjectKind::Data, ObjectKind::Dlq] {
-        let listing =
-            storage.list(&keys::source_prefix(kind, source)).await.map_err(|error| anyhow::anyhow!("reading the store: {error}"))?;
+        let listing = storage.list(&keys::source_prefix(kind, source)).await.context("reading the store")?;
         if !listing.is_empty() {
             return Ok(true);
         }
