@@ -13,9 +13,10 @@ fn message(partition: u32, offset: u64) -> SinkMessage {
     SinkMessage { partition, offset, payload: Bytes::from_static(b"{\"not\":\"a record\"}") }
 }
 
+/// Data and DLQ objects under `root` (fences, one per recovered partition, are not batches).
 fn objects(root: &std::path::Path) -> usize {
     let mut count = 0;
-    let mut stack = vec![root.to_path_buf()];
+    let mut stack = vec![root.join("data"), root.join("dlq")];
     while let Some(directory) = stack.pop() {
         for entry in std::fs::read_dir(&directory).into_iter().flatten() {
             let path = entry.unwrap().path();
