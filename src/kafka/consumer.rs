@@ -60,7 +60,7 @@ use tokio::time::Instant;
 
 use crate::metrics::SinkMetrics;
 use crate::sink::lines::{publish_interval, shutdown_requested, sleep_until};
-use crate::sink::{Sink, WritesInFlight};
+use crate::sink::{Sink, WritesInFlight, failpoint};
 
 use super::{KafkaSettings, describe};
 
@@ -328,33 +328,24 @@ struct Driver<'a> {
     failpoint: Option<Failpoint>,
 }
 
-/// A crash on purpose, for the tests of the exactly-once argument (not a user setting): with
-/// `NETCHAOS_FAILPOINT=abort-before-commit:N` the process aborts at the first offset commit the
-/// running loop makes once `N` batches are stored: the store acknowledged them, the group has not
-/// heard of them. One environment lookup at start; nothing on the hot path.
+/// `NETCHAOS_FAILPOINT=abort-before-commit:N` (see [`crate::sink::failpoint`]): the process
+/// aborts at the first offset commit the running loop makes once `N` batches are stored.
 #[derive(Debug)]
 struct Failpoint {
     after_batches: u64,
 }
 
 impl Failpoint {
-    const VARIABLE: &'static str = "NETCHAOS_FAILPOINT";
-
     fn from_env() -> Option<Failpoint> {
-        let value = std::env::var(Self::VARIABLE).ok()?;
-        let after_batches = value.strip_prefix("abort-before-commit:").and_then(|count| count.trim().parse().ok());
-        match after_batches {
-            Some(after_batches) => Some(Failpoint { after_batches }),
-            None => {
-                tracing::warn!(%value, "{} not understood (expected abort-before-commit:N): ignored", Self::VARIABLE);
-                None
-            }
+        match failpoint::active()? {
+            failpoint::Failpoint::AbortBeforeCommit { after_batches } => Some(Failpoint { after_batches }),
+            _ => None,
         }
     }
 
     fn before_commit(&self, batches_stored: u64) {
         if batches_stored >= self.after_batches {
-            eprintln!("netchaos: {}: {batches_stored} batches stored, their offsets not committed: aborting", Self::VARIABLE);
+            eprintln!("netchaos: {}: {batches_stored} batches stored, their offsets not committed: aborting", failpoint::VARIABLE);
             std::process::abort();
         }
     }

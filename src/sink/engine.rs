@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use futures::FutureExt;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -22,7 +23,8 @@ use super::batch::Batch;
 use super::dlq::DeadLetterTopic;
 use super::retry::AbortSignal;
 use super::stats::{FlushTrigger, SinkStats};
-use super::writer::{WriteReport, Writer, WritesInFlight};
+use super::turn::{Standing, Turn};
+use super::writer::{WriteJob, WriteReport, Writer, WritesInFlight};
 use super::{SinkError, SinkMessage, SinkSettings, Storage};
 
 /// Where one partition is.
@@ -33,11 +35,15 @@ pub(super) struct PartitionState {
     /// Next offset after the batches handed to a write (durable or still being written).
     pub(super) flushed: u64,
     pub(super) batch: Option<Batch>,
+    /// This sink's epoch for the partition, taken at its recovery.
+    pub(super) epoch: u64,
+    /// The standing of the partition's last write: the next one waits for it.
+    last_write: Option<watch::Receiver<Standing>>,
 }
 
 impl PartitionState {
-    pub(super) fn resumed_at(committed: u64) -> Self {
-        PartitionState { committed, flushed: committed, batch: None }
+    pub(super) fn resumed_at(committed: u64, epoch: u64) -> Self {
+        PartitionState { committed, flushed: committed, batch: None, epoch, last_write: None }
     }
 
     /// The lowest offset still accepted: past the stored and flushing offsets and past the open
@@ -80,6 +86,8 @@ pub struct Sink {
     /// Set when a store operation was abandoned: the in-memory state no longer matches a
     /// position the store can vouch for.
     pub(super) stopped: bool,
+    /// Batches handed to writes so far, in flush order.
+    flushes: u64,
 }
 
 impl Sink {
@@ -100,6 +108,7 @@ impl Sink {
             preparing,
             flush_waits: true,
             stopped: false,
+            flushes: 0,
         }
     }
 
@@ -319,9 +328,13 @@ impl Sink {
         Ok(true)
     }
 
+    /// The partition's open batch, opened at the partition's position (not at the message's
+    /// offset) so that a partition's batches tile its offsets even where the input skips some (a
+    /// Kafka log's gaps), which the recovery rule relies on.
     fn open_batch(&mut self, partition: u32, offset: u64) -> &mut Batch {
-        let state = self.partitions.entry(partition).or_insert_with(|| PartitionState::resumed_at(0));
-        state.batch.get_or_insert_with(|| Batch::open(offset, Instant::now()))
+        let state = self.partitions.entry(partition).or_insert_with(|| PartitionState::resumed_at(0, 0));
+        let start = state.flushed.min(offset);
+        state.batch.get_or_insert_with(|| Batch::open(start, Instant::now()))
     }
 
     async fn flush_if_due(&mut self, partition: u32) -> Result<(), SinkError> {
@@ -346,6 +359,14 @@ impl Sink {
         let Some(batch) = state.batch.take() else { return Ok(()) };
         let next_offset = batch.last + 1;
         state.flushed = next_offset;
+        let (turn, this_write) = Turn::after(state.last_write.take());
+        state.last_write = Some(this_write);
+        let flush = self.flushes;
+        self.flushes += 1;
+        if super::failpoint::role(flush) == super::failpoint::Role::Stalled {
+            super::failpoint::hold(partition);
+        }
+        let job = WriteJob { partition, batch, epoch: state.epoch, flush, turn };
         let writer = Writer {
             storage: self.storage.clone(),
             settings: self.settings.clone(),
@@ -357,7 +378,7 @@ impl Sink {
         };
         // Registered now, before the task first runs: a rebalance callback must see it.
         let registered = self.writes_in_flight.register(partition);
-        let task = tokio::spawn(writer.write(partition, batch, registered));
+        let task = tokio::spawn(writer.write(job, registered));
         self.pending.push_back(PendingWrite { partition, next_offset, trigger, task });
         if self.flush_waits { self.settle(self.settings.flushes_in_flight).await } else { self.collect_finished() }
     }

@@ -1,8 +1,9 @@
 //! Object keys: where a batch lands, and how to read a key back.
 //!
 //! ```text
-//! data/source={source}/dt=YYYY-MM-DD/hour=HH/part-{partition:05}-{first:020}-{last:020}.json.gz
-//! dlq/source={source}/dt=YYYY-MM-DD/hour=HH/part-{partition:05}-{first:020}-{last:020}.json.gz
+//! data/source={source}/dt=YYYY-MM-DD/hour=HH/part-{partition:05}-{first:020}-{last:020}-e{epoch:010}.json.gz
+//! dlq/source={source}/dt=YYYY-MM-DD/hour=HH/part-{partition:05}-{first:020}-{last:020}-e{epoch:010}.json.gz
+//! fence/source={source}/part-{partition:05}/e{epoch:010}-{start:020}
 //! ```
 //!
 //! Keys are relative to the [`Storage`](super::Storage) prefix, which alone adds it. The file name
@@ -11,6 +12,12 @@
 //! of the flush, which query engines use to prune, and which recovery ignores. Offsets are
 //! zero-padded to 20 digits (the width of `u64::MAX`) so that keys sort in offset order.
 //! A batch's data object and DLQ object share the same file name under different roots.
+//!
+//! The epoch is the writer's: each recovery of a partition takes a new one and first stores a
+//! fence, an empty object saying "epoch E owns this partition from offset `start` on"; an object
+//! of an older epoch starting at or past a newer fence's `start` is void (see
+//! [`ledger`](super::ledger)). Keys written before epochs existed have no `-e` part and read as
+//! epoch 0.
 
 use std::fmt;
 
@@ -27,6 +34,9 @@ pub enum ObjectKind {
     Data,
     Dlq,
 }
+
+/// The root under which fences are kept.
+pub const FENCE_ROOT: &str = "fence";
 
 impl ObjectKind {
     /// The first key segment.
@@ -74,26 +84,19 @@ pub fn source_prefix(kind: ObjectKind, source: &SourceName) -> String {
     format!("{}/source={}", kind.root(), source)
 }
 
-/// `part-{partition:05}-{first:020}-{last:020}{extension}`.
-pub fn file_name(partition: u32, first: u64, last: u64, compression: Compression) -> String {
-    format!("part-{partition:05}-{first:020}-{last:020}{}", compression.extension())
+/// `part-{partition:05}-{first:020}-{last:020}-e{epoch:010}{extension}`.
+pub fn file_name(name: FileName) -> String {
+    let FileName { partition, first, last, epoch, compression } = name;
+    format!("part-{partition:05}-{first:020}-{last:020}-e{epoch:010}{}", compression.extension())
 }
 
 /// The full key (relative to the storage prefix) of one object of a batch flushed at `flushed_at`.
-pub fn object_key(
-    kind: ObjectKind,
-    source: &SourceName,
-    flushed_at: Timestamp,
-    partition: u32,
-    first: u64,
-    last: u64,
-    compression: Compression,
-) -> String {
+pub fn object_key(kind: ObjectKind, source: &SourceName, flushed_at: Timestamp, name: FileName) -> String {
     // `YYYY-MM-DDTHH:MM:SS.mmmZ`: the date is the first 10 characters, the hour characters 11-12.
     let time = flushed_at.to_string();
     let date = time.get(..10).unwrap_or("1970-01-01");
     let hour = time.get(11..13).unwrap_or("00");
-    format!("{}/dt={date}/hour={hour}/{}", source_prefix(kind, source), file_name(partition, first, last, compression))
+    format!("{}/dt={date}/hour={hour}/{}", source_prefix(kind, source), file_name(name))
 }
 
 /// What a key says about its object.
@@ -104,6 +107,8 @@ pub struct ParsedKey {
     pub partition: u32,
     pub first: u64,
     pub last: u64,
+    /// The writer's epoch; 0 for keys written before epochs.
+    pub epoch: u64,
     pub compression: Compression,
 }
 
@@ -122,22 +127,83 @@ pub fn parse_key(key: &str) -> Option<ParsedKey> {
     if segments.next().is_some() || source.is_empty() || !is_date(date) || !is_hour(hour) {
         return None;
     }
-    let (partition, first, last, compression) = parse_file_name(name)?;
-    Some(ParsedKey { kind, source: source.to_owned(), partition, first, last, compression })
+    let name = parse_file_name(name)?;
+    Some(ParsedKey {
+        kind,
+        source: source.to_owned(),
+        partition: name.partition,
+        first: name.first,
+        last: name.last,
+        epoch: name.epoch,
+        compression: name.compression,
+    })
 }
 
-/// Reads `part-{partition}-{first}-{last}{extension}` into its parts; `None` when `first > last`.
-pub fn parse_file_name(name: &str) -> Option<(u32, u64, u64, Compression)> {
+/// What an object's file name says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileName {
+    pub partition: u32,
+    pub first: u64,
+    pub last: u64,
+    pub epoch: u64,
+    pub compression: Compression,
+}
+
+/// Reads `part-{partition}-{first}-{last}[-e{epoch}]{extension}` into its parts; `None` when
+/// `first > last`.
+pub fn parse_file_name(name: &str) -> Option<FileName> {
     let compression = Compression::from_key(name)?;
     let stem = name.strip_prefix("part-")?.strip_suffix(compression.extension())?;
     let mut numbers = stem.split('-');
     let partition = parse_digits(numbers.next()?)?;
     let first = parse_digits(numbers.next()?)?;
     let last = parse_digits(numbers.next()?)?;
+    let epoch = match numbers.next() {
+        None => 0,
+        Some(epoch) => parse_digits(epoch.strip_prefix('e')?)?,
+    };
     if numbers.next().is_some() || first > last {
         return None;
     }
-    Some((u32::try_from(partition).ok()?, first, last, compression))
+    Some(FileName { partition: u32::try_from(partition).ok()?, first, last, epoch, compression })
+}
+
+/// `fence/source={source}`: every fence of a source.
+pub fn fence_prefix(source: &SourceName) -> String {
+    format!("{FENCE_ROOT}/source={source}")
+}
+
+/// `fence/source={source}/part-{partition:05}`: one partition's fences.
+pub fn partition_fence_prefix(source: &SourceName, partition: u32) -> String {
+    format!("{}/part-{partition:05}", fence_prefix(source))
+}
+
+/// The key of the fence saying that `epoch` owns `partition` from `start` on.
+pub fn fence_key(source: &SourceName, partition: u32, epoch: u64, start: u64) -> String {
+    format!("{}/e{epoch:010}-{start:020}", partition_fence_prefix(source, partition))
+}
+
+/// A fence, read back from its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Fence {
+    pub partition: u32,
+    pub epoch: u64,
+    pub start: u64,
+}
+
+/// Reads a key written by [`fence_key`] (of any source); `None` for any other key.
+pub fn parse_fence_key(key: &str) -> Option<Fence> {
+    let mut segments = key.split('/');
+    if segments.next()? != FENCE_ROOT {
+        return None;
+    }
+    segments.next()?.strip_prefix("source=").filter(|source| !source.is_empty())?;
+    let partition = u32::try_from(parse_digits(segments.next()?.strip_prefix("part-")?)?).ok()?;
+    let (epoch, start) = segments.next()?.strip_prefix('e')?.split_once('-')?;
+    if segments.next().is_some() {
+        return None;
+    }
+    Some(Fence { partition, epoch: parse_digits(epoch)?, start: parse_digits(start)? })
 }
 
 fn parse_digits(text: &str) -> Option<u64> {
@@ -168,22 +234,50 @@ mod tests {
         Timestamp::parse(text).unwrap()
     }
 
+    fn named(partition: u32, first: u64, last: u64, epoch: u64, compression: Compression) -> FileName {
+        FileName { partition, first, last, epoch, compression }
+    }
+
     #[test]
     fn lays_out_data_and_dlq_keys() {
         let source = SourceName::new("stdin");
         let time = at("2026-03-07T05:59:59.999Z");
         assert_eq!(
-            object_key(ObjectKind::Data, &source, time, 3, 0, 99, Compression::Gzip),
-            "data/source=stdin/dt=2026-03-07/hour=05/part-00003-00000000000000000000-00000000000000000099.json.gz"
+            object_key(ObjectKind::Data, &source, time, named(3, 0, 99, 1, Compression::Gzip)),
+            "data/source=stdin/dt=2026-03-07/hour=05/part-00003-00000000000000000000-00000000000000000099-e0000000001.json.gz"
         );
         assert_eq!(
-            object_key(ObjectKind::Dlq, &source, time, 3, 0, 99, Compression::Zstd),
-            "dlq/source=stdin/dt=2026-03-07/hour=05/part-00003-00000000000000000000-00000000000000000099.json.zst"
+            object_key(ObjectKind::Dlq, &source, time, named(3, 0, 99, 12, Compression::Zstd)),
+            "dlq/source=stdin/dt=2026-03-07/hour=05/part-00003-00000000000000000000-00000000000000000099-e0000000012.json.zst"
         );
         assert_eq!(
-            object_key(ObjectKind::Data, &source, at("2026-12-31T23:00:00Z"), 0, 5, 5, Compression::None),
-            "data/source=stdin/dt=2026-12-31/hour=23/part-00000-00000000000000000005-00000000000000000005.json"
+            object_key(ObjectKind::Data, &source, at("2026-12-31T23:00:00Z"), named(0, 5, 5, 7, Compression::None)),
+            "data/source=stdin/dt=2026-12-31/hour=23/part-00000-00000000000000000005-00000000000000000005-e0000000007.json"
         );
+        assert_eq!(fence_key(&source, 3, 2, 100), "fence/source=stdin/part-00003/e0000000002-00000000000000000100");
+    }
+
+    #[test]
+    fn reads_keys_without_an_epoch_as_epoch_zero() {
+        let key = "data/source=s/dt=2026-01-02/hour=03/part-00001-00000000000000000000-00000000000000000009.json.gz";
+        assert_eq!(parse_key(key).unwrap().epoch, 0);
+        assert_eq!(parse_key(&key.replace(".json.gz", "-e0000000004.json.gz")).unwrap().epoch, 4);
+    }
+
+    #[test]
+    fn fences_parse_back_and_other_keys_do_not() {
+        let source = SourceName::new("topic-a");
+        assert_eq!(parse_fence_key(&fence_key(&source, 7, 3, 12_345)), Some(Fence { partition: 7, epoch: 3, start: 12_345 }));
+        for bad in [
+            "fence/source=s/part-00001/e0000000001",
+            "fence/source=/part-00001/e1-0",
+            "fence/source=s/part-x/e1-0",
+            "fence/source=s/part-00001/1-0",
+            "fence/source=s/part-00001/e1-0/extra",
+            "data/source=s/part-00001/e1-0",
+        ] {
+            assert_eq!(parse_fence_key(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -198,7 +292,8 @@ mod tests {
     #[test]
     fn parses_back_what_it_writes() {
         let source = SourceName::new("run");
-        let key = object_key(ObjectKind::Dlq, &source, at("2026-01-02T03:04:05Z"), 70_000, 12, 4_000_000_000_000, Compression::Zstd);
+        let key =
+            object_key(ObjectKind::Dlq, &source, at("2026-01-02T03:04:05Z"), named(70_000, 12, 4_000_000_000_000, 9, Compression::Zstd));
         let parsed = parse_key(&key).unwrap();
         assert_eq!(
             parsed,
@@ -208,6 +303,7 @@ mod tests {
                 partition: 70_000,
                 first: 12,
                 last: 4_000_000_000_000,
+                epoch: 9,
                 compression: Compression::Zstd
             }
         );
@@ -227,6 +323,8 @@ mod tests {
             "data/source=s/dt=2026-01-02/hour=03/part-00001-00000000000000000000-00000000000000000009.json.bz2",
             "data/source=s/dt=2026-01-02/hour=03/part-00001-00000000000000000000.json.gz",
             "data/source=s/dt=2026-01-02/hour=03/part-00001-0-9-1.json.gz",
+            "data/source=s/dt=2026-01-02/hour=03/part-00001-0-9-e.json.gz",
+            "data/source=s/dt=2026-01-02/hour=03/part-00001-0-9-e1-e2.json.gz",
             "data/source=s/dt=2026-01-02/hour=03/part-99999999999-0-9.json.gz",
             "data/source=s/dt=2026-01-02/hour=03/extra/part-00001-0-9.json.gz",
             "data/source=s/dt=2026-01-02/hour=03/part-00001-+0-9.json.gz",
@@ -237,22 +335,23 @@ mod tests {
 
     proptest! {
         #[test]
-        fn any_key_round_trips(partition: u32, first in 0u64..u64::MAX, span in 0u64..1_000_000, millis in 0i64..253_402_300_799_999, source in "[ -~]{0,40}", codec in 0usize..3) {
+        fn any_key_round_trips(partition: u32, first in 0u64..u64::MAX, span in 0u64..1_000_000, epoch: u64, millis in 0i64..253_402_300_799_999, source in "[ -~]{0,40}", codec in 0usize..3) {
             let last = first.saturating_add(span);
             let compression = Compression::ALL[codec];
             let source = SourceName::new(&source);
             for kind in [ObjectKind::Data, ObjectKind::Dlq] {
-                let key = object_key(kind, &source, Timestamp::from_unix_millis(millis), partition, first, last, compression);
+                let key = object_key(kind, &source, Timestamp::from_unix_millis(millis), named(partition, first, last, epoch, compression));
                 let parsed = parse_key(&key).unwrap();
-                prop_assert_eq!(parsed, ParsedKey { kind, source: source.to_string(), partition, first, last, compression });
+                prop_assert_eq!(parsed, ParsedKey { kind, source: source.to_string(), partition, first, last, epoch, compression });
             }
         }
 
         #[test]
-        fn keys_sort_in_offset_order(partition: u32, a: u64, b: u64) {
+        fn keys_sort_in_offset_order(partition: u32, a: u64, b: u64, epoch_a: u64, epoch_b: u64) {
             let (low, high) = (a.min(b), a.max(b));
-            let name_low = file_name(partition, low, low, Compression::Gzip);
-            let name_high = file_name(partition, high, high, Compression::Gzip);
+            let name_low = file_name(named(partition, low, low, epoch_a, Compression::Gzip));
+            let name_high = file_name(named(partition, high, high, epoch_b, Compression::Gzip));
+            prop_assume!(low != high);
             prop_assert_eq!(name_low <= name_high, true);
         }
     }

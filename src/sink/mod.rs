@@ -99,7 +99,9 @@
 
 pub mod compression;
 pub mod dlq;
+pub mod failpoint;
 pub mod keys;
+pub mod ledger;
 pub mod storage;
 
 mod batch;
@@ -108,6 +110,7 @@ pub(crate) mod lines;
 mod recovery;
 mod retry;
 mod stats;
+mod turn;
 mod writer;
 
 #[cfg(test)]
@@ -190,6 +193,13 @@ pub enum SinkError {
     Abandoned { key: String, last_error: Box<StorageError> },
     #[error("the sink stopped after an abandoned store operation; restart it to resume from the store")]
     Stopped,
+    #[error("not storing a batch of partition {partition}: an earlier batch of it was not stored")]
+    EarlierWriteFailed { partition: u32 },
+    #[error(
+        "partition {partition} was taken over by a newer writer (epoch {newer}, this one is {epoch}): \
+         another sink recovered it, so this one stops writing it; nothing of it past the store was committed"
+    )]
+    Fenced { partition: u32, epoch: u64, newer: u64 },
     #[error("could not compress a batch: {0}")]
     Compress(std::io::Error),
     #[error("could not read the input: {0}")]

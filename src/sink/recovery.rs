@@ -1,17 +1,23 @@
-//! Recovery: where did a partition get to, according to the store?
+//! Recovery: where did a partition get to, according to the store, and which epoch writes it next?
 //!
-//! The resume offset of a partition is `max(last) + 1` over its data objects (0 when it has none),
-//! because data objects are written for every batch and tile the offsets from 0. DLQ objects whose
-//! range starts at or after the resume offset are orphans of a crash between a batch's DLQ write
-//! and its data write; they are deleted before anything new is written, since their offsets are
-//! about to be read again. The full argument is in the module doc of [`crate::sink`].
+//! One listing of the source's data objects, DLQ objects and fences gives each partition's
+//! [`Ledger`]: the objects that count tile the offsets up to its resume offset. Recovery then
+//! takes the next epoch, stores its fence at the resume offset, and deletes every object that
+//! does not count (void, past a gap, overlapping, orphaned DLQ), before anything new is written.
+//! The full argument is in the module doc of [`crate::sink`].
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
+
 use super::SinkError;
 use super::engine::{PartitionState, Sink};
-use super::keys::{self, ObjectKind, ParsedKey};
+use super::keys::{self, Fence, ObjectKind, ParsedKey};
+use super::ledger::{self, Dead, Ledger};
 use super::retry;
+
+/// How many epochs recovery tries when another writer takes the one it chose at the same moment.
+const EPOCH_ATTEMPTS: usize = 16;
 
 impl Sink {
     /// Resets `partition` to where the store says it got to and returns its resume offset.
@@ -26,76 +32,116 @@ impl Sink {
 
     /// [`Sink::recover`] for several partitions with one listing of the store.
     pub async fn recover_all(&mut self, partitions: impl IntoIterator<Item = u32>) -> Result<BTreeMap<u32, u64>, SinkError> {
-        let mut resume: BTreeMap<u32, u64> = partitions.into_iter().map(|partition| (partition, 0)).collect();
-        if resume.is_empty() {
-            return Ok(resume);
+        let wanted: Vec<u32> = partitions.into_iter().collect();
+        if wanted.is_empty() {
+            return Ok(BTreeMap::new());
         }
         if self.stopped {
             return Err(SinkError::Stopped);
         }
         // Writes under way must land first: the listing below has to see every object.
         self.settle(0).await?;
-        let outcome = self.find_resume_offsets(&mut resume).await;
-        let outcome = match outcome {
-            Ok(()) => self.delete_orphans(&resume).await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = outcome {
-            self.stopped = true;
-            return Err(error);
+        match self.recover_listed(&wanted).await {
+            Ok(resumed) => Ok(resumed),
+            Err(error) => {
+                self.stopped = true;
+                Err(error)
+            }
         }
-        for (partition, offset) in &resume {
-            self.partitions.insert(*partition, PartitionState::resumed_at(*offset));
-            tracing::info!(partition, resume_offset = offset, source = %self.settings.source, "partition recovered from the store");
-        }
-        Ok(resume)
     }
 
-    async fn find_resume_offsets(&mut self, resume: &mut BTreeMap<u32, u64>) -> Result<(), SinkError> {
-        for (_key, parsed) in self.list_parsed(ObjectKind::Data).await? {
-            if let Some(offset) = resume.get_mut(&parsed.partition) {
-                *offset = (*offset).max(parsed.last + 1);
+    async fn recover_listed(&mut self, wanted: &[u32]) -> Result<BTreeMap<u32, u64>, SinkError> {
+        let mut ledgers = self.read_ledgers().await?;
+        let mut resumed = BTreeMap::new();
+        for partition in wanted {
+            let ledger = ledgers.remove(partition).unwrap_or_default();
+            let epoch = self.take_epoch(*partition, &ledger).await?;
+            self.delete_dead(*partition, &ledger).await?;
+            self.partitions.insert(*partition, PartitionState::resumed_at(ledger.resume, epoch));
+            tracing::info!(partition, resume_offset = ledger.resume, epoch, source = %self.settings.source, "partition recovered from the store");
+            resumed.insert(*partition, ledger.resume);
+        }
+        Ok(resumed)
+    }
+
+    /// Every partition's ledger, from one listing of each root.
+    pub(super) async fn read_ledgers(&mut self) -> Result<BTreeMap<u32, Ledger>, SinkError> {
+        let data = self.list_parsed(ObjectKind::Data).await?;
+        let dlq = self.list_parsed(ObjectKind::Dlq).await?;
+        let fences = self.list_fences().await?;
+        Ok(ledger::ledgers(data, dlq, &fences))
+    }
+
+    /// Stores the fence of a new epoch at the partition's resume offset and returns the epoch.
+    /// A fence is created only where none exists, so two writers recovering at once (which the
+    /// Kafka group rules out, and a second sink on the same store does not) cannot share one on
+    /// a store that honours `If-None-Match`.
+    async fn take_epoch(&mut self, partition: u32, ledger: &Ledger) -> Result<u64, SinkError> {
+        for epoch in (ledger.max_epoch + 1..).take(EPOCH_ATTEMPTS) {
+            let key = keys::fence_key(&self.settings.source, partition, epoch, ledger.resume);
+            let body = Bytes::from(format!("{{\"epoch\":{epoch},\"start\":{}}}\n", ledger.resume));
+            let storage = &self.storage;
+            let created = retry::retry("create", &key, self.settings.retry, &self.abort, &self.metrics.store_retries, || {
+                storage.put_new(&key, body.clone())
+            })
+            .await
+            .map_err(|abandoned| SinkError::Abandoned { key: key.clone(), last_error: Box::new(abandoned.last_error) })?;
+            if created {
+                return Ok(epoch);
+            }
+            tracing::warn!(partition, epoch, "another writer took this epoch at the same moment; taking the next");
+        }
+        Err(SinkError::Task(format!("could not take an epoch for partition {partition}: {EPOCH_ATTEMPTS} were taken at once")))
+    }
+
+    /// Deletes the partition's objects that do not count: their offsets are in the chain or at or
+    /// past the resume offset, which is read again.
+    async fn delete_dead(&mut self, partition: u32, ledger: &Ledger) -> Result<(), SinkError> {
+        for ((key, parsed), why) in &ledger.dead {
+            match why {
+                Dead::PastGap | Dead::Overlap => tracing::warn!(
+                    key,
+                    partition,
+                    first = parsed.first,
+                    resume_offset = ledger.resume,
+                    "deleting a data object that does not count ({}); its offsets are read again",
+                    why.describe()
+                ),
+                Dead::Void { .. } | Dead::OrphanDlq => {
+                    tracing::info!(key, partition, first = parsed.first, "deleting an object that does not count ({})", why.describe())
+                }
+            }
+            let storage = &self.storage;
+            retry::retry("delete", key, self.settings.retry, &self.abort, &self.metrics.store_retries, || storage.delete(key))
+                .await
+                .map_err(|abandoned| SinkError::Abandoned { key: key.clone(), last_error: Box::new(abandoned.last_error) })?;
+            match why {
+                Dead::OrphanDlq => self.stats.orphans_deleted += 1,
+                _ => self.stats.dead_deleted += 1,
             }
         }
         Ok(())
     }
 
-    async fn delete_orphans(&mut self, resume: &BTreeMap<u32, u64>) -> Result<(), SinkError> {
-        let dlq_objects = self.list_parsed(ObjectKind::Dlq).await?;
-        for (key, parsed) in self.orphans(dlq_objects, resume) {
-            tracing::warn!(
-                key,
-                partition = parsed.partition,
-                first = parsed.first,
-                "deleting a DLQ object whose data object was never written"
-            );
-            let storage = &self.storage;
-            retry::retry("delete", &key, self.settings.retry, &self.abort, &self.metrics.store_retries, || storage.delete(&key))
-                .await
-                .map_err(|abandoned| SinkError::Abandoned { key: key.clone(), last_error: Box::new(abandoned.last_error) })?;
-            self.stats.orphans_deleted += 1;
-        }
-        Ok(())
+    /// This source's fences.
+    async fn list_fences(&mut self) -> Result<Vec<Fence>, SinkError> {
+        let prefix = keys::fence_prefix(&self.settings.source);
+        let listing = self.list_prefix(&prefix).await?;
+        Ok(listing.iter().filter_map(|(key, _)| keys::parse_fence_key(key)).collect())
     }
 
-    /// The orphans among `dlq_objects`: those of a recovered partition starting at or past its
-    /// resume offset.
-    fn orphans(&self, dlq_objects: Vec<(String, ParsedKey)>, resume: &BTreeMap<u32, u64>) -> Vec<(String, ParsedKey)> {
-        dlq_objects
-            .into_iter()
-            .filter(|(_, parsed)| resume.get(&parsed.partition).is_some_and(|resume_offset| parsed.first >= *resume_offset))
-            .collect()
+    async fn list_prefix(&mut self, prefix: &str) -> Result<Vec<(String, u64)>, SinkError> {
+        let storage = &self.storage;
+        retry::retry("list", prefix, self.settings.retry, &self.abort, &self.metrics.store_retries, || storage.list(prefix))
+            .await
+            .map_err(|abandoned| SinkError::Abandoned { key: prefix.to_owned(), last_error: Box::new(abandoned.last_error) })
     }
 
     /// This source's objects of one kind, with their parsed keys; keys that do not parse are
     /// logged and ignored.
     async fn list_parsed(&mut self, kind: ObjectKind) -> Result<Vec<(String, ParsedKey)>, SinkError> {
         let prefix = keys::source_prefix(kind, &self.settings.source);
-        let storage = &self.storage;
-        let listing =
-            retry::retry("list", &prefix, self.settings.retry, &self.abort, &self.metrics.store_retries, || storage.list(&prefix))
-                .await
-                .map_err(|abandoned| SinkError::Abandoned { key: prefix.clone(), last_error: Box::new(abandoned.last_error) })?;
+        let listing = self.list_prefix(&prefix).await?;
         let mut parsed = Vec::with_capacity(listing.len());
         for (key, _size) in listing {
             match keys::parse_key(&key) {

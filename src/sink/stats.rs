@@ -84,6 +84,8 @@ pub struct SinkStats {
     pub flushes: FlushCounts,
     /// DLQ objects of a crashed flush, deleted by recovery.
     pub orphans_deleted: u64,
+    /// Data objects that did not count (void, past a gap, overlapping), deleted by recovery.
+    pub dead_deleted: u64,
     /// Time from the first attempt to the durable write, summed over objects.
     pub upload_latency_total: Duration,
     pub upload_latency_max: Duration,

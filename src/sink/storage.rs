@@ -206,6 +206,20 @@ impl Storage {
         self.sync_local(key).await
     }
 
+    /// Writes an object only if none exists under its key (`If-None-Match: *` on S3, a hard link
+    /// on a local disk); `Ok(false)` when one did. Durable when it returns `Ok(true)`.
+    pub async fn put_new(&self, key: &str, body: Bytes) -> Result<bool, StorageError> {
+        let path = self.full_path(key)?;
+        let options = object_store::PutOptions { mode: object_store::PutMode::Create, ..Default::default() };
+        match self.store.put_opts(&path, body.into(), options).await {
+            Ok(_) => {}
+            Err(object_store::Error::AlreadyExists { .. }) => return Ok(false),
+            Err(source) => return Err(StorageError::Operation { operation: "create", key: key.to_owned(), source }),
+        }
+        self.sync_local(key).await?;
+        Ok(true)
+    }
+
     pub async fn get(&self, key: &str) -> Result<Bytes, StorageError> {
         let path = self.full_path(key)?;
         let failed = |source| StorageError::Operation { operation: "read", key: key.to_owned(), source };

@@ -15,8 +15,10 @@ use crate::generator::now_timestamp;
 
 use super::batch::Batch;
 use super::dlq::DeadLetterTopic;
+use super::failpoint::{self, Role};
 use super::keys::{self, ObjectKind};
 use super::retry::{self, AbortSignal};
+use super::turn::{Turn, Waited};
 use super::{Compression, SinkError, SinkSettings, Storage, StorageError};
 
 /// Everything a write needs, cloned into each write task.
@@ -32,6 +34,21 @@ pub(super) struct Writer {
     /// Counted as they happen, so that an outage shows while it lasts.
     pub(super) retries: Counter,
     pub(super) upload_duration: Histogram,
+}
+
+/// How long a failpoint's held-back write waits for its successor before aborting anyway.
+const FAILPOINT_WAIT: Duration = Duration::from_secs(30);
+
+/// One batch to store, and its place among its partition's writes.
+#[derive(Debug)]
+pub(super) struct WriteJob {
+    pub(super) partition: u32,
+    pub(super) batch: Batch,
+    /// The sink's epoch for the partition, written into the keys.
+    pub(super) epoch: u64,
+    /// The flush's number, in flush order across partitions (for failpoints).
+    pub(super) flush: u64,
+    pub(super) turn: Turn,
 }
 
 /// What one stored batch added to the sink's counters.
@@ -50,22 +67,24 @@ pub(super) struct WriteReport {
 }
 
 impl Writer {
-    /// Stores `batch` of `partition`; `registered` (taken when the flush was decided, before this
-    /// task runs) ends with it, however it ends.
-    pub(super) async fn write(self, partition: u32, batch: Batch, registered: Registered) -> Result<WriteReport, SinkError> {
+    /// Stores `batch` of `partition` in its [`Turn`]; `registered` (taken when the flush was
+    /// decided, before this task runs) ends with it, however it ends.
+    pub(super) async fn write(self, job: WriteJob, registered: Registered) -> Result<WriteReport, SinkError> {
         let _registered = registered;
         let started = WallInstant::now();
         let mut report = WriteReport::default();
-        self.write_batch(partition, batch, &mut report).await?;
+        self.write_batch(job, &mut report).await?;
         report.elapsed = started.elapsed();
         Ok(report)
     }
 
-    async fn write_batch(&self, partition: u32, batch: Batch, report: &mut WriteReport) -> Result<(), SinkError> {
+    async fn write_batch(&self, job: WriteJob, report: &mut WriteReport) -> Result<(), SinkError> {
+        let WriteJob { partition, batch, epoch, flush, mut turn } = job;
         let compression = self.settings.compression;
         let flushed_at = now_timestamp();
         let (first, last) = (batch.first, batch.last);
-        let key_of = |kind| keys::object_key(kind, &self.settings.source, flushed_at, partition, first, last, compression);
+        let name = keys::FileName { partition, first, last, epoch, compression };
+        let key_of = |kind| keys::object_key(kind, &self.settings.source, flushed_at, name);
         let (dlq_key, data_key) = (key_of(ObjectKind::Dlq), key_of(ObjectKind::Data));
         let dlq_to_topic = self.dead_letters.clone();
         let source = self.settings.source.as_str().to_owned();
@@ -77,6 +96,22 @@ impl Writer {
         report.invalid = prepared.invalid;
         report.reasons = prepared.reasons;
         report.bytes_raw = prepared.bytes_raw;
+        match failpoint::role(flush) {
+            Role::Normal => {}
+            Role::Overtaken => {
+                turn.step_aside();
+                failpoint::abort_after_successor("overtake", FAILPOINT_WAIT).await
+            }
+            Role::Stalled => failpoint::abort_after_successor("stall", FAILPOINT_WAIT).await,
+        }
+        if failpoint::is_held(partition) {
+            failpoint::successor_reached().notify_one();
+        }
+        let waited = turn.wait().await;
+        if waited == Waited::EarlierFailed {
+            return Err(SinkError::EarlierWriteFailed { partition });
+        }
+        self.check_fences(partition, epoch).await?;
         if prepared.invalid > 0 {
             match &dlq_to_topic {
                 Some(topic) => {
@@ -87,8 +122,29 @@ impl Writer {
             }
         }
         self.put_durably(&data_key, prepared.data_body, report).await?;
-        tracing::debug!(partition, first, last, valid = prepared.valid, invalid = prepared.invalid, key = %data_key, "batch stored");
+        turn.stored();
+        if waited == Waited::Overtaking {
+            failpoint::successor_reached().notify_one();
+        }
+        tracing::debug!(partition, first, last, epoch, valid = prepared.valid, invalid = prepared.invalid, key = %data_key, "batch stored");
         Ok(())
+    }
+
+    /// Fails with [`SinkError::Fenced`] when a newer writer has taken the partition over: this
+    /// one lost it (a consumer-group member expelled while it stalled, a second sink started on
+    /// the same store) and must not write it. The check narrows the window; what closes it is
+    /// that anything the old writer stores past the fence is void ([`ledger`](super::ledger)).
+    async fn check_fences(&self, partition: u32, epoch: u64) -> Result<(), SinkError> {
+        let prefix = keys::partition_fence_prefix(&self.settings.source, partition);
+        let storage = &self.storage;
+        let listing = retry::retry("list", &prefix, self.settings.retry, &self.abort, &self.retries, || storage.list(&prefix))
+            .await
+            .map_err(|abandoned| SinkError::Abandoned { key: prefix.clone(), last_error: Box::new(abandoned.last_error) })?;
+        let newest = listing.iter().filter_map(|(key, _)| keys::parse_fence_key(key)).map(|fence| fence.epoch).max();
+        match newest {
+            Some(newer) if newer > epoch => Err(SinkError::Fenced { partition, epoch, newer }),
+            _ => Ok(()),
+        }
     }
 
     /// Publishes a batch's DLQ lines to the topic, retrying like a store write until every one is

@@ -79,10 +79,7 @@ async fn a_duplicated_object_shows_as_duplicated() {
         ObjectKind::Data,
         &SourceName::new("again"),
         crate::generator::now_timestamp(),
-        0,
-        parsed.first,
-        parsed.last,
-        parsed.compression,
+        keys::FileName { partition: 0, first: parsed.first, last: parsed.last, epoch: parsed.epoch, compression: parsed.compression },
     );
     storage.put(&copy, storage.get(&original).await.unwrap()).await.unwrap();
     let report = verify(&storage, std::slice::from_ref(&run.manifest)).await.unwrap();

@@ -4,6 +4,7 @@
 
 mod batching;
 mod catalogue;
+mod ordering;
 mod recovery;
 mod triggers;
 

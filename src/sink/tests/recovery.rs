@@ -48,11 +48,13 @@ async fn a_full_replay_after_a_restart_writes_nothing_twice() {
     let messages = mixed_messages(50);
     run_sink(&storage, &messages, 7, true).await;
     assert_stored_exactly(&storage, &messages).await;
-    let objects_before = storage.list("").await.unwrap();
+    let objects_before = (storage.list("data").await.unwrap(), storage.list("dlq").await.unwrap());
     let replay = run_sink(&storage, &messages, 7, true).await;
     assert_eq!(replay.skipped_replayed, 50);
     assert_eq!(replay.objects_written, 0);
-    assert_eq!(storage.list("").await.unwrap(), objects_before);
+    assert_eq!((storage.list("data").await.unwrap(), storage.list("dlq").await.unwrap()), objects_before);
+    let fences: Vec<_> = storage.list("fence").await.unwrap().iter().filter_map(|(key, _)| keys::parse_fence_key(key)).collect();
+    assert_eq!(fences.iter().map(|fence| (fence.epoch, fence.start)).collect::<Vec<_>>(), vec![(1, 0), (2, 50)], "one fence per recovery");
     assert_stored_exactly(&storage, &messages).await;
 }
 
@@ -75,7 +77,12 @@ async fn recovery_deletes_an_orphan_dlq_object_and_keeps_the_others() {
     let kept_dlq = storage.list("dlq").await.unwrap();
     assert_eq!(kept_dlq.len(), 4, "every stored batch had an invalid message");
     // A crash between the DLQ write and the data write of batch 28-34.
-    let orphan = keys::object_key(ObjectKind::Dlq, &SourceName::new("test"), now_timestamp(), 0, 28, 34, Compression::Gzip);
+    let orphan = keys::object_key(
+        ObjectKind::Dlq,
+        &SourceName::new("test"),
+        now_timestamp(),
+        keys::FileName { partition: 0, first: 28, last: 34, epoch: 1, compression: Compression::Gzip },
+    );
     storage.put(&orphan, Bytes::from(Compression::Gzip.compress(b"{\"reason\":\"empty\"}\n").unwrap())).await.unwrap();
     let mut sink = Sink::new(storage.clone(), settings(7, 1 << 30, Duration::from_secs(3600)));
     assert_eq!(sink.recover(0).await.unwrap(), 28);
