@@ -8,6 +8,7 @@ pub mod cli;
 pub mod dashboard;
 pub mod kafka;
 pub mod prometheus;
+pub mod reliability;
 
 use netchaos::chaos::{ChaosSettings, EpisodeSummary};
 use netchaos::generator::{Chunk, ChunkSink, GenerateReport, GeneratorSettings, generate};
