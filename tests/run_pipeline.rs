@@ -207,3 +207,35 @@ fn run_serves_the_generator_and_sink_metrics_while_it_runs() {
     let status = child.wait().unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn a_graceful_stop_of_a_resumed_run_still_covers_what_an_earlier_attempt_stored() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = directory.path().join("store");
+    let run = || {
+        let mut command = netchaos();
+        command
+            .args(["run", "--eps", "20000", "--duration", "60s", "--seed", "12", "--quiet", "--max-age", "300ms"])
+            .arg("--store")
+            .arg(&store);
+        command.stderr(Stdio::null()).spawn().unwrap()
+    };
+    let mut first = run();
+    std::thread::sleep(Duration::from_millis(3000));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let stored_before = stored_lines(&store, "data").len();
+    assert!(stored_before > 10_000, "the first attempt stored {stored_before}");
+
+    // The rerun regenerates from the start; a Ctrl-C half a second in must not end it before it
+    // is back where the first attempt got to, or its manifest would not cover those records.
+    let mut second = run();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(Command::new("kill").args(["-INT", &second.id().to_string()]).status().unwrap().success());
+    assert_eq!(second.wait().unwrap().code(), Some(0));
+    let (report, code) = verify(&store, &[]);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(number(&report, "unexpected"), 0, "{report}");
+    assert_eq!(number(&report, "lost"), 0, "{report}");
+    assert!(number(&report, "landed") >= stored_before as u64, "{report}");
+}

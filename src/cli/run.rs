@@ -5,6 +5,7 @@
 //! The run's manifest and episodes go into the store beside the data (`manifests/`, `episodes/`),
 //! so `netchaos verify --store DIR` alone audits it; the summary at the end includes that audit.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -103,7 +104,8 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     // An unfinished run of this id (killed before its manifest) resumes only with its settings.
     runtime.block_on(settings_record::claim(&storage, &sink_settings.source, &mut settings, args.generator.start_time.is_some()))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let _signalled = signals::install(&runtime, stop.clone());
+    let requested = Arc::new(AtomicBool::new(false));
+    let _signalled = signals::install(&runtime, requested.clone());
     let (abort_sender, abort_receiver) = watch::channel(false);
     let (generator_metrics, sink_metrics) = (GeneratorMetrics::default(), SinkMetrics::default());
     generator_metrics.target_rate.set(settings.eps);
@@ -119,7 +121,12 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let generator_stop = stop.clone();
     let generator = std::thread::spawn(move || run_generator(&settings, producer, &generator_metrics, &generator_stop));
 
-    let sink_result = runtime.block_on(drain_queue(&mut sink, receiver));
+    // A rerun after a crash regenerates the run from its start, and the sink skips what an earlier
+    // attempt stored; a graceful stop takes effect only once every lane is past that point, so
+    // that the manifest covers every record of the run in the store.
+    let floors = runtime.block_on(sink.stored_positions()).context("reading the store")?;
+    let stopping = Stopping { requested, stop: stop.clone(), floors, reached: BTreeMap::new(), announced: AtomicBool::new(false) };
+    let sink_result = runtime.block_on(drain_queue(&mut sink, receiver, stopping));
     if sink_result.is_err() {
         stop.store(true, Ordering::SeqCst);
     }
@@ -160,26 +167,57 @@ fn run_generator(
 
 /// Feeds every chunk to the sink, flushes aged batches on time, publishes the sink's metrics;
 /// flushes everything when the generator is done (or stopped).
-async fn drain_queue(sink: &mut Sink, mut receiver: mpsc::Receiver<Chunk>) -> anyhow::Result<()> {
+/// When a requested stop reaches the generator.
+struct Stopping {
+    /// Raised by the first Ctrl-C or SIGTERM.
+    requested: Arc<AtomicBool>,
+    /// What the generator obeys.
+    stop: Arc<AtomicBool>,
+    /// Per lane, how far the store already holds it (from an earlier attempt of this run).
+    floors: BTreeMap<u32, u64>,
+    /// Per lane, one past the highest offset fed to the sink.
+    reached: BTreeMap<u32, u64>,
+    announced: AtomicBool,
+}
+
+impl Stopping {
+    /// Passes a requested stop on once every lane has been fed past its floor.
+    fn pass_on(&self) {
+        if self.stop.load(Ordering::SeqCst) || !self.requested.load(Ordering::SeqCst) {
+            return;
+        }
+        let behind: u64 = self.floors.iter().map(|(lane, floor)| floor.saturating_sub(self.reached.get(lane).copied().unwrap_or(0))).sum();
+        if behind == 0 {
+            self.stop.store(true, Ordering::SeqCst);
+        } else if !self.announced.swap(true, Ordering::SeqCst) {
+            tracing::info!(behind, "stopping once this rerun has caught up with what an earlier attempt stored");
+        }
+    }
+}
+
+async fn drain_queue(sink: &mut Sink, mut receiver: mpsc::Receiver<Chunk>, mut stopping: Stopping) -> anyhow::Result<()> {
     let mut publish = publish_interval();
     loop {
         let deadline = sink.next_deadline();
         tokio::select! {
             chunk = receiver.recv() => match chunk {
-                Some(chunk) => feed(sink, chunk).await?,
+                Some(chunk) => feed(sink, chunk, &mut stopping.reached).await?,
                 None => break,
             },
             () = sleep_until(deadline) => sink.flush_expired().await?,
             _ = publish.tick() => sink.publish_metrics(),
         }
+        stopping.pass_on();
     }
     sink.flush_all().await?;
     sink.publish_metrics();
     Ok(())
 }
 
-async fn feed(sink: &mut Sink, chunk: Chunk) -> anyhow::Result<()> {
+async fn feed(sink: &mut Sink, chunk: Chunk, reached: &mut BTreeMap<u32, u64>) -> anyhow::Result<()> {
     for message in queue::messages(chunk) {
+        let lane = reached.entry(message.partition).or_default();
+        *lane = (*lane).max(message.offset + 1);
         sink.push(message).await?;
     }
     Ok(())

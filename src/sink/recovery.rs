@@ -64,6 +64,13 @@ impl Sink {
         Ok(resumed)
     }
 
+    /// Where each partition of the source stands in the store (one past its chain), without
+    /// recovering it: `run` uses it so that a graceful stop of a resumed run still emits at least
+    /// what an earlier attempt of the same run stored.
+    pub async fn stored_positions(&mut self) -> Result<BTreeMap<u32, u64>, SinkError> {
+        Ok(self.read_ledgers().await?.into_iter().map(|(partition, ledger)| (partition, ledger.resume)).collect())
+    }
+
     /// Every partition's ledger, from one listing of each root.
     pub(super) async fn read_ledgers(&mut self) -> Result<BTreeMap<u32, Ledger>, SinkError> {
         let data = self.list_parsed(ObjectKind::Data).await?;
