@@ -44,6 +44,11 @@ async fn conformance(storage: &Storage) {
     let large: Vec<u8> = (0..6_000_000u32).map(|index| (index.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
     storage.put("data/large.bin", Bytes::from(large.clone())).await.unwrap();
     assert!(storage.get("data/large.bin").await.unwrap() == large);
+    // Creating only where nothing is: what makes a writer epoch (a fence) unique.
+    let fence = "fence/source=a/part-00000/e0000000001-00000000000000000000";
+    assert!(storage.put_new(fence, Bytes::from_static(b"first")).await.unwrap(), "created");
+    assert!(!storage.put_new(fence, Bytes::from_static(b"second")).await.unwrap(), "a second create is refused");
+    assert_eq!(storage.get(fence).await.unwrap(), Bytes::from_static(b"first"), "and changes nothing");
 }
 
 #[tokio::test]

@@ -190,7 +190,11 @@ impl Stopping {
         if behind == 0 {
             self.stop.store(true, Ordering::SeqCst);
         } else if !self.announced.swap(true, Ordering::SeqCst) {
-            tracing::info!(behind, "stopping once this rerun has caught up with what an earlier attempt stored");
+            tracing::info!(
+                behind,
+                "stopping once this rerun has regenerated what an earlier attempt stored (at the run's rate); \
+                 Ctrl-C again to stop now without a manifest"
+            );
         }
     }
 }

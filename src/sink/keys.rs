@@ -38,6 +38,10 @@ pub enum ObjectKind {
 /// The root under which fences are kept.
 pub const FENCE_ROOT: &str = "fence";
 
+/// Where recovery moves data objects that do not count but may hold records nothing else has
+/// (a hole in a store an older netchaos wrote); `verify` and recovery do not read it.
+pub const QUARANTINE_ROOT: &str = "quarantine";
+
 impl ObjectKind {
     /// The first key segment.
     pub fn root(self) -> &'static str {

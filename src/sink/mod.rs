@@ -47,9 +47,11 @@
 //! 3. **Recovery resumes at the first hole.** [`Sink::recover`] lists the source's objects and
 //!    fences once and builds each partition's chain: from the lowest first offset, the object
 //!    that starts exactly at the next offset, and so on. The resume offset is one past the
-//!    chain. Objects past a hole or overlapping the chain are deleted before anything new is
+//!    chain. Objects past a hole or overlapping the chain are removed before anything new is
 //!    written: their offsets are in the chain or at or past the resume offset, which is read
-//!    again, so deleting them loses nothing. By step 2 a hole cannot arise from this sink; it
+//!    again. (They are moved under `quarantine/`, not deleted: a store written by an older
+//!    netchaos may have a hole whose records a Kafka log past its retention can no longer give
+//!    back, and what lies past that hole is then the only copy.) By step 2 a hole cannot arise from this sink; it
 //!    can from a store written by an older netchaos (whose recovery resumed at `max(last) + 1`
 //!    and lost the hole's records) or by the `overtake` failpoint, which bypasses step 2 on
 //!    purpose. A hole before a partition's first object is not one: it looks the same as
@@ -87,8 +89,11 @@
 //!    same store, a PUT delayed in the network). To keep readers other than netchaos from seeing
 //!    such an object at all, a writer checks the partition's fences before each batch (and stops
 //!    with [`SinkError::Fenced`] when a newer one exists) and again after it, deleting what it
-//!    just stored if it turned out void; only a crash in that instant leaves a void object for
-//!    the next recovery to delete.
+//!    just stored if it turned out void; and a recovery lists the store a second time once its
+//!    fences are stored, deleting what turned void meanwhile (a write acknowledged before the
+//!    fence existed, whose own check came too early to see it). A crash of the old writer
+//!    between its write and its check, or a PUT of it that the network delivers late, still
+//!    leaves a void object until the next recovery: `verify` reports it.
 //!    *Attacked by* `sink::ledger::tests::a_zombie_write_after_its_successor_took_over_is_void_whatever_its_range`,
 //!    `sink::tests::ordering::a_sink_whose_partition_was_taken_over_stops_writing_it`,
 //!    `…::a_zombie_write_that_lands_after_the_takeover_is_void_and_deleted_by_the_next_recovery`,
@@ -104,7 +109,8 @@
 //! listing made after a write was acknowledged shows it. S3 has had strong read-after-write and
 //! list-after-write consistency since December 2020, and S3-compatible servers (s3s-fs, MinIO)
 //! have it too. Epochs are unique when the store honours `If-None-Match: *` on a PUT (AWS S3 since
-//! 2024, MinIO, R2; a local disk through a hard link); on one that ignores it, two recoveries of
+//! 2024, MinIO, R2, s3s-fs; a local disk through a hard link: `tests/storage_conformance.rs`
+//! checks both backends); on one that ignores it, two recoveries of
 //! one partition at the same instant could share an epoch, which a Kafka group (one owner per
 //! partition per generation) never asks for. Large objects would need multipart uploads, whose
 //! parts are invisible until completed; batches stay far below the 5 GiB single-PUT limit.

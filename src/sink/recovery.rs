@@ -53,13 +53,25 @@ impl Sink {
     async fn recover_listed(&mut self, wanted: &[u32]) -> Result<BTreeMap<u32, u64>, SinkError> {
         let mut ledgers = self.read_ledgers().await?;
         let mut resumed = BTreeMap::new();
+        let mut handled = std::collections::BTreeSet::new();
         for partition in wanted {
             let ledger = ledgers.remove(partition).unwrap_or_default();
             let epoch = self.take_epoch(*partition, &ledger).await?;
-            self.delete_dead(*partition, &ledger).await?;
+            self.remove_dead(*partition, &ledger).await?;
+            handled.extend(ledger.dead.iter().map(|((key, _), _)| key.clone()));
             self.partitions.insert(*partition, PartitionState::resumed_at(ledger.resume, epoch));
             tracing::info!(partition, resume_offset = ledger.resume, epoch, source = %self.settings.source, "partition recovered from the store");
             resumed.insert(*partition, ledger.resume);
+        }
+        // A second listing, now that the fences are stored: a writer that lost a partition may
+        // have stored an object after the first listing and checked for fences before ours
+        // existed; that object is void now, and shows here (its write was acknowledged before
+        // our fence was). Anything it stores later meets our fence in its own check.
+        let mut ledgers = self.read_ledgers().await?;
+        for partition in wanted {
+            let mut late = ledgers.remove(partition).unwrap_or_default();
+            late.dead.retain(|((key, _), why)| matches!(why, Dead::Void { .. }) && !handled.contains(key));
+            self.remove_dead(*partition, &late).await?;
         }
         Ok(resumed)
     }
@@ -101,25 +113,37 @@ impl Sink {
         Err(SinkError::Task(format!("could not take an epoch for partition {partition}: {EPOCH_ATTEMPTS} were taken at once")))
     }
 
-    /// Deletes the partition's objects that do not count: their offsets are in the chain or at or
-    /// past the resume offset, which is read again.
-    async fn delete_dead(&mut self, partition: u32, ledger: &Ledger) -> Result<(), SinkError> {
+    /// Removes the partition's objects that do not count: their offsets are in the chain or at or
+    /// past the resume offset, which is read again. Data objects past a hole or overlapping the
+    /// chain are moved under `quarantine/` rather than deleted: by the argument their records
+    /// are read again, but a store written by an older netchaos may have a hole that a Kafka
+    /// log, past its retention, can no longer fill, and those records must not be destroyed.
+    /// Void objects (superseded by a newer epoch) and orphaned DLQ objects are deleted.
+    async fn remove_dead(&mut self, partition: u32, ledger: &Ledger) -> Result<(), SinkError> {
         for ((key, parsed), why) in &ledger.dead {
+            let storage = &self.storage;
+            let policy = self.settings.retry;
             match why {
-                Dead::PastGap | Dead::Overlap => tracing::warn!(
-                    key,
-                    partition,
-                    first = parsed.first,
-                    resume_offset = ledger.resume,
-                    "deleting a data object that does not count ({}); its offsets are read again",
-                    why.describe()
-                ),
+                Dead::PastGap | Dead::Overlap => {
+                    tracing::warn!(
+                        key,
+                        partition,
+                        first = parsed.first,
+                        resume_offset = ledger.resume,
+                        "moving a data object that does not count ({}) under {}/; its offsets are read again",
+                        why.describe(),
+                        keys::QUARANTINE_ROOT
+                    );
+                    let moved = format!("{}/{key}", keys::QUARANTINE_ROOT);
+                    retry::retry("copy", key, policy, &self.abort, &self.metrics.store_retries, || storage.copy(key, &moved))
+                        .await
+                        .map_err(|abandoned| SinkError::Abandoned { key: key.clone(), last_error: Box::new(abandoned.last_error) })?;
+                }
                 Dead::Void { .. } | Dead::OrphanDlq => {
                     tracing::info!(key, partition, first = parsed.first, "deleting an object that does not count ({})", why.describe())
                 }
             }
-            let storage = &self.storage;
-            retry::retry("delete", key, self.settings.retry, &self.abort, &self.metrics.store_retries, || storage.delete(key))
+            retry::retry("delete", key, policy, &self.abort, &self.metrics.store_retries, || storage.delete(key))
                 .await
                 .map_err(|abandoned| SinkError::Abandoned { key: key.clone(), last_error: Box::new(abandoned.last_error) })?;
             match why {

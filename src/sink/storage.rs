@@ -238,6 +238,17 @@ impl Storage {
         Ok(objects)
     }
 
+    /// Copies an object to another key (replacing any object there).
+    pub async fn copy(&self, from: &str, to: &str) -> Result<(), StorageError> {
+        let (source, target) = (self.full_path(from)?, self.full_path(to)?);
+        self.store.copy(&source, &target).await.map_err(|source| StorageError::Operation {
+            operation: "copy",
+            key: from.to_owned(),
+            source,
+        })?;
+        self.sync_local(to).await
+    }
+
     /// Deletes an object; deleting one that does not exist succeeds.
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         let path = self.full_path(key)?;

@@ -129,7 +129,11 @@ impl Writer {
             // Taken over while the write was under way. What was just stored is void when its
             // range starts at or past a newer fence: remove it, so that no reader sees it twice.
             if newer.iter().any(|fence| fence.start <= first) {
-                self.withdraw(&[&data_key, &dlq_key]).await;
+                let mut stored = vec![data_key.as_str()];
+                if prepared.invalid > 0 && dlq_to_topic.is_none() {
+                    stored.push(dlq_key.as_str());
+                }
+                self.withdraw(&stored).await;
             }
             return Err(SinkError::Fenced { partition, epoch, newer: newest });
         }

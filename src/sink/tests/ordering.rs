@@ -184,6 +184,8 @@ async fn recovery_resumes_at_the_first_hole_and_deletes_what_lies_past_it() {
     assert_eq!(restarted.recover(0).await.unwrap(), 10, "the resume offset is the hole, not max(last) + 1");
     assert_eq!(restarted.stats().dead_deleted, 2);
     assert_eq!(data_ranges(&storage).await, vec![(0, 0, 9)], "what lay past the hole is gone before anything new is written");
+    let quarantined = storage.list(keys::QUARANTINE_ROOT).await.unwrap();
+    assert_eq!(quarantined.len(), 2, "moved aside, not destroyed: {quarantined:?}");
     for message in &messages {
         restarted.push(message.clone()).await.unwrap();
     }
@@ -245,4 +247,38 @@ async fn a_zombie_write_that_lands_after_the_takeover_is_void_and_deleted_by_the
     assert_eq!(next.recover(0).await.unwrap(), 30);
     assert_eq!(next.stats().dead_deleted, 1);
     assert_eq!(data_ranges(&storage).await, vec![(0, 0, 9), (0, 10, 24), (0, 25, 29)]);
+}
+
+#[tokio::test]
+async fn a_write_that_lands_between_a_recovery_listing_and_its_fence_is_deleted_by_that_recovery() {
+    // The successor's fence (epoch 2) is held in the store while the old writer's late object lands.
+    let (storage, gate) = gated("fence/source=test/part-00000/e0000000002");
+    let messages = valid_messages(0, 20);
+    let mut first = Sink::new(storage.clone(), settings(10, 1 << 30, Duration::from_secs(3600)));
+    for message in &messages[..10] {
+        first.push(message.clone()).await.unwrap();
+    }
+    first.flush_all().await.unwrap();
+    let successor = Sink::new(storage.clone(), settings(10, 1 << 30, Duration::from_secs(3600)));
+    let recovering = tokio::spawn(async move {
+        let mut successor = successor;
+        let resumed = successor.recover(0).await.unwrap();
+        (successor, resumed)
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!recovering.is_finished(), "the successor's fence is held");
+    // The old writer (epoch 1) stores its next batch now and finds no newer fence yet.
+    let body = storage.get(&storage.list("data").await.unwrap()[0].0).await.unwrap();
+    let late = keys::object_key(
+        ObjectKind::Data,
+        &SourceName::new("test"),
+        now_timestamp(),
+        keys::FileName { partition: 0, first: 10, last: 19, epoch: 1, compression: Compression::Gzip },
+    );
+    storage.put(&late, body).await.unwrap();
+    gate.open();
+    let (successor, resumed) = recovering.await.unwrap();
+    assert_eq!(resumed, 10);
+    assert_eq!(successor.stats().dead_deleted, 1, "the second listing found the late object void");
+    assert_eq!(data_ranges(&storage).await, vec![(0, 0, 9)]);
 }
