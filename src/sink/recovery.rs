@@ -134,7 +134,10 @@ impl Sink {
                         why.describe(),
                         keys::QUARANTINE_ROOT
                     );
-                    let moved = format!("{}/{key}", keys::QUARANTINE_ROOT);
+                    // `quarantine/source=S/{file name}`: shorter than the key it came from, so it
+                    // fits wherever that one did (s3s-fs, for one, caps key lengths).
+                    let file = key.rsplit('/').next().unwrap_or(key);
+                    let moved = format!("{}/source={}/{file}", keys::QUARANTINE_ROOT, parsed.source);
                     retry::retry("copy", key, policy, &self.abort, &self.metrics.store_retries, || storage.copy(key, &moved))
                         .await
                         .map_err(|abandoned| SinkError::Abandoned { key: key.clone(), last_error: Box::new(abandoned.last_error) })?;
