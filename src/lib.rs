@@ -4,8 +4,9 @@
 //!
 //! - [`records`]: the two record kinds, their JSON form, the JSON Schema and the one strict
 //!   validation function.
-//! - [`generator`]: the address plan (topology), realistic baseline traffic, the rate schedule, the
-//!   worker lanes and the ordered writer, the run manifest.
+//! - [`network`]: the simulated network: the address plan (topology), one conversation and its
+//!   records (session), seeded randomness, realistic baseline traffic.
+//! - [`generator`]: the rate schedule, the worker lanes and the ordered writer, the run manifest.
 //! - [`chaos`]: anomaly episodes, one file per kind, and the scheduler that holds each kind's
 //!   fraction to its probability.
 //! - [`transport`]: the in-process bounded queue that joins generator and sink in `netchaos run`.
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod generator;
 pub mod kafka;
 pub mod metrics;
+pub mod network;
 pub mod records;
 pub mod sink;
 pub mod transport;

@@ -7,10 +7,10 @@
 
 use serde_json::json;
 
-use crate::generator::baseline::Baseline;
-use crate::generator::random::{LaneRng, between, chance, pick, weighted};
-use crate::generator::session::{Outcome, Side};
-use crate::generator::topology::Service;
+use crate::network::baseline::Baseline;
+use crate::network::random::{LaneRng, between, chance, pick, weighted};
+use crate::network::session::{Outcome, Side};
+use crate::network::topology::Service;
 use crate::records::AppProto;
 
 use super::latency_spike::service_actors;

@@ -10,10 +10,10 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use serde_json::json;
 
-use crate::generator::baseline::{Baseline, ephemeral_port, normal_latency};
-use crate::generator::random::{LaneRng, between, pick, unit};
-use crate::generator::session::{Endpoint, Outcome, Session, Side};
-use crate::generator::topology::{Host, Role};
+use crate::network::baseline::{Baseline, ephemeral_port, normal_latency};
+use crate::network::random::{LaneRng, between, pick, unit};
+use crate::network::session::{Endpoint, Outcome, Session, Side};
+use crate::network::topology::{Host, Role};
 use crate::records::{AppProto, protocol};
 
 use super::{Actors, Emission};

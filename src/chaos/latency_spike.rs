@@ -10,9 +10,9 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
-use crate::generator::baseline::Baseline;
-use crate::generator::random::{LaneRng, between, chance, weighted};
-use crate::generator::topology::Service;
+use crate::network::baseline::Baseline;
+use crate::network::random::{LaneRng, between, chance, weighted};
+use crate::network::topology::Service;
 use crate::records::AppProto;
 
 use super::{Actors, Emission};

@@ -28,9 +28,9 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::generator::baseline::Baseline;
-use crate::generator::random::{LaneRng, chance};
-use crate::generator::session::{Session, Side};
+use crate::network::baseline::Baseline;
+use crate::network::random::{LaneRng, chance};
+use crate::network::session::{Session, Side};
 use crate::records::{AnomalyKind, Timestamp};
 
 pub use connection_reset::ConnectionReset;
@@ -72,7 +72,7 @@ pub enum Emission<'t> {
     /// As a firewall session record.
     Firewall(Session<'t>),
     /// As a `NODATA` flow-log record of this host.
-    NoData(&'t crate::generator::topology::Host),
+    NoData(&'t crate::network::topology::Host),
 }
 
 impl<'t> Emission<'t> {
@@ -80,7 +80,7 @@ impl<'t> Emission<'t> {
     /// our ENIs it touches (both ends of an east-west call, our end of an internet one; a refused
     /// session only where it was refused), then the firewall's record when `logged_by_firewall`.
     pub fn conversation(session: Session<'t>, logged_by_firewall: bool, out: &mut VecDeque<Emission<'t>>) {
-        use crate::generator::session::{Endpoint, Outcome};
+        use crate::network::session::{Endpoint, Outcome};
         if matches!(session.outcome, Outcome::Denied | Outcome::Dropped) {
             out.push_back(Emission::Flow { session: session.clone(), side: Side::Request, prefer_destination: true });
         } else {
@@ -100,7 +100,7 @@ impl<'t> Emission<'t> {
 
     /// The earliest time the record written for this emission at `time_ms` covers.
     pub fn start_ms(&self, time_ms: i64) -> i64 {
-        use crate::generator::session::{flow_window, session_start_ms};
+        use crate::network::session::{flow_window, session_start_ms};
         match self {
             Emission::Flow { session, .. } => flow_window(time_ms, session.duration_ms).0 * 1000,
             Emission::Firewall(session) => session_start_ms(time_ms, session.duration_ms),

@@ -12,10 +12,10 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
-use crate::generator::baseline::{Baseline, ephemeral_port, normal_latency};
-use crate::generator::random::{LaneRng, between, chance, pick, unit};
-use crate::generator::session::{Endpoint, Outcome, Session, Side};
-use crate::generator::topology::Host;
+use crate::network::baseline::{Baseline, ephemeral_port, normal_latency};
+use crate::network::random::{LaneRng, between, chance, pick, unit};
+use crate::network::session::{Endpoint, Outcome, Session, Side};
+use crate::network::topology::Host;
 use crate::records::{AppProto, protocol};
 
 use super::{Actors, Emission};

@@ -16,11 +16,11 @@ use crate::chaos::{ActiveEpisode, ChaosSettings, Emission, EpisodeScheduler, Epi
 use crate::records::{AnomalyKind, EventId, Label, Record};
 
 use super::Chunk;
-use super::baseline::{Baseline, Draw};
-use super::random::{LaneRng, chance};
+use crate::network::baseline::{Baseline, Draw};
+use crate::network::random::{LaneRng, chance};
 use super::schedule::{LaneRole, LaneSchedule, Schedule};
-use super::session::{RecordContext, render_firewall, render_flow, render_no_data};
-use super::topology::Topology;
+use crate::network::session::{RecordContext, render_firewall, render_flow, render_no_data};
+use crate::network::topology::Topology;
 
 /// A generous size of one JSON line (records are 600–900 bytes).
 const EXPECTED_RECORD_BYTES: usize = 1_024;

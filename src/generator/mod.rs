@@ -1,19 +1,15 @@
 //! The generator: realistic, reproducible, labelled network telemetry, fast.
 //!
-//! [`generate`] builds the [`topology::Topology`] from the seed, cuts the logical
+//! [`generate`] builds the [`Topology`](crate::network::topology::Topology) from the seed, cuts the logical
 //! [`schedule::Schedule`] into lanes, runs one thread per lane ([`lane`]) and merges their chunks in
 //! schedule order through the [`collector`] into a [`ChunkSink`]. Same seed, workers, count and
 //! start time give the same bytes, on any machine, at any speed: nothing depends on the wall clock
 //! but *when* a chunk is emitted.
 
-pub mod baseline;
 pub mod collector;
 pub mod lane;
 pub mod manifest;
-pub mod random;
 pub mod schedule;
-pub mod session;
-pub mod topology;
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +24,7 @@ pub use manifest::RunManifest;
 
 use lane::{LaneShared, run_lane};
 use schedule::Schedule;
-use topology::Topology;
+use crate::network::topology::Topology;
 
 /// Chunks a lane may have in flight before it waits for the collector.
 const LANE_CHANNEL_CHUNKS: usize = 4;

@@ -385,7 +385,7 @@ fn tcp_phase(rng: &mut LaneRng, response_bytes: u64) -> (u8, u8, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generator::random::rng_for;
+    use crate::network::random::rng_for;
 
     #[test]
     fn tcp_volume_respects_header_minimum() {
