@@ -16,9 +16,9 @@ use crate::chaos::{ActiveEpisode, ChaosSettings, Emission, EpisodeScheduler, Epi
 use crate::records::{AnomalyKind, EventId, Label, Record};
 
 use super::Chunk;
+use super::schedule::{LaneRole, LaneSchedule, Schedule};
 use crate::network::baseline::{Baseline, Draw};
 use crate::network::random::{LaneRng, chance};
-use super::schedule::{LaneRole, LaneSchedule, Schedule};
 use crate::network::session::{RecordContext, render_firewall, render_flow, render_no_data};
 use crate::network::topology::Topology;
 

@@ -17,14 +17,15 @@ use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::chaos::{ChaosSettings, EpisodeSummary};
+use crate::network::random;
 use crate::records::{AnomalyKind, Record, Timestamp};
 
 pub use collector::{ChunkSink, Tally};
 pub use manifest::RunManifest;
 
+use crate::network::topology::Topology;
 use lane::{LaneShared, run_lane};
 use schedule::Schedule;
-use crate::network::topology::Topology;
 
 /// Chunks a lane may have in flight before it waits for the collector.
 const LANE_CHANNEL_CHUNKS: usize = 4;
