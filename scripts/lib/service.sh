@@ -42,7 +42,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 service_pid() {
   local pid
   pid=$(cat "${SERVICE_PIDFILE[$1]}" 2>/dev/null) && [[ $pid =~ ^[0-9]+$ ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "${SERVICE_MARKER[$1]}" && echo "$pid"
+  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "${SERVICE_MARKER[$1]}" && echo "$pid"
 }
 
 service_up() { service_pid "$1" >/dev/null && port_open "$2"; }
