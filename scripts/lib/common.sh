@@ -11,10 +11,13 @@
 #   as_root COMMAND...        run COMMAND as root: directly when root already, else through sudo
 #   apt_install PACKAGE...    install Debian packages without recommends (apt's output on stderr)
 #   use_rustup_env            source ~/.cargo/env when cargo is not on PATH (a fresh rustup install)
-#   at_exit COMMAND ARGS...   run COMMAND with ARGS (as given now) when the script exits, in the
-#                             order registered; a failing one does not stop the others, and the
-#                             script's exit code stays its own
+#   at_exit COMMAND ARGS...   run COMMAND with ARGS (as given now) when the script exits, the last
+#                             registered first (what was set up later is undone first); a failing
+#                             one does not stop the others, and the script's exit code stays its own
 #   machine_summary           the `machine: ...` line of a benchmark report (cores, CPU, memory, kernel)
+#   bench_setup               for a benchmark, from the repository's root: build netchaos in release
+#                             mode and set bin to the binary (under CARGO_TARGET_DIR when set), and
+#                             work to a new temporary directory, removed at exit
 #   stack_down_at_exit        unless the service stack (scripts/stack) runs, take it down at exit;
 #                             sets STACK_WAS_RUNNING to yes (used as it is, left running) or no
 #
@@ -51,13 +54,21 @@ at_exit() {
   trap run_at_exit EXIT
 }
 run_at_exit() {
-  local command
-  for command in "${AT_EXIT[@]}"; do eval "$command" || true; done
+  local index
+  for (( index = ${#AT_EXIT[@]} - 1; index >= 0; index-- )); do eval "${AT_EXIT[index]}" || true; done
 }
 
 machine_summary() {
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
     "$(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)"
+}
+
+# shellcheck disable=SC2034  # bin is for the caller
+bench_setup() {
+  cargo build --release --quiet
+  bin="${CARGO_TARGET_DIR:-$PWD/target}/release/netchaos"
+  work=$(mktemp -d)
+  at_exit rm -rf "$work"
 }
 
 # shellcheck disable=SC2034  # STACK_WAS_RUNNING is for the caller
