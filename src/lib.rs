@@ -1,19 +1,25 @@
 //! netchaos: a network-telemetry chaos engine and ingestion pipeline.
 //!
-//! # Layout: the data flows left to right
+//! # Layout: modules depend only downward
 //!
-//! - [`records`]: the two record kinds, their JSON form, the JSON Schema and the one strict
-//!   validation function.
+//! Lowest first; each module uses only those before it in this list (checked by
+//! `cargo test --lib layering`, whose `LAYERS` is this order). The data flows from the generator
+//! through a transport (the in-process queue or Kafka) into the sink.
+//!
+//! - [`records`]: the two record kinds, their JSON form, the JSON Schema, the one strict
+//!   validation function, and timestamps (the wall clock too).
+//! - [`metrics`]: the Prometheus metric handles each stage counts into, the `/metrics` endpoint,
+//!   the live status line. It knows no stage.
 //! - [`network`]: the simulated network: the address plan (topology), one conversation and its
 //!   records (session), seeded randomness, realistic baseline traffic.
-//! - [`generator`]: the rate schedule, the worker lanes and the ordered writer, the run manifest.
 //! - [`chaos`]: anomaly episodes, one file per kind, and the scheduler that holds each kind's
 //!   fraction to its probability.
+//! - [`generator`]: the rate schedule, the worker lanes and the ordered writer, the run manifest.
+//! - [`sink`]: validation, the dead-letter queue, per-partition batching by records / bytes / age,
+//!   compression, object storage, recovery for exactly-once keys.
 //! - [`transport`]: the in-process bounded queue that joins generator and sink in `netchaos run`.
 //! - [`kafka`]: the distributed mode through Apache Kafka: the producer, the consumer-group driver
 //!   of the sink, the DLQ topic, topic creation.
-//! - [`sink`]: validation, the dead-letter queue, per-partition batching by records / bytes / age,
-//!   compression, object storage, recovery for exactly-once keys.
 //! - [`verify`]: audits a store against generator manifests (lost, duplicated, invalid).
 //! - [`cli`]: one module per subcommand, thin; logic lives in the library.
 
@@ -29,3 +35,6 @@ pub mod records;
 pub mod sink;
 pub mod transport;
 pub mod verify;
+
+#[cfg(test)]
+mod layering;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::chaos::ChaosSettings;
-use crate::generator::{GeneratorSettings, now_timestamp};
+use crate::generator::GeneratorSettings;
 use crate::records::Timestamp;
 
 use super::UsageError;
@@ -96,7 +96,7 @@ impl GeneratorArgs {
         }
         let seed = self.seed.unwrap_or_else(random_seed);
         let start_time_ms =
-            self.start_time.unwrap_or_else(|| Timestamp::from_unix_millis(now_timestamp().unix_seconds() * 1000)).unix_millis();
+            self.start_time.unwrap_or_else(|| Timestamp::from_unix_millis(Timestamp::now().unix_seconds() * 1000)).unix_millis();
         // Flow windows reach up to a minute before their event time: keep them after 1970.
         if start_time_ms < EARLIEST_START_MS {
             return Err(UsageError("--start-time must be 1970-01-01T00:10:00Z or later (flow windows reach back up to a minute)".into()));
@@ -134,7 +134,7 @@ const MAX_WORKERS: u32 = 1024;
 fn random_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_i64(now_timestamp().unix_millis());
+    hasher.write_i64(Timestamp::now().unix_millis());
     hasher.write_u32(std::process::id());
     hasher.finish()
 }

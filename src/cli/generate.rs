@@ -12,11 +12,11 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::chaos::EpisodeSummary;
-use crate::generator::{Chunk, ChunkSink, GenerateReport, GeneratorSettings, generate};
+use crate::generator::{Chunk, ChunkSink, GenerateReport, GeneratorSettings, MeteredOutput, generate};
 use crate::kafka::KafkaSettings;
 use crate::kafka::admin::ensure_topics;
 use crate::kafka::producer::{KafkaCompression, KafkaKey, KafkaOutput, ProducerSettings};
-use crate::metrics::{GeneratorMetrics, MeteredOutput, StatusLine};
+use crate::metrics::{GeneratorMetrics, StatusLine};
 
 use super::args::GeneratorArgs;
 use super::kafka_args::KafkaArgs;

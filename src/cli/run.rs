@@ -17,8 +17,8 @@ use bytes::Bytes;
 use clap::Args;
 use tokio::sync::{mpsc, watch};
 
-use crate::generator::{Chunk, GenerateReport, generate};
-use crate::metrics::{GeneratorMetrics, MeteredOutput, SinkMetrics, StatusLine, human_bytes};
+use crate::generator::{Chunk, GenerateReport, MeteredOutput, generate};
+use crate::metrics::{GeneratorMetrics, SinkMetrics, StatusLine, human_bytes};
 use crate::sink::lines::publish_interval;
 use crate::sink::{AbortSignal, Sink, SinkStats};
 use crate::transport::queue::{self, QueueProducer};

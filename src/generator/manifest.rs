@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::kafka::producer::KafkaDelivery;
 use crate::records::{AnomalyKind, EventType, Timestamp};
 
 use super::GeneratorSettings;
@@ -64,7 +63,31 @@ pub struct RunManifest {
     /// In the Kafka mode, what Kafka acknowledged; the records it did not are named there, and
     /// `verify` does not count them as lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kafka: Option<KafkaDelivery>,
+    pub kafka: Option<DeliveryReport>,
+}
+
+/// What an acknowledging transport (today Kafka, `generate --brokers`) reports of a run's delivery,
+/// as the run manifest records it: where the records went, how many were acknowledged, and which
+/// were not. The transport fills it in; the field names are the manifest's (under `kafka`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryReport {
+    pub brokers: String,
+    pub topic: String,
+    pub episodes_topic: String,
+    /// Partitions of `topic` when the run started.
+    pub partitions: u32,
+    pub acks: String,
+    /// Records handed to librdkafka.
+    pub sent: u64,
+    /// Records whose delivery Kafka acknowledged.
+    pub acknowledged: u64,
+    /// Records Kafka did not acknowledge (an error or a purge at exit).
+    pub failed: u64,
+    /// The event ids of the failed records: they may or may not be in the topic, and `verify`
+    /// does not count them as lost.
+    pub unacknowledged_event_ids: Vec<String>,
+    pub episodes_sent: u64,
+    pub episodes_acknowledged: u64,
 }
 
 impl RunManifest {

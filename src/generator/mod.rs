@@ -9,12 +9,13 @@
 pub mod collector;
 pub mod lane;
 pub mod manifest;
+pub mod metered;
 pub mod schedule;
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::chaos::{ChaosSettings, EpisodeSummary};
 use crate::network::random;
@@ -22,6 +23,7 @@ use crate::records::{AnomalyKind, Record, Timestamp};
 
 pub use collector::{ChunkSink, Tally};
 pub use manifest::RunManifest;
+pub use metered::MeteredOutput;
 
 use crate::network::topology::Topology;
 use lane::{LaneShared, run_lane};
@@ -132,7 +134,7 @@ pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &A
     let topology = Topology::new(settings.seed);
     let schedule = settings.schedule();
     let run_id = settings.run_id();
-    let started_at = now_timestamp();
+    let started_at = Timestamp::now();
     let clock_start = Instant::now();
     let finished = AtomicBool::new(false);
     let shared = LaneShared {
@@ -167,7 +169,7 @@ pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &A
     let expected = schedule.lanes.iter().map(|lane| lane.count).collect::<Option<Vec<u64>>>();
     let complete = result.is_ok() && expected.is_none_or(|counts| counts == tally.lane_records);
     let complete = complete && (settings.effective_count().is_some() || settings.duration.is_some());
-    let manifest = RunManifest::new(settings, &schedule, &tally, started_at, now_timestamp(), complete);
+    let manifest = RunManifest::new(settings, &schedule, &tally, started_at, Timestamp::now(), complete);
     GenerateReport { manifest, elapsed: clock_start.elapsed(), error: result.err() }
 }
 
@@ -180,9 +182,4 @@ fn stop_after(duration: Duration, clock_start: Instant, stop: &AtomicBool, finis
         }
         std::thread::sleep((duration - elapsed).min(Duration::from_millis(20)));
     }
-}
-
-pub fn now_timestamp() -> Timestamp {
-    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64);
-    Timestamp::from_unix_millis(millis)
 }

@@ -22,9 +22,9 @@ use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer};
-use serde::{Deserialize, Serialize};
 
 use crate::chaos::EpisodeSummary;
+use crate::generator::manifest::DeliveryReport;
 use crate::generator::{Chunk, ChunkSink};
 use crate::metrics::GeneratorMetrics;
 use crate::records::EventType;
@@ -95,28 +95,6 @@ impl ProducerSettings {
         let millis = self.kafka.setting("message.timeout.ms", "300000").parse::<u64>().unwrap_or(300_000);
         Duration::from_millis(millis)
     }
-}
-
-/// What Kafka acknowledged, as the run manifest records it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KafkaDelivery {
-    pub brokers: String,
-    pub topic: String,
-    pub episodes_topic: String,
-    /// Partitions of `topic` when the run started.
-    pub partitions: u32,
-    pub acks: String,
-    /// Records handed to librdkafka.
-    pub sent: u64,
-    /// Records whose delivery Kafka acknowledged.
-    pub acknowledged: u64,
-    /// Records Kafka did not acknowledge (an error or a purge at exit).
-    pub failed: u64,
-    /// The event ids of the failed records: they may or may not be in the topic, and `verify`
-    /// does not count them as lost.
-    pub unacknowledged_event_ids: Vec<String>,
-    pub episodes_sent: u64,
-    pub episodes_acknowledged: u64,
 }
 
 /// Delivery counts, updated by librdkafka's delivery callbacks on the producer's poll thread
@@ -225,9 +203,9 @@ impl KafkaOutput {
     }
 
     /// What was acknowledged so far; complete once [`ChunkSink::finish`] has returned.
-    pub fn delivery_report(&self) -> KafkaDelivery {
+    pub fn delivery_report(&self) -> DeliveryReport {
         let deliveries = &self.deliveries;
-        KafkaDelivery {
+        DeliveryReport {
             brokers: self.settings.kafka.brokers.clone(),
             topic: self.settings.topic.clone(),
             episodes_topic: self.settings.episodes_topic.clone(),

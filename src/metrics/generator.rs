@@ -1,11 +1,9 @@
-//! The generator's metrics, and the output wrapper that counts what the output accepted.
+//! The generator's metrics. The generator counts into them ([`crate::generator::MeteredOutput`]).
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::chaos::EpisodeSummary;
-use crate::generator::{Chunk, ChunkSink};
 use crate::records::{AnomalyKind, EventType};
 
 use super::{Label, RateGauge, counters};
@@ -104,64 +102,5 @@ impl GeneratorMetrics {
 
     pub fn delivered_records(&self) -> u64 {
         self.delivered.iter().map(Counter::get).sum()
-    }
-}
-
-/// Wraps the generator's output: counts each chunk once, as generated and, for outputs without
-/// delivery reports of their own, as delivered once the output took it.
-pub struct MeteredOutput<'a> {
-    inner: &'a mut dyn ChunkSink,
-    metrics: GeneratorMetrics,
-    /// The in-process queue has no acknowledgement: what it took counts as delivered.
-    accepted_is_delivered: bool,
-}
-
-impl std::fmt::Debug for MeteredOutput<'_> {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("MeteredOutput").field("metrics", &self.metrics).finish_non_exhaustive()
-    }
-}
-
-impl<'a> MeteredOutput<'a> {
-    /// `accepted_is_delivered`: count what `inner` accepts as delivered too (outputs without
-    /// delivery reports of their own).
-    pub fn new(inner: &'a mut dyn ChunkSink, metrics: GeneratorMetrics, accepted_is_delivered: bool) -> Self {
-        MeteredOutput { inner, metrics, accepted_is_delivered }
-    }
-}
-
-impl ChunkSink for MeteredOutput<'_> {
-    fn write_chunk(&mut self, chunk: Chunk) -> anyhow::Result<()> {
-        // Generated before the output sees it, so that generated >= delivered at every scrape
-        // (Kafka may acknowledge a chunk's first records before the chunk is all sent).
-        let metrics = &self.metrics;
-        for (counter, count) in metrics.generated.iter().zip(chunk.by_event_type) {
-            counter.inc_by(count);
-        }
-        for (counter, count) in metrics.anomalies.iter().zip(&chunk.by_label[1..]) {
-            counter.inc_by(*count);
-        }
-        for (counter, count) in metrics.episodes_started.iter().zip(chunk.episodes_started) {
-            counter.inc_by(count);
-        }
-        metrics.bytes.inc_by(chunk.data.len() as u64);
-        let by_event_type = chunk.by_event_type;
-        self.inner.write_chunk(chunk)?;
-        if self.accepted_is_delivered {
-            for (counter, count) in self.metrics.delivered.iter().zip(by_event_type) {
-                counter.inc_by(count);
-            }
-        }
-        Ok(())
-    }
-
-    fn write_episode(&mut self, episode: &EpisodeSummary) -> anyhow::Result<()> {
-        self.inner.write_episode(episode)?;
-        self.metrics.episodes_completed[episode.kind.index()].inc();
-        Ok(())
-    }
-
-    fn finish(&mut self) -> anyhow::Result<()> {
-        self.inner.finish()
     }
 }

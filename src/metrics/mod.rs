@@ -30,9 +30,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-pub use generator::{GeneratorMetrics, MeteredOutput};
+pub use generator::GeneratorMetrics;
 pub use server::{BindError, MetricsAddr, MetricsServer, serve};
-pub use sink::SinkMetrics;
+pub use sink::{BatchCounters, SinkMetrics};
 pub use status::{LogWriter, StatusLine, human_bytes};
 
 /// One label, fixed at start.

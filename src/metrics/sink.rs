@@ -6,15 +6,27 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::sink::{FlushCounts, SinkStats};
-
 use super::{Label, counters};
 
-/// Flush triggers, in the order of [`trigger_counts`].
-const TRIGGERS: [&str; 4] = ["records", "bytes", "age", "shutdown"];
+/// Counters of stored batches, one per flush trigger (the `trigger` label).
+#[derive(Debug, Clone)]
+pub struct BatchCounters {
+    pub records: Counter,
+    pub bytes: Counter,
+    pub age: Counter,
+    pub shutdown: Counter,
+}
 
-fn trigger_counts(flushes: &FlushCounts) -> [u64; 4] {
-    [flushes.records, flushes.bytes, flushes.age, flushes.shutdown]
+impl BatchCounters {
+    fn new(family: &Family<Label, Counter>) -> Self {
+        let [records, bytes, age, shutdown] =
+            counters(family, ["records", "bytes", "age", "shutdown"].map(|trigger| [("trigger", trigger)]));
+        BatchCounters { records, bytes, age, shutdown }
+    }
+
+    fn total(&self) -> u64 {
+        [&self.records, &self.bytes, &self.age, &self.shutdown].iter().map(|counter| counter.get()).sum()
+    }
 }
 
 /// Buckets of the flush and upload histograms: 1 ms to about 33 s.
@@ -39,9 +51,12 @@ pub struct SinkMetrics {
     invalid: Family<Label, Counter>,
     pub skipped: Counter,
     batches_family: Family<Label, Counter>,
-    batches: [Counter; 4],
-    uncompressed: Counter,
-    compressed: Counter,
+    /// Batches stored, by what triggered their flush.
+    pub batches: BatchCounters,
+    /// Bytes of the objects written, before compression.
+    pub uncompressed: Counter,
+    /// Bytes of the objects written, as stored.
+    pub compressed: Counter,
     pub flush_duration: Histogram,
     pub upload_duration: Histogram,
     /// Failed store operations, retried: counted by the writes and the recovery as they happen
@@ -59,7 +74,7 @@ impl Default for SinkMetrics {
     fn default() -> Self {
         let batches_family = Family::default();
         SinkMetrics {
-            batches: counters(&batches_family, TRIGGERS.map(|trigger| [("trigger", trigger)])),
+            batches: BatchCounters::new(&batches_family),
             batches_family,
             consumed: Counter::default(),
             valid: Counter::default(),
@@ -130,29 +145,28 @@ impl SinkMetrics {
         );
     }
 
-    /// Adds what `now` counts beyond `before` (the sink's statistics at the last publication).
-    /// Retries and upload times are counted live by the writes themselves.
-    pub fn publish(&self, before: &SinkStats, now: &SinkStats) {
-        self.consumed.inc_by(now.consumed - before.consumed);
-        self.valid.inc_by(now.records_valid - before.records_valid);
-        self.skipped.inc_by(now.skipped_replayed - before.skipped_replayed);
-        self.uncompressed.inc_by(now.bytes_raw - before.bytes_raw);
-        self.compressed.inc_by(now.bytes_compressed - before.bytes_compressed);
-        for ((counter, now), before) in self.batches.iter().zip(trigger_counts(&now.flushes)).zip(trigger_counts(&before.flushes)) {
-            counter.inc_by(now - before);
+    /// Counts `added` invalid records of one reject reason (a series per reason, made when first
+    /// seen). [`SinkMetrics::count_invalid_records`] counts them all together.
+    pub fn count_invalid(&self, reason: &'static str, added: u64) {
+        if added > 0 {
+            self.invalid.get_or_create(&[("reason", reason)]).inc_by(added);
         }
-        self.invalid_total.inc_by(now.records_invalid - before.records_invalid);
-        for (reason, count) in &now.invalid_by_reason {
-            let added = count - before.invalid_by_reason.get(reason).copied().unwrap_or(0);
-            if added > 0 {
-                self.invalid.get_or_create(&[("reason", *reason)]).inc_by(added);
-            }
-        }
+    }
+
+    /// The invalid records of one reason so far, if that reason has a series.
+    pub fn invalid_by_reason(&self, reason: &'static str) -> Option<u64> {
+        let labels = [("reason", reason)];
+        self.invalid.get(&labels).map(|counter| counter.get())
+    }
+
+    /// Counts `added` invalid records, all reasons (for the status line).
+    pub fn count_invalid_records(&self, added: u64) {
+        self.invalid_total.inc_by(added);
     }
 
     /// Batches stored so far, all triggers.
     pub fn batches(&self) -> u64 {
-        self.batches.iter().map(Counter::get).sum()
+        self.batches.total()
     }
 
     pub fn uncompressed_bytes(&self) -> u64 {

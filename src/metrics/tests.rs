@@ -5,9 +5,6 @@ use std::time::Duration;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::registry::Registry;
 
-use crate::generator::{Chunk, ChunkSink};
-use crate::sink::SinkStats;
-
 use super::*;
 
 fn exposition(register: impl FnOnce(&mut Registry)) -> String {
@@ -43,84 +40,28 @@ fn every_generator_series_exists_from_the_start_under_its_conventional_name() {
     }
 }
 
-/// An output that takes every other chunk.
-#[derive(Default)]
-struct Picky {
-    calls: u32,
-}
-
-impl ChunkSink for Picky {
-    fn write_chunk(&mut self, _chunk: Chunk) -> anyhow::Result<()> {
-        self.calls += 1;
-        anyhow::ensure!(self.calls % 2 == 1, "refused");
-        Ok(())
-    }
-
-    fn write_episode(&mut self, _episode: &crate::chaos::EpisodeSummary) -> anyhow::Result<()> {
-        Ok(())
-    }
-
-    fn finish(&mut self) -> anyhow::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
-fn the_metered_output_counts_what_was_generated_and_what_its_output_took() {
-    let metrics = GeneratorMetrics::default();
-    let mut inner = Picky::default();
-    let mut output = MeteredOutput::new(&mut inner, metrics.clone(), true);
-    let chunk = || Chunk {
-        records: 5,
-        data: vec![b'x'; 100],
-        by_event_type: [3, 2],
-        by_label: [1, 1, 0, 3, 0],
-        episodes_started: [0, 0, 1, 0],
-        ..Chunk::default()
-    };
-    output.write_chunk(chunk()).unwrap();
-    assert!(output.write_chunk(chunk()).is_err());
-    output.write_chunk(chunk()).unwrap();
-    assert_eq!(metrics.generated.each_ref().map(Counter::get), [9, 6]);
-    assert_eq!(metrics.delivered.each_ref().map(Counter::get), [6, 4], "the refused chunk was not delivered");
-    assert_eq!(metrics.anomalies.each_ref().map(Counter::get), [3, 0, 9, 0]);
-    assert_eq!(metrics.episodes_started.each_ref().map(Counter::get), [0, 0, 3, 0]);
-    assert_eq!(metrics.bytes.get(), 300);
-    assert_eq!(metrics.generated_records(), 15);
-    assert_eq!(metrics.delivered_records(), 10);
-}
-
-#[test]
-fn the_sink_publishes_the_difference_since_its_last_publication() {
+fn sink_series_are_exposed_under_their_conventional_names() {
     let metrics = SinkMetrics::default();
-    let mut before = SinkStats::default();
-    let mut now = SinkStats {
-        consumed: 10,
-        records_valid: 7,
-        records_invalid: 2,
-        skipped_replayed: 1,
-        bytes_raw: 1000,
-        bytes_compressed: 100,
-        ..SinkStats::default()
-    };
-    now.invalid_by_reason.insert("invalid_json", 2);
-    now.flushes.age = 1;
-    metrics.publish(&before, &now);
-    before = now.clone();
-    now.consumed = 25;
-    now.records_valid = 20;
-    now.records_invalid = 3;
-    now.invalid_by_reason.insert("tcp_flags_on_non_tcp", 1);
-    now.flushes.records = 2;
-    metrics.publish(&before, &now);
-    metrics.publish(&now, &now);
+    metrics.consumed.inc_by(25);
+    metrics.valid.inc_by(20);
+    metrics.count_invalid("invalid_json", 2);
+    metrics.count_invalid("tcp_flags_on_non_tcp", 1);
+    metrics.count_invalid("bad_port", 0);
+    metrics.count_invalid_records(3);
+    metrics.batches.age.inc();
+    metrics.batches.records.inc_by(2);
+    metrics.uncompressed.inc_by(1000);
+    metrics.compressed.inc_by(100);
     let text = exposition(|registry| metrics.register(registry));
     assert_eq!(sample(&text, "netchaos_sink_records_consumed_total"), Some(25.0), "{text}");
     assert_eq!(sample(&text, "netchaos_sink_records_valid_total"), Some(20.0));
     assert_eq!(sample(&text, "netchaos_sink_records_invalid_total{reason=\"invalid_json\"}"), Some(2.0));
     assert_eq!(sample(&text, "netchaos_sink_records_invalid_total{reason=\"tcp_flags_on_non_tcp\"}"), Some(1.0));
+    assert_eq!(sample(&text, "netchaos_sink_records_invalid_total{reason=\"bad_port\"}"), None, "no series for a reason never seen");
     assert_eq!(sample(&text, "netchaos_sink_batches_total{trigger=\"age\"}"), Some(1.0));
     assert_eq!(sample(&text, "netchaos_sink_batches_total{trigger=\"records\"}"), Some(2.0));
+    assert_eq!(sample(&text, "netchaos_sink_batches_total{trigger=\"bytes\"}"), Some(0.0));
     assert_eq!(sample(&text, "netchaos_sink_batches_total{trigger=\"shutdown\"}"), Some(0.0));
     assert_eq!(sample(&text, "netchaos_sink_uncompressed_bytes_total"), Some(1000.0));
     assert_eq!(sample(&text, "netchaos_sink_compressed_bytes_total"), Some(100.0));

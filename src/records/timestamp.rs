@@ -20,6 +20,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Unexpected};
@@ -85,6 +86,13 @@ impl Timestamp {
     pub const LATEST_SECONDS: i64 = 253_402_300_799;
 
     pub fn from_unix_millis(millis: i64) -> Self {
+        Timestamp(millis)
+    }
+
+    /// The wall clock, to the millisecond (the epoch if the clock reads before it). Record times
+    /// never come from it, only run and flush times.
+    pub fn now() -> Self {
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64);
         Timestamp(millis)
     }
 

@@ -147,7 +147,7 @@ impl Sink {
     /// Adds what was counted since the last call to the metrics. Drivers call it every half second
     /// or so; every stored batch calls it too.
     pub fn publish_metrics(&mut self) {
-        self.metrics.publish(&self.published, &self.stats);
+        self.stats.publish(&self.published, &self.metrics);
         self.published.clone_from(&self.stats);
     }
 

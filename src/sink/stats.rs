@@ -1,10 +1,12 @@
-//! Plain counters of what the sink did, kept locally (no shared registry on the hot path); the
-//! metrics exporter publishes them later.
+//! Plain counters of what the sink did, kept locally (no shared registry on the hot path), and
+//! their publication to the [`SinkMetrics`] handles.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::metrics::SinkMetrics;
 
 /// Why a batch was flushed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -97,5 +99,65 @@ impl SinkStats {
         self.bytes_compressed += stored_bytes as u64;
         self.upload_latency_total += latency;
         self.upload_latency_max = self.upload_latency_max.max(latency);
+    }
+
+    /// Adds to `metrics` what `self` counts beyond `before` (the statistics at the last
+    /// publication). Retries and upload times are counted live by the writes themselves.
+    pub fn publish(&self, before: &SinkStats, metrics: &SinkMetrics) {
+        metrics.consumed.inc_by(self.consumed - before.consumed);
+        metrics.valid.inc_by(self.records_valid - before.records_valid);
+        metrics.skipped.inc_by(self.skipped_replayed - before.skipped_replayed);
+        metrics.uncompressed.inc_by(self.bytes_raw - before.bytes_raw);
+        metrics.compressed.inc_by(self.bytes_compressed - before.bytes_compressed);
+        let (now, then, batches) = (&self.flushes, &before.flushes, &metrics.batches);
+        batches.records.inc_by(now.records - then.records);
+        batches.bytes.inc_by(now.bytes - then.bytes);
+        batches.age.inc_by(now.age - then.age);
+        batches.shutdown.inc_by(now.shutdown - then.shutdown);
+        metrics.count_invalid_records(self.records_invalid - before.records_invalid);
+        for (reason, count) in &self.invalid_by_reason {
+            metrics.count_invalid(reason, count - before.invalid_by_reason.get(reason).copied().unwrap_or(0));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sink_publishes_the_difference_since_its_last_publication() {
+        let metrics = SinkMetrics::default();
+        let mut before = SinkStats::default();
+        let mut now = SinkStats {
+            consumed: 10,
+            records_valid: 7,
+            records_invalid: 2,
+            skipped_replayed: 1,
+            bytes_raw: 1000,
+            bytes_compressed: 100,
+            ..SinkStats::default()
+        };
+        now.invalid_by_reason.insert("invalid_json", 2);
+        now.flushes.age = 1;
+        now.publish(&before, &metrics);
+        before = now.clone();
+        now.consumed = 25;
+        now.records_valid = 20;
+        now.records_invalid = 3;
+        now.invalid_by_reason.insert("tcp_flags_on_non_tcp", 1);
+        now.flushes.records = 2;
+        now.publish(&before, &metrics);
+        now.publish(&now, &metrics);
+        assert_eq!(metrics.consumed.get(), 25);
+        assert_eq!(metrics.valid.get(), 20);
+        assert_eq!(metrics.skipped.get(), 1);
+        assert_eq!((metrics.batches.age.get(), metrics.batches.records.get(), metrics.batches.shutdown.get()), (1, 2, 0));
+        assert_eq!(metrics.batches(), 3);
+        assert_eq!((metrics.uncompressed_bytes(), metrics.compressed_bytes()), (1000, 100));
+        assert_eq!(metrics.invalid_records(), 3);
+        assert_eq!(metrics.invalid_by_reason("invalid_json"), Some(2));
+        assert_eq!(metrics.invalid_by_reason("tcp_flags_on_non_tcp"), Some(1));
+        assert_eq!(metrics.invalid_by_reason("bad_port"), None, "a series only for a reason seen");
     }
 }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
-use crate::generator::now_timestamp;
+use crate::records::Timestamp;
 
 use super::batch::Batch;
 use super::dlq::DeadLetterTopic;
@@ -83,7 +83,7 @@ impl Writer {
     async fn write_batch(&self, job: WriteJob, report: &mut WriteReport) -> Result<(), SinkError> {
         let WriteJob { partition, batch, epoch, index, role, mut turn } = job;
         let compression = self.settings.compression;
-        let flushed_at = now_timestamp();
+        let flushed_at = Timestamp::now();
         let (first, last) = (batch.first, batch.last);
         let name = keys::FileName { partition, first, last, epoch, compression };
         let key_of = |kind| keys::object_key(kind, &self.settings.source, flushed_at, name);

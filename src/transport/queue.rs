@@ -23,7 +23,7 @@ pub struct QueueProducer {
 }
 
 /// A bounded queue of `capacity` chunks. What goes through it is counted by the generator's
-/// metrics ([`crate::metrics::MeteredOutput`]), not here.
+/// metrics ([`crate::generator::MeteredOutput`]), not here.
 pub fn bounded(capacity: usize) -> (QueueProducer, mpsc::Receiver<Chunk>) {
     let (sender, receiver) = mpsc::channel(capacity.max(1));
     (QueueProducer { sender, episodes: Vec::new() }, receiver)

@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::generator::manifest::ManifestLane;
+use crate::records::Timestamp;
 use crate::sink::Compression;
 use crate::sink::keys::{self, SourceName};
 use crate::sink::test_support::{Generated, generate, temp_storage};
@@ -84,7 +85,7 @@ async fn a_duplicated_object_shows_as_duplicated() {
     let copy = keys::object_key(
         ObjectKind::Data,
         &SourceName::new("again"),
-        crate::generator::now_timestamp(),
+        Timestamp::now(),
         keys::FileName { partition: 0, first: parsed.first, last: parsed.last, epoch: parsed.epoch, compression: parsed.compression },
     );
     storage.put(&copy, storage.get(&original).await.unwrap()).await.unwrap();
@@ -231,7 +232,7 @@ async fn objects_that_cannot_be_read_within_bounds_fail_even_when_nothing_is_los
     let (_directory, storage, run) = landed_run(100).await;
     let key = |partition: u32, compression| {
         let name = keys::FileName { partition, first: 0, last: 9, epoch: 0, compression };
-        keys::object_key(ObjectKind::Data, &SourceName::new("foreign"), crate::generator::now_timestamp(), name)
+        keys::object_key(ObjectKind::Data, &SourceName::new("foreign"), Timestamp::now(), name)
     };
     // One endless line (a gzip bomb's shape, smaller), a truncated zstd object, and a bomb of
     // many copies of one real line: counted as it streams, never held whole.
@@ -359,7 +360,7 @@ async fn an_object_stored_by_a_writer_after_its_takeover_is_void_not_a_duplicate
     storage.put(&keys::fence_key(&source, parsed.partition, 2, parsed.first), Bytes::new()).await.unwrap();
     let name =
         keys::FileName { partition: parsed.partition, first: parsed.first, last: parsed.last, epoch: 2, compression: parsed.compression };
-    let again = keys::object_key(ObjectKind::Data, &source, crate::generator::now_timestamp(), name);
+    let again = keys::object_key(ObjectKind::Data, &source, Timestamp::now(), name);
     storage.put(&again, storage.get(&original).await.unwrap()).await.unwrap();
     let report = verify(&storage, std::slice::from_ref(&run.manifest)).await.unwrap();
     assert_eq!((report.landed, report.duplicated, report.lost), (300, 0, 0), "{report}");

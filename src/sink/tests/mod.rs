@@ -21,8 +21,8 @@ use super::dlq::DlqEntry;
 use super::keys::{self, ObjectKind, SourceName};
 use super::test_support::{lines_of, read_objects, temp_storage, valid_flow, valid_lines};
 use super::*;
-use crate::generator::now_timestamp;
 use crate::records::MAX_RECORD_BYTES;
+use crate::records::Timestamp;
 
 fn settings(max_records: u64, max_bytes: usize, max_age: Duration) -> SinkSettings {
     SinkSettings {

@@ -239,7 +239,7 @@ async fn a_zombie_write_that_lands_after_the_takeover_is_void_and_deleted_by_the
     let zombie = keys::object_key(
         ObjectKind::Data,
         &SourceName::new("test"),
-        now_timestamp(),
+        Timestamp::now(),
         keys::FileName { partition: 0, first: 10, last: 19, epoch: 1, compression: Compression::Gzip },
     );
     storage.put(&zombie, body).await.unwrap();
@@ -272,7 +272,7 @@ async fn a_write_that_lands_between_a_recovery_listing_and_its_fence_is_deleted_
     let late = keys::object_key(
         ObjectKind::Data,
         &SourceName::new("test"),
-        now_timestamp(),
+        Timestamp::now(),
         keys::FileName { partition: 0, first: 10, last: 19, epoch: 1, compression: Compression::Gzip },
     );
     storage.put(&late, body).await.unwrap();

@@ -80,7 +80,7 @@ async fn recovery_deletes_an_orphan_dlq_object_and_keeps_the_others() {
     let orphan = keys::object_key(
         ObjectKind::Dlq,
         &SourceName::new("test"),
-        now_timestamp(),
+        Timestamp::now(),
         keys::FileName { partition: 0, first: 28, last: 34, epoch: 1, compression: Compression::Gzip },
     );
     storage.put(&orphan, Bytes::from(Compression::Gzip.compress(b"{\"reason\":\"empty\"}\n").unwrap())).await.unwrap();
