@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::cli::{
+use crate::common::cli::{
     bad_input_catalogue, netchaos, number, object_files, run_ok, sample, scrape, stored_lines, summary, valid_record, verify,
 };
 

@@ -5,9 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::cli::{free_port, netchaos, number, object_files, run_ok, sample, scrape, stored_lines, verify};
+use crate::common::cli::{free_port, netchaos, number, object_files, run_ok, sample, scrape, stored_lines, verify};
 
 use std::io::Write;
 use std::path::Path;

@@ -4,11 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::cli::{netchaos, number, run_ok, summary};
+use crate::common::kafka::{s3_server, unique};
 use bytes::Bytes;
-use common::cli::{netchaos, number, run_ok, summary};
-use common::kafka::{s3_server, unique};
 use netchaos::sink::{S3Options, Storage};
 
 fn s3_storage() -> Storage {

@@ -4,14 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::{free_port, netchaos, number, run_ok, sample, sample_sum, scrape, summary};
-use common::kafka::{Background, assert_exactly_once, brokers, generate_command, s3_server, serial, stack, unique};
+use crate::common::cli::{free_port, netchaos, number, run_ok, sample, sample_sum, scrape, summary};
+use crate::common::kafka::{Background, assert_exactly_once, brokers, generate_command, s3_server, serial, stack, unique};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 

@@ -5,14 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::cli::{bad_input_catalogue, netchaos, number, object_files, run_ok, stored_lines, summary, valid_record, verify};
-use common::kafka::{
+use crate::common::cli::{bad_input_catalogue, netchaos, number, object_files, run_ok, stored_lines, summary, valid_record, verify};
+use crate::common::kafka::{
     Background, KilledNode, assert_exactly_once, brokers, generate_command, serial, sink_command, unique, verify_until_complete,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
