@@ -60,7 +60,7 @@ pub(crate) struct RunArgs {
     pub(crate) sink: SinkArgs,
 
     #[command(flatten)]
-    pub(crate) store: StoreArgs,
+    pub(crate) destination: StoreArgs,
 
     /// Chunks the in-process queue holds before the generator waits (backpressure).
     #[arg(long, env = "NETCHAOS_QUEUE_CHUNKS", default_value_t = 16)]
@@ -76,7 +76,7 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let mut settings = args.generator.resolve()?;
     let run_id = settings.run_id();
-    let storage = args.store.open()?;
+    let storage = args.destination.open()?;
     let source = format!("run-{run_id}");
     let mut sink_settings = args.sink.settings(&source)?;
     // One partition per lane: the workers and the port-scan lane.
@@ -93,7 +93,7 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     if existing.iter().any(|(key, _)| *key == manifest_key) {
         return Err(UsageError(format!(
             "{} already holds run {run_id} (seed {}): pass another --seed, --instance-id or --store",
-            args.store.store, settings.seed
+            args.destination.store, settings.seed
         ))
         .into());
     }

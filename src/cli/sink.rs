@@ -61,7 +61,7 @@ pub(crate) struct SinkCommandArgs {
     pub(crate) idle_exit: Option<std::time::Duration>,
 
     #[command(flatten)]
-    pub(crate) store: StoreArgs,
+    pub(crate) destination: StoreArgs,
 
     /// Name of the input in object keys (default: the topic, the file's stem, or `stdin`).
     #[arg(long, env = "NETCHAOS_SOURCE")]
@@ -102,7 +102,7 @@ fn run_from(args: &SinkCommandArgs, from: &str) -> anyhow::Result<ExitCode> {
     };
     let mut settings = args.sink.settings(&source)?;
     fit_memory_budget(&mut settings, args.process.memory_budget, 1, 0)?;
-    let storage = args.store.open()?;
+    let storage = args.destination.open()?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
     runtime.block_on(identity::claim(&storage, &settings.source, &input, args.source.is_some()))?;
@@ -134,7 +134,7 @@ fn run_from(args: &SinkCommandArgs, from: &str) -> anyhow::Result<ExitCode> {
     });
     runtime.shutdown_background();
     status.finish();
-    let read = outcome.with_context(|| format!("sinking {from} into {}", args.store.store))?;
+    let read = outcome.with_context(|| format!("sinking {from} into {}", args.destination.store))?;
     let input =
         InputSummary { from: from.to_owned(), lines: read.lines, held_back_bytes: read.held_back, cut_by_stop_bytes: read.cut_by_shutdown };
     finish(args, SinkSummary { input: Some(input), ..SinkSummary::new(sink.stats(), storage.location(), &source) })?;
@@ -197,7 +197,7 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
     }
     let source = args.source.clone().unwrap_or_else(|| topic.clone());
     let mut settings = args.sink.settings(&source)?;
-    let storage = args.store.open()?;
+    let storage = args.destination.open()?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
     let partitions = match runtime.block_on(existing_partitions(&kafka, &topic))? {
@@ -239,7 +239,7 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
         Ok(done) => done,
         Err(error) => {
             runtime.shutdown_background();
-            return Err(error.context(format!("sinking Kafka topic {topic} into {}", args.store.store)));
+            return Err(error.context(format!("sinking Kafka topic {topic} into {}", args.destination.store)));
         }
     };
     runtime.shutdown_background();

@@ -5,8 +5,9 @@
 //! filter, e.g. `cargo test --test it kafka::` or `cargo test --test it run_pipeline::`.
 //!
 //! The areas that need the stack of `scripts/stack up` (Kafka, the S3 server, Prometheus) read its
-//! addresses from `NETCHAOS_TEST_*` and fail without it, never skip; those that move a lot of data
-//! take [`common::kafka::serial`], one at a time across every module.
+//! addresses from `NETCHAOS_TEST_*` and fail without it, never skip. Each takes
+//! [`common::kafka::serial`]: one at a time across every module, since some stop a broker or the S3
+//! server for a while (separate binaries used to keep them apart; one binary runs them side by side).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

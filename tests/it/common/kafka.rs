@@ -33,7 +33,9 @@ pub fn s3_server() -> (String, String) {
     }
 }
 
-/// The Kafka tests move a lot of data on two cores: one at a time.
+/// One test against the stack at a time: the Kafka tests move a lot of data on two cores, and some
+/// tests stop a broker or the S3 server for a while, which a test using it meanwhile would see.
+/// Every test that uses the stack's Kafka or S3 server takes it (all modules share this one lock).
 pub fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
     SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
