@@ -13,7 +13,7 @@ const [tools, schemaPath, rulesDir, ...files] = process.argv.slice(2);
 const Ajv = createRequire(path.join(tools, 'package.json'))('ajv').default;
 const validate = new Ajv({ allErrors: true, strict: false, verbose: true }).compile(JSON.parse(fs.readFileSync(schemaPath, 'utf8')));
 
-// Keep in step with tests/common/dashboard.rs.
+// Keep in step with tests/it/common/dashboard.rs.
 const SUBSTITUTIONS = [[/\$__rate_interval\b/g, '1m'], [/\$__interval\b/g, '15s'], [/\$__range\b/g, '5m']];
 const ALLOWED_VARIABLES = new Set(['__rate_interval', '__interval', '__range']);
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };

@@ -21,6 +21,7 @@ use crate::metrics::{GeneratorMetrics, StatusLine};
 use super::args::GeneratorArgs;
 use super::kafka_args::KafkaArgs;
 use super::metrics_args::{GENERATE_PORT, MetricsArgs};
+use super::summary::GenerateSummary;
 use super::{UsageError, signals};
 
 pub(crate) const EXAMPLES: &str = "Examples:
@@ -196,7 +197,7 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         file.write(&report.manifest)?;
     }
     if !args.quiet {
-        eprintln!("{}", summary(&report));
+        eprintln!("{}", GenerateSummary::new(&report));
     }
     runtime.shutdown_background();
     let destination = if args.kafka.brokers.is_some() { format!("Kafka topic {}", args.kafka.topic) } else { args.output.clone() };
@@ -245,27 +246,4 @@ fn generate_lines(
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-}
-
-/// One line for the terminal: records, rate, anomalies, episodes.
-pub(crate) fn summary(report: &GenerateReport) -> String {
-    let manifest = &report.manifest;
-    let seconds = report.elapsed.as_secs_f64().max(1e-9);
-    let anomalies: Vec<String> =
-        manifest.by_label.iter().filter(|(label, _)| *label != "normal").map(|(label, count)| format!("{label} {count}")).collect();
-    let episodes: u64 = manifest.episodes.values().sum();
-    let kafka = manifest.kafka.as_ref().map_or_else(String::new, |kafka| {
-        format!("; Kafka acknowledged {} of {} sent to {} ({} failed)", kafka.acknowledged, kafka.sent, kafka.topic, kafka.failed)
-    });
-    format!(
-        "netchaos: {} records in {:.2}s ({:.0}/s), run {} seed {}; anomalies: {}; {} episodes{}{kafka}",
-        manifest.records,
-        seconds,
-        manifest.records as f64 / seconds,
-        manifest.run_id,
-        manifest.seed,
-        anomalies.join(", "),
-        episodes,
-        if manifest.complete { "" } else { " (stopped early)" }
-    )
 }

@@ -20,6 +20,7 @@ mod schema;
 mod signals;
 mod sink;
 mod sink_args;
+mod summary;
 mod verify;
 
 use std::io::Write;

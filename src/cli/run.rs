@@ -18,15 +18,15 @@ use clap::Args;
 use tokio::sync::{mpsc, watch};
 
 use crate::generator::{Chunk, GenerateReport, MeteredOutput, generate};
-use crate::metrics::{GeneratorMetrics, SinkMetrics, StatusLine, human_bytes};
+use crate::metrics::{GeneratorMetrics, SinkMetrics, StatusLine};
 use crate::sink::lines::publish_interval;
-use crate::sink::{AbortSignal, Sink, SinkStats};
+use crate::sink::{AbortSignal, Sink};
 use crate::transport::queue::{self, QueueProducer};
 
 use super::args::GeneratorArgs;
-use super::generate::summary;
-use super::metrics_args::{MetricsArgs, RUN_PORT};
-use super::sink_args::{S3Args, SinkArgs, fit_memory_budget, open_store};
+use super::metrics_args::RUN_PORT;
+use super::sink_args::{ProcessArgs, SinkArgs, StoreArgs, fit_memory_budget};
+use super::summary::{GenerateSummary, RunSummary, SinkSummary, print_json};
 use super::{UsageError, signals};
 
 mod settings_record;
@@ -43,7 +43,15 @@ const MAX_QUEUE_CHUNKS: usize = 4096;
 /// How long a run lasts when neither --count nor --duration is given.
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
+/// `run`'s `--store` has a default, and its memory budget covers the generator's lanes.
+const DEFAULT_STORE: &str = "./netchaos-data";
+const MEMORY_BUDGET_HELP: &str = "Memory for the sink: its batch buffers, all partitions (generator workers) together, and \
+                                  the process; `--max-bytes` is lowered to fit it";
+
 #[derive(Debug, Args)]
+#[command(mut_arg("store", |store| store.required(false).default_value(DEFAULT_STORE)))]
+#[command(mut_arg("memory_budget", |budget| budget.help(MEMORY_BUDGET_HELP)))]
+#[command(mut_arg("quiet", |quiet| quiet.help("No live status line and no summary")))]
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) generator: GeneratorArgs,
@@ -51,28 +59,15 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) sink: SinkArgs,
 
-    /// Where batches land: a local directory, a `file://` URL or `s3://bucket/prefix`.
-    #[arg(long, env = "NETCHAOS_STORE", default_value = "./netchaos-data")]
-    pub(crate) store: String,
-
     #[command(flatten)]
-    pub(crate) s3: S3Args,
+    pub(crate) destination: StoreArgs,
 
     /// Chunks the in-process queue holds before the generator waits (backpressure).
     #[arg(long, env = "NETCHAOS_QUEUE_CHUNKS", default_value_t = 16)]
     pub(crate) queue_chunks: usize,
 
-    /// Memory for the sink: its batch buffers, all partitions (generator workers) together, and
-    /// the process; `--max-bytes` is lowered to fit it.
-    #[arg(long, env = "NETCHAOS_MEMORY_BUDGET", default_value = "512MiB", value_parser = super::args::parse_bytes)]
-    pub(crate) memory_budget: u64,
-
     #[command(flatten)]
-    pub(crate) metrics: MetricsArgs,
-
-    /// No live status line and no summary.
-    #[arg(long, short)]
-    pub(crate) quiet: bool,
+    pub(crate) process: ProcessArgs,
 }
 
 pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -81,10 +76,11 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let mut settings = args.generator.resolve()?;
     let run_id = settings.run_id();
-    let storage = open_store(&args.store, &args.s3)?;
-    let mut sink_settings = args.sink.settings(&format!("run-{run_id}"))?;
+    let storage = args.destination.open()?;
+    let source = format!("run-{run_id}");
+    let mut sink_settings = args.sink.settings(&source)?;
     // One partition per lane: the workers and the port-scan lane.
-    fit_memory_budget(&mut sink_settings, args.memory_budget, u64::from(settings.workers.get()) + 1, 0)?;
+    fit_memory_budget(&mut sink_settings, args.process.memory_budget, u64::from(settings.workers.get()) + 1, 0)?;
     if !(1..=MAX_QUEUE_CHUNKS).contains(&args.queue_chunks) {
         return Err(UsageError(format!("--queue-chunks must be 1-{MAX_QUEUE_CHUNKS}")).into());
     }
@@ -97,7 +93,7 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     if existing.iter().any(|(key, _)| *key == manifest_key) {
         return Err(UsageError(format!(
             "{} already holds run {run_id} (seed {}): pass another --seed, --instance-id or --store",
-            args.store, settings.seed
+            args.destination.store, settings.seed
         ))
         .into());
     }
@@ -109,11 +105,11 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let (abort_sender, abort_receiver) = watch::channel(false);
     let (generator_metrics, sink_metrics) = (GeneratorMetrics::default(), SinkMetrics::default());
     generator_metrics.target_rate.set(settings.eps);
-    let _server = args.metrics.serve("run", RUN_PORT, |registry| {
+    let _server = args.process.metrics.serve("run", RUN_PORT, |registry| {
         generator_metrics.register(registry);
         sink_metrics.register(registry);
     })?;
-    let live = !args.quiet && std::io::stderr().is_terminal();
+    let live = !args.process.quiet && std::io::stderr().is_terminal();
     let status = StatusLine::run(generator_metrics.clone(), sink_metrics.clone(), stop.clone(), live);
     let mut sink = Sink::new(storage.clone(), sink_settings).with_abort(AbortSignal::from_watch(abort_receiver)).with_metrics(sink_metrics);
 
@@ -143,15 +139,21 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     drop(abort_sender);
     runtime.shutdown_background();
 
-    if !args.quiet {
+    let summary = RunSummary {
+        generator: GenerateSummary::new(&report),
+        sink: SinkSummary::new(sink.stats(), storage.location(), &source),
+        verify: verdict,
+    };
+    if !args.process.quiet {
         if live {
             eprint!("\r\x1b[2K");
         }
-        eprintln!("{}", summary(&report));
-        eprintln!("{}", sink_summary(sink.stats(), storage.location()));
-        eprintln!("{verdict}");
+        eprintln!("{summary}");
     }
-    Ok(if verdict.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    if args.process.json {
+        print_json(&summary)?;
+    }
+    Ok(if summary.verify.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn run_generator(
@@ -232,27 +234,6 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
-}
-
-pub(crate) fn sink_summary(stats: &SinkStats, location: &str) -> String {
-    let ratio = if stats.bytes_compressed > 0 { stats.bytes_raw as f64 / stats.bytes_compressed as f64 } else { 0.0 };
-    format!(
-        "netchaos: stored {} valid and {} invalid records in {} batches under {location} ({} -> {}, {ratio:.1}x){}; flushes by records {}, bytes {}, age {}, shutdown {}",
-        stats.records_valid,
-        stats.records_invalid,
-        stats.batches,
-        human_bytes(stats.bytes_raw),
-        human_bytes(stats.bytes_compressed),
-        if stats.skipped_replayed > 0 {
-            format!("; skipped {} records the store already holds", stats.skipped_replayed)
-        } else {
-            String::new()
-        },
-        stats.flushes.records,
-        stats.flushes.bytes,
-        stats.flushes.age,
-        stats.flushes.shutdown
-    )
 }
 
 /// Writes the manifest and the episodes file into the store, so `verify --store` alone suffices.

@@ -20,14 +20,14 @@ use crate::kafka::consumer::{ConsumerSettings, consume};
 use crate::kafka::dead_letters::DeadLetterPublisher;
 use crate::metrics::{MetricsServer, SinkMetrics, StatusLine};
 use crate::sink::lines::{LineOptions, run_lines_with};
-use crate::sink::{AbortSignal, Sink, Storage};
+use crate::sink::{AbortSignal, Sink};
 
 use super::args::parse_duration;
 use super::generate::DEFAULT_PARTITIONS;
 use super::kafka_args::KafkaArgs;
-use super::metrics_args::{MetricsArgs, SINK_PORT};
-use super::run::sink_summary;
-use super::sink_args::{S3Args, SinkArgs, fit_memory_budget, open_store};
+use super::metrics_args::SINK_PORT;
+use super::sink_args::{ProcessArgs, SinkArgs, StoreArgs, fit_memory_budget};
+use super::summary::{InputSummary, KafkaSummary, SinkSummary, print_json};
 use super::{UsageError, signals};
 
 mod identity;
@@ -60,12 +60,8 @@ pub(crate) struct SinkCommandArgs {
     #[arg(long, env = "NETCHAOS_IDLE_EXIT", value_parser = parse_duration)]
     pub(crate) idle_exit: Option<std::time::Duration>,
 
-    /// Where batches land: a local directory, a `file://` URL or `s3://bucket/prefix`.
-    #[arg(long, env = "NETCHAOS_STORE")]
-    pub(crate) store: String,
-
     #[command(flatten)]
-    pub(crate) s3: S3Args,
+    pub(crate) destination: StoreArgs,
 
     /// Name of the input in object keys (default: the topic, the file's stem, or `stdin`).
     #[arg(long, env = "NETCHAOS_SOURCE")]
@@ -74,26 +70,16 @@ pub(crate) struct SinkCommandArgs {
     #[command(flatten)]
     pub(crate) sink: SinkArgs,
 
-    /// Memory for the sink: batch buffers for every partition (with --brokers every partition of
-    /// the topic, as this member may own them all), the writes in flight, the Kafka prefetch queue
-    /// (an eighth, at most 64 MiB) and the process; `--max-bytes` is lowered to fit it.
-    #[arg(long, env = "NETCHAOS_MEMORY_BUDGET", default_value = "512MiB", value_parser = super::args::parse_bytes)]
-    pub(crate) memory_budget: u64,
-
     #[command(flatten)]
-    pub(crate) metrics: MetricsArgs,
-
-    /// No live status line and no summary on stderr.
-    #[arg(long, short)]
-    pub(crate) quiet: bool,
+    pub(crate) process: ProcessArgs,
 }
 
 impl SinkCommandArgs {
     /// Serves the sink's metrics (see `--metrics-addr`) and starts the status line.
     fn observe(&self) -> anyhow::Result<(SinkMetrics, Option<MetricsServer>, StatusLine)> {
         let metrics = SinkMetrics::default();
-        let server = self.metrics.serve("sink", SINK_PORT, |registry| metrics.register(registry))?;
-        let status = StatusLine::sink(metrics.clone(), !self.quiet && std::io::stderr().is_terminal());
+        let server = self.process.metrics.serve("sink", SINK_PORT, |registry| metrics.register(registry))?;
+        let status = StatusLine::sink(metrics.clone(), !self.process.quiet && std::io::stderr().is_terminal());
         Ok((metrics, server, status))
     }
 }
@@ -115,8 +101,8 @@ fn run_from(args: &SinkCommandArgs, from: &str) -> anyhow::Result<ExitCode> {
         }
     };
     let mut settings = args.sink.settings(&source)?;
-    fit_memory_budget(&mut settings, args.memory_budget, 1, 0)?;
-    let storage = open_store(&args.store, &args.s3)?;
+    fit_memory_budget(&mut settings, args.process.memory_budget, 1, 0)?;
+    let storage = args.destination.open()?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
     runtime.block_on(identity::claim(&storage, &settings.source, &input, args.source.is_some()))?;
@@ -148,8 +134,10 @@ fn run_from(args: &SinkCommandArgs, from: &str) -> anyhow::Result<ExitCode> {
     });
     runtime.shutdown_background();
     status.finish();
-    let read = outcome.with_context(|| format!("sinking {from} into {}", args.store))?;
-    finish(args, &sink, &storage, &source);
+    let read = outcome.with_context(|| format!("sinking {from} into {}", args.destination.store))?;
+    let input =
+        InputSummary { from: from.to_owned(), lines: read.lines, held_back_bytes: read.held_back, cut_by_stop_bytes: read.cut_by_shutdown };
+    finish(args, SinkSummary { input: Some(input), ..SinkSummary::new(sink.stats(), storage.location(), &source) })?;
     if let Some(bytes) = read.held_back {
         eprintln!(
             "netchaos: warning: the last line of {from} (line {}, {bytes} bytes) has no newline yet, so it was left unread: \
@@ -209,7 +197,7 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
     }
     let source = args.source.clone().unwrap_or_else(|| topic.clone());
     let mut settings = args.sink.settings(&source)?;
-    let storage = open_store(&args.store, &args.s3)?;
+    let storage = args.destination.open()?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
     let partitions = match runtime.block_on(existing_partitions(&kafka, &topic))? {
@@ -226,8 +214,8 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
     // librdkafka stops fetching once its queue holds `queued.max.messages.kbytes`, but fetches from
     // each of the brokers may be under way past it, each up to that size and then decompressed:
     // the queue gets a quarter of what is set aside for it.
-    let prefetch = (args.memory_budget / 8).clamp(4 << 20, 64 << 20);
-    fit_memory_budget(&mut settings, args.memory_budget, u64::from(partitions), prefetch)?;
+    let prefetch = (args.process.memory_budget / 8).clamp(4 << 20, 64 << 20);
+    fit_memory_budget(&mut settings, args.process.memory_budget, u64::from(partitions), prefetch)?;
     let shutdown = signals::install(&runtime, Arc::new(AtomicBool::new(false)));
     let consumer = ConsumerSettings {
         kafka: kafka.clone(),
@@ -251,40 +239,31 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
         Ok(done) => done,
         Err(error) => {
             runtime.shutdown_background();
-            return Err(error.context(format!("sinking Kafka topic {topic} into {}", args.store)));
+            return Err(error.context(format!("sinking Kafka topic {topic} into {}", args.destination.store)));
         }
     };
     runtime.shutdown_background();
-    if !args.quiet {
-        eprintln!(
-            "netchaos: consumed {} messages of {topic} in {:.2}s ({:.0}/s, first to last message) as group {}: {} commits, {} assignments, {} revocations, {} buffered records dropped on revocation (read again by the next owner); paused {} times ({:.1}s) while the store was not taking batches; committed {:?}; {} rejects published to {dlq_topic}",
-            report.messages,
-            report.active.as_secs_f64(),
-            report.messages as f64 / report.active.as_secs_f64().max(1e-3),
-            args.group,
-            report.commits,
-            report.assignments,
-            report.revocations,
-            sink.stats().released,
-            report.pauses,
-            report.paused.as_secs_f64(),
-            report.committed,
-            sink.stats().dead_letters_published
-        );
-    }
-    finish(args, &sink, &storage, &source);
+    let kafka = KafkaSummary::new(&report, sink.stats(), &topic, &args.group, &dlq_topic);
+    finish(args, SinkSummary { kafka: Some(kafka), ..SinkSummary::new(sink.stats(), storage.location(), &source) })?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn finish(args: &SinkCommandArgs, sink: &Sink, storage: &Storage, source: &str) {
-    if !args.quiet {
-        eprintln!("{}", sink_summary(sink.stats(), storage.location()));
+/// The summary on stderr (unless `--quiet`) and as JSON on stdout (with `--json`), then what a
+/// rerun of the same input skipped.
+fn finish(args: &SinkCommandArgs, summary: SinkSummary) -> anyhow::Result<()> {
+    if !args.process.quiet {
+        eprintln!("{summary}");
     }
-    let skipped = sink.stats().skipped_replayed;
+    if args.process.json {
+        print_json(&summary)?;
+    }
+    let skipped = summary.skipped_replayed;
     if skipped > 0 && args.from.is_some() {
         eprintln!(
-            "netchaos: the store already held {skipped} lines of source `{source}` from an earlier pass over this input, \
-             so they were not written again"
+            "netchaos: the store already held {skipped} lines of source `{}` from an earlier pass over this input, \
+             so they were not written again",
+            summary.source
         );
     }
+    Ok(())
 }

@@ -1,5 +1,8 @@
-//! Flags shared by the commands that sink (`sink`, `run`): where to store, and when and how to
-//! cut batches.
+//! Flags shared by the commands that sink (`sink`, `run`): when and how to cut batches
+//! ([`SinkArgs`]), where to store them ([`StoreArgs`], [`S3Args`]), and what the process may use
+//! and how it reports ([`ProcessArgs`]). Each is one `#[command(flatten)]` group, so a flag's
+//! name, environment variable and default are written once; where a command says a flag's help
+//! or default differently, it adjusts that one argument with `mut_arg`.
 
 use std::num::{NonZeroU64, NonZeroUsize};
 use std::time::Duration;
@@ -11,6 +14,7 @@ use crate::sink::{RetryPolicy, S3Options, SinkSettings, Storage};
 
 use super::UsageError;
 use super::args::{parse_bytes, parse_duration};
+use super::metrics_args::MetricsArgs;
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct SinkArgs {
@@ -156,6 +160,47 @@ pub(crate) struct S3Args {
     /// Virtual-hosted addressing (`bucket.host/key`) instead of path style (`host/bucket/key`).
     #[arg(long)]
     pub(crate) s3_virtual_hosted: bool,
+}
+
+/// Where batches land. `--store` is required here; `run` gives it a default.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StoreArgs {
+    /// Where batches land: a local directory, a `file://` URL or `s3://bucket/prefix`.
+    #[arg(long, env = "NETCHAOS_STORE")]
+    pub(crate) store: String,
+
+    #[command(flatten)]
+    pub(crate) s3: S3Args,
+}
+
+impl StoreArgs {
+    /// Opens the store, or explains what was wrong with its name.
+    pub(crate) fn open(&self) -> Result<Storage, UsageError> {
+        open_store(&self.store, &self.s3)
+    }
+}
+
+/// What the sinking process may use and how it reports: its memory, its metrics endpoint, its
+/// status line and summary on stderr, and the summary as JSON on stdout.
+#[derive(Debug, Args)]
+pub(crate) struct ProcessArgs {
+    /// Memory for the sink: batch buffers for every partition (with --brokers every partition of
+    /// the topic, as this member may own them all), the writes in flight, the Kafka prefetch queue
+    /// (an eighth, at most 64 MiB) and the process; `--max-bytes` is lowered to fit it.
+    #[arg(long, env = "NETCHAOS_MEMORY_BUDGET", default_value = "512MiB", value_parser = parse_bytes)]
+    pub(crate) memory_budget: u64,
+
+    #[command(flatten)]
+    pub(crate) metrics: MetricsArgs,
+
+    /// No live status line and no summary on stderr.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+
+    /// Print the summary as one JSON object on stdout when done (also with --quiet); the README
+    /// lists its fields.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Opens the store a user named, or explains what was wrong with the name.

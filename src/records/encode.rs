@@ -5,7 +5,7 @@
 //! static, numbers go through `itoa`, IPv4 addresses are written octet by octet, and strings take
 //! a fast path when they need no escaping (the generator's never do), falling back to serde_json
 //! otherwise. Enum values go through serde_json so that their names always match the serde
-//! renames. The property test in `tests/generator_records.rs` checks identity with
+//! renames. The property test in `tests/it/generator_records.rs` checks identity with
 //! `serde_json::to_vec` on generated records, and the unit tests here on odd strings.
 
 use std::borrow::Cow;

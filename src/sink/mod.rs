@@ -41,7 +41,7 @@
 //!    data objects of a partition are a prefix of its flushes: never batch `k + 1` without `k`.
 //!    *Attacked by* `sink::tests::ordering::a_later_batch_is_never_visible_before_an_earlier_one`
 //!    (a store that holds the first write), `…::a_failed_write_stores_nothing_after_it_and_the_restart_resumes_at_it`,
-//!    and through the binary by `tests/ordered_writes.rs::sink_from_a_file_never_shows_a_batch_before_the_one_held_back`
+//!    and through the binary by `tests/it/ordered_writes.rs::sink_from_a_file_never_shows_a_batch_before_the_one_held_back`
 //!    (`NETCHAOS_FAILPOINT=stall:N` holds a batch until the next one waits for its turn, then
 //!    aborts), and the crash campaign (`scripts/crash-campaign`, RELIABILITY.md).
 //! 3. **Recovery resumes at the first hole.** [`Sink::recover`] lists the source's objects and
@@ -57,7 +57,7 @@
 //!    purpose. A hole before a partition's first object is not one: it looks the same as
 //!    objects a lifecycle rule expired, and recovery keeps to what is there.
 //!    *Attacked by* `sink::ledger::tests`, `sink::tests::ordering::recovery_resumes_at_the_first_hole_and_deletes_what_lies_past_it`,
-//!    and `tests/ordered_writes.rs`: `NETCHAOS_FAILPOINT=overtake:N` stores batch `N + 1` before
+//!    and `tests/it/ordered_writes.rs`: `NETCHAOS_FAILPOINT=overtake:N` stores batch `N + 1` before
 //!    batch `N` and aborts, then a restart loses and duplicates nothing, for `sink --from`,
 //!    `run` and `sink --brokers`, into S3.
 //! 4. **DLQ objects.** A batch's DLQ object is written just before its data object; it counts
@@ -71,12 +71,12 @@
 //!    past the chain, nothing unstored is skipped either.
 //!    *Attacked by* `sink::tests::recovery::a_full_replay_after_a_restart_writes_nothing_twice`,
 //!    `…::a_crash_with_a_buffered_batch_resumes_where_the_store_got_to`, and
-//!    `tests/s3_sink.rs::a_crash_after_an_upload_and_before_its_offset_commit_duplicates_nothing`
+//!    `tests/it/s3_sink.rs::a_crash_after_an_upload_and_before_its_offset_commit_duplicates_nothing`
 //!    (`NETCHAOS_FAILPOINT=abort-before-commit:N`).
 //! 6. **Objects appear whole or not at all** (staging file plus rename locally; on S3 a PUT is
 //!    atomic: an interrupted upload leaves no object), and a retried write rewrites the same key
 //!    with the same bytes, so a PUT whose acknowledgement was lost is harmless.
-//!    *Attacked by* `tests/storage_conformance.rs`, `tests/s3_sink.rs::a_sink_killed_three_times_into_s3_writes_every_record_exactly_once`.
+//!    *Attacked by* `tests/it/storage_conformance.rs`, `tests/it/s3_sink.rs::a_sink_killed_three_times_into_s3_writes_every_record_exactly_once`.
 //! 7. **A writer that lost its partition cannot overlap its successor.** Each recovery takes a
 //!    new epoch (one past any the store knows for the partition) and first stores its fence,
 //!    `(epoch, resume offset)`, created only if absent. An object of an older epoch whose range
@@ -98,7 +98,7 @@
 //!    `sink::tests::ordering::a_sink_whose_partition_was_taken_over_stops_writing_it`,
 //!    `…::a_zombie_write_that_lands_after_the_takeover_is_void_and_deleted_by_the_next_recovery`,
 //!    `verify::tests::an_object_stored_by_a_writer_after_its_takeover_is_void_not_a_duplicate`,
-//!    and `tests/kafka_reliability.rs` (a member SIGSTOPped past its session timeout, then
+//!    and `tests/it/kafka_reliability.rs` (a member SIGSTOPped past its session timeout, then
 //!    resumed, while its successor writes; a rebalance storm).
 //!
 //! Batch boundaries after a replay may differ from the ones a crashed run would have used; the
@@ -109,7 +109,7 @@
 //! listing made after a write was acknowledged shows it. S3 has had strong read-after-write and
 //! list-after-write consistency since December 2020, and S3-compatible servers (s3s-fs, MinIO)
 //! have it too. Epochs are unique when the store honours `If-None-Match: *` on a PUT (AWS S3 since
-//! 2024, MinIO, R2, s3s-fs; a local disk through a hard link: `tests/storage_conformance.rs`
+//! 2024, MinIO, R2, s3s-fs; a local disk through a hard link: `tests/it/storage_conformance.rs`
 //! checks both backends); on one that ignores it, two recoveries of
 //! one partition at the same instant could share an epoch, which a Kafka group (one owner per
 //! partition per generation) never asks for. Large objects would need multipart uploads, whose

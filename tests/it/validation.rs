@@ -3,12 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use netchaos::records::{self, RejectReason, Timestamp};
 use serde_json::{Value, json};
 
-use common::{chaos, run, settings};
+use crate::common::{chaos, run, settings};
 
 /// A valid flow and a valid firewall record of the generator's, as JSON values.
 fn samples() -> (Value, Value) {

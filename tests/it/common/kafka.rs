@@ -33,7 +33,9 @@ pub fn s3_server() -> (String, String) {
     }
 }
 
-/// The Kafka tests move a lot of data on two cores: one at a time.
+/// One test against the stack at a time: the Kafka tests move a lot of data on two cores, and some
+/// tests stop a broker or the S3 server for a while, which a test using it meanwhile would see.
+/// Every test that uses the stack's Kafka or S3 server takes it (all modules share this one lock).
 pub fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
     SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -69,26 +71,36 @@ impl Drop for KilledNode {
     }
 }
 
-/// A `netchaos` process in the background, its stderr kept in a file; killed when dropped.
+/// A `netchaos` process in the background, its stdout and stderr kept in files; killed when
+/// dropped.
 pub struct Background {
     pub child: Child,
+    pub stdout: PathBuf,
     pub stderr: PathBuf,
     pub name: String,
 }
 
 impl Background {
     pub fn spawn(name: &str, command: &mut Command, directory: &Path) -> Self {
-        let stderr = directory.join(format!("{name}.stderr"));
+        let (stdout, stderr) = (directory.join(format!("{name}.stdout")), directory.join(format!("{name}.stderr")));
         let child = command
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
             .unwrap_or_else(|error| panic!("spawn {name}: {error}"));
-        Background { child, stderr, name: name.to_owned() }
+        Background { child, stdout, stderr, name: name.to_owned() }
     }
 
     pub fn stderr_text(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// The JSON summary of a `--json` process that has exited.
+    pub fn summary(&self) -> serde_json::Value {
+        let stdout = std::fs::read(&self.stdout).unwrap_or_default();
+        serde_json::from_slice(&stdout).unwrap_or_else(|error| {
+            panic!("{} printed no JSON summary ({error}): {}\n{}", self.name, String::from_utf8_lossy(&stdout), self.stderr_text())
+        })
     }
 
     /// Sends SIGTERM.

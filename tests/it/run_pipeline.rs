@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::cli::{bad_input_catalogue, netchaos, number, object_files, run_ok, sample, scrape, stored_lines, valid_record, verify};
+use crate::common::cli::{
+    bad_input_catalogue, netchaos, number, object_files, run_ok, sample, scrape, stored_lines, summary, valid_record, verify,
+};
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -16,10 +16,17 @@ fn run_lands_every_record_exactly_once() {
     let directory = tempfile::tempdir().unwrap();
     let store = directory.path().join("store");
     let output = run_ok(
-        netchaos().args(["run", "--count", "200000", "--eps", "0", "--seed", "1", "--max-records", "30000"]).arg("--store").arg(&store),
+        netchaos()
+            .args(["run", "--count", "200000", "--eps", "0", "--seed", "1", "--max-records", "30000", "--json"])
+            .arg("--store")
+            .arg(&store),
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("0 lost") && stderr.contains("0 duplicated"), "the summary includes the audit: {stderr}");
+    let audit = &summary(&output)["verify"];
+    assert_eq!(
+        (number(audit, "expected"), number(audit, "lost"), number(audit, "duplicated")),
+        (200_000, 0, 0),
+        "the summary includes the audit: {audit}"
+    );
 
     let (report, code) = verify(&store, &[]);
     assert_eq!(code, Some(0), "{report}");

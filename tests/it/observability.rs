@@ -1,20 +1,18 @@
 //! Metrics end to end: a Kafka pipeline (generate → the 3-node cluster → sink) scraped by the
 //! stack's real Prometheus. Every metric of DESIGN §7 arrives with plausible values, and every
 //! query of the shipped Grafana dashboard returns data (the kafka-exporter ones are checked for
-//! syntax by `scripts/check-dashboard`, see tests/dashboard.rs).
+//! syntax by `scripts/check-dashboard`, see tests/it/dashboard.rs).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::cli::netchaos;
-use common::dashboard::dashboard_queries;
-use common::kafka::{Background, brokers, serial, sink_command, unique};
-use common::prometheus::{query, scalar, targets_dir, values};
+use crate::common::cli::netchaos;
+use crate::common::dashboard::dashboard_queries;
+use crate::common::kafka::{Background, brokers, serial, sink_command, unique};
+use crate::common::prometheus::{query, scalar, targets_dir, values};
 use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 

@@ -4,11 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
+use crate::common::cli::{netchaos, number, run_ok, summary};
+use crate::common::kafka::{s3_server, serial, unique};
 use bytes::Bytes;
-use common::cli::{netchaos, number, run_ok};
-use common::kafka::{s3_server, unique};
 use netchaos::sink::{S3Options, Storage};
 
 fn s3_storage() -> Storage {
@@ -57,13 +55,24 @@ async fn the_local_backend_conforms() {
     conformance(&Storage::from_url(directory.path().join("store").to_str().unwrap()).unwrap()).await;
 }
 
-#[tokio::test]
-async fn the_s3_backend_conforms() {
-    conformance(&s3_storage()).await;
+/// Runs `test` holding [`serial`]: the stack's S3 server is shared with the tests that stop it
+/// for an outage (`s3_sink`), which must not run meanwhile.
+fn against_the_stack(test: impl Future<Output = ()>) {
+    let _serial = serial();
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(test);
 }
 
-#[tokio::test]
-async fn a_wrong_secret_is_an_error_not_an_empty_store() {
+#[test]
+fn the_s3_backend_conforms() {
+    against_the_stack(async { conformance(&s3_storage()).await });
+}
+
+#[test]
+fn a_wrong_secret_is_an_error_not_an_empty_store() {
+    against_the_stack(a_wrong_secret_is_refused());
+}
+
+async fn a_wrong_secret_is_refused() {
     let (endpoint, bucket) = s3_server();
     let wrong = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_default() + "-wrong";
     let store = object_store::aws::AmazonS3Builder::new()
@@ -82,12 +91,25 @@ async fn a_wrong_secret_is_an_error_not_an_empty_store() {
 
 #[test]
 fn run_and_verify_work_against_an_s3_store() {
+    let _serial = serial();
     let (endpoint, bucket) = s3_server();
     let store = format!("s3://{bucket}/{}", unique("run"));
-    let output =
-        run_ok(netchaos().args(["run", "--count", "50000", "--eps", "0", "--seed", "21", "--s3-endpoint", &endpoint, "--store", &store]));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("0 lost") && stderr.contains("0 duplicated"), "{stderr}");
+    let output = run_ok(netchaos().args([
+        "run",
+        "--count",
+        "50000",
+        "--eps",
+        "0",
+        "--seed",
+        "21",
+        "--s3-endpoint",
+        &endpoint,
+        "--store",
+        &store,
+        "--json",
+    ]));
+    let audit = &summary(&output)["verify"];
+    assert_eq!((number(audit, "lost"), number(audit, "duplicated")), (0, 0), "{audit}");
     let mut command = netchaos();
     command.args(["verify", "--json", "--s3-endpoint", &endpoint, "--store", &store]);
     let output = command.output().unwrap();

@@ -7,14 +7,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use netchaos::records::{self, AnomalyKind, FirewallAction, FlowAction, FlowDirection, Record};
 
-use common::{chaos, run, settings};
+use crate::common::{chaos, run, settings};
 
 /// Records of each episode, owned, grouped by episode id.
 fn episodes_of(kind: AnomalyKind, seed: u64) -> BTreeMap<String, Vec<serde_json::Value>> {

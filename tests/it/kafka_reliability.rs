@@ -5,15 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::cli::{netchaos, run_ok, verify};
-use common::kafka::{Background, KilledNode, assert_exactly_once, brokers, generate_command, serial, unique, verify_until_complete};
-use common::reliability::{Random, assert_audit_passes, send, stored_reach};
+use crate::common::cli::{netchaos, run_ok, verify};
+use crate::common::kafka::{Background, KilledNode, assert_exactly_once, brokers, generate_command, serial, unique, verify_until_complete};
+use crate::common::reliability::{Random, assert_audit_passes, send, stored_reach};
 
 const PARTITIONS: u64 = 6;
 

@@ -5,9 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::cli::{free_port, netchaos, number, object_files, run_ok, sample, scrape, stored_lines, verify};
+use crate::common::cli::{free_port, netchaos, number, object_files, run_ok, sample, scrape, stored_lines, verify};
 
 use std::io::Write;
 use std::path::Path;
@@ -273,9 +271,9 @@ fn a_rerun_of_run_after_a_kill_with_other_settings_is_refused_and_the_same_setti
 }
 
 /// Peak resident memory (VmHWM, KiB) of `netchaos ARGS`, read from /proc while it runs, and its
-/// stderr.
-fn peak_rss_kib(arguments: &[&str]) -> (u64, String) {
-    let mut child = netchaos().args(arguments).stderr(Stdio::piped()).spawn().unwrap();
+/// stderr and stdout.
+fn peak_rss_kib(arguments: &[&str]) -> (u64, String, Vec<u8>) {
+    let mut child = netchaos().args(arguments).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let status_path = format!("/proc/{}/status", child.id());
     let mut stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
@@ -296,7 +294,9 @@ fn peak_rss_kib(arguments: &[&str]) -> (u64, String) {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    (peak, reader.join().unwrap())
+    let mut stdout = Vec::new();
+    std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    (peak, reader.join().unwrap(), stdout)
 }
 
 #[test]
@@ -308,9 +308,18 @@ fn a_dlq_heavy_input_stays_inside_the_memory_budget() {
     line.push(b'\n');
     std::fs::write(&input, line.repeat(40_000)).unwrap();
     let store = directory.path().join("store");
-    let (peak, stderr) =
-        peak_rss_kib(&["sink", "--from", input.to_str().unwrap(), "--store", store.to_str().unwrap(), "--memory-budget", "128MiB"]);
-    assert!(stderr.contains("stored 0 valid and 40000 invalid records"), "{stderr}");
+    let (peak, stderr, stdout) = peak_rss_kib(&[
+        "sink",
+        "--from",
+        input.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--memory-budget",
+        "128MiB",
+        "--json",
+    ]);
+    let summary: serde_json::Value = serde_json::from_slice(&stdout).unwrap_or_else(|error| panic!("no JSON summary ({error}): {stderr}"));
+    assert_eq!((number(&summary, "records_valid"), number(&summary, "records_invalid")), (0, 40_000), "{summary}\n{stderr}");
     // The budget sets 32 MiB aside for the process already; 16 MiB more for the code and libraries
     // of a test build. Counting raw bytes only, this peaked at 297 MB.
     let allowance_kib = 16 * 1024;

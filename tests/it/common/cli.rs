@@ -36,6 +36,17 @@ pub fn run_ok(command: &mut Command) -> Output {
     output
 }
 
+/// The summary `sink --json` or `run --json` printed: the one JSON object on its stdout.
+pub fn summary(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "no JSON summary on stdout ({error}): {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
 /// `verify --json`, with its exit code.
 pub fn verify(store: &Path, manifests: &[&Path]) -> (serde_json::Value, Option<i32>) {
     let mut command = netchaos();

@@ -5,12 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::dashboard::{dashboard, dashboard_path, dashboard_queries, metric_names, queries_of, substitute};
+use crate::common::dashboard::{dashboard, dashboard_path, dashboard_queries, metric_names, queries_of, substitute};
 use serde_json::{Value, json};
 
 /// Every metric family the processes and kafka-exporter serve (the metrics contract), each of which

@@ -6,13 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::cli::{netchaos, number, object_files, run_ok};
-use common::kafka::{assert_exactly_once, brokers, generate_command, s3_server, serial, unique};
+use crate::common::cli::{netchaos, number, object_files, run_ok};
+use crate::common::kafka::{assert_exactly_once, brokers, generate_command, s3_server, serial, unique};
 
 /// A fresh `s3://` prefix on the stack's S3 server.
 struct S3Store {
@@ -123,7 +121,7 @@ fn sink_from_a_file_never_shows_a_batch_before_the_one_held_back() {
     let mut rerun = netchaos();
     sink(&mut rerun);
     run_ok(&mut rerun);
-    let (report, code) = common::cli::verify(&store, &[&manifest]);
+    let (report, code) = crate::common::cli::verify(&store, &[&manifest]);
     assert_eq!(code, Some(0), "{report}");
     assert_exactly_once(&report, 60_000);
 }

@@ -6,8 +6,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -17,7 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use netchaos::sink::{Sink, SinkMessage, SinkSettings, Storage};
 
-use common::cli::{netchaos, number, run_ok, verify};
+use crate::common::cli::{netchaos, number, run_ok, verify};
 
 /// A generated input file and its manifest.
 fn input(directory: &Path, count: u64) -> (PathBuf, PathBuf) {
@@ -88,7 +86,7 @@ async fn a_batch_age_too_long_for_the_clock_never_panics() {
     let storage = Storage::from_url(directory.path().to_str().unwrap()).unwrap();
     let settings = SinkSettings { max_age: Duration::MAX, ..SinkSettings::new("ages") };
     let mut sink = Sink::new(storage.clone(), settings);
-    let payload = Bytes::from(common::cli::valid_record().to_string());
+    let payload = Bytes::from(crate::common::cli::valid_record().to_string());
     sink.push(SinkMessage { partition: 0, offset: 0, payload }).await.unwrap();
     let deadline = sink.next_deadline().expect("a batch is open");
     assert!(deadline > tokio::time::Instant::now() + Duration::from_secs(86_400 * 365), "not due by age");

@@ -4,14 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::{netchaos, run_ok};
+use crate::common::cli::{netchaos, run_ok};
 
 /// `generate --count COUNT --seed SEED` into `NAME.jsonl`, its manifest into `NAME.json`.
 fn generate(directory: &Path, name: &str, seed: u64, count: u64, extra: &[&str]) -> (PathBuf, PathBuf) {

@@ -3,14 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 
 use netchaos::records::{self, EventId, Record};
 use proptest::prelude::*;
 
-use common::{MemorySink, chaos, run, settings};
+use crate::common::{MemorySink, chaos, run, settings};
 
 fn schema_validator() -> jsonschema::Validator {
     jsonschema::validator_for(&records::json_schema()).expect("the schema compiles")

@@ -4,14 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cli::{free_port, netchaos, number, run_ok, sample, sample_sum, scrape};
-use common::kafka::{Background, assert_exactly_once, brokers, generate_command, s3_server, serial, stack, unique};
+use crate::common::cli::{free_port, netchaos, number, run_ok, sample, sample_sum, scrape, summary};
+use crate::common::kafka::{Background, assert_exactly_once, brokers, generate_command, s3_server, serial, stack, unique};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
@@ -203,15 +201,10 @@ fn a_crash_after_an_upload_and_before_its_offset_commit_duplicates_nothing() {
     assert_eq!(number(&report, "duplicated"), 0);
 
     // The restart reads from the group's offsets, behind the store, and skips what is stored.
-    let restarted = run_ok(case.sink(10_000).args(["--idle-exit", "4s"]));
-    let summary = String::from_utf8_lossy(&restarted.stderr);
-    let skipped: u64 = summary
-        .split("skipped ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|count| count.parse().ok())
-        .unwrap_or_else(|| panic!("the restart skipped records the store holds: {summary}"));
-    assert_eq!(skipped, stored - committed, "exactly the records stored past the commit were replayed and skipped: {summary}");
+    let restarted = run_ok(case.sink(10_000).args(["--idle-exit", "4s", "--json"]));
+    let restart = summary(&restarted);
+    let skipped = number(&restart, "skipped_replayed");
+    assert_eq!(skipped, stored - committed, "exactly the records stored past the commit were replayed and skipped: {restart}");
     case.assert_exactly_once(&manifest, 120_000);
 }
 
@@ -227,7 +220,7 @@ fn a_twenty_second_store_outage_pauses_the_sink_within_its_memory_budget_and_los
     // the outage would be expelled from the group and show a revocation.
     let mut sink = case.sink(100_000);
     let metrics_port = free_port();
-    sink.args(["--memory-budget", "160MiB", "-X", "max.poll.interval.ms=10000"]).env("NETCHAOS_LOG", "info");
+    sink.args(["--memory-budget", "160MiB", "-X", "max.poll.interval.ms=10000", "--json"]).env("NETCHAOS_LOG", "info");
     sink.args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")]);
     let mut sink = Background::spawn("sink", &mut sink, directory.path());
     let memory = RssSampler::watch(sink.child.id());
@@ -265,12 +258,14 @@ fn a_twenty_second_store_outage_pauses_the_sink_within_its_memory_budget_and_los
 
     let log = sink.stderr_text();
     assert!(log.contains("store operation failed; retrying"), "the outage was seen: {log}");
-    let paused: f64 = log
-        .split("paused ")
-        .find_map(|rest| rest.split_once(" times (").and_then(|(_, seconds)| seconds.split('s').next()?.parse().ok()))
-        .unwrap_or_else(|| panic!("no pause in the summary: {log}"));
-    assert!(paused >= 10.0, "consumption was paused through the outage ({paused} s): {log}");
-    assert!(log.contains("1 assignments, 0 revocations"), "the sink stayed in the group through the outage: {log}");
+    let consumption = &sink.summary()["kafka"];
+    let paused = consumption["paused_seconds"].as_f64().unwrap_or_else(|| panic!("no pause in the summary: {consumption}"));
+    assert!(paused >= 10.0, "consumption was paused through the outage ({paused} s): {consumption}\n{log}");
+    assert_eq!(
+        (number(consumption, "assignments"), number(consumption, "revocations")),
+        (1, 0),
+        "the sink stayed in the group through the outage: {consumption}\n{log}"
+    );
     assert!(peak < BUDGET, "peak resident memory {} MiB exceeds the 160 MiB budget", peak >> 20);
     case.assert_exactly_once(&manifest, 800_000);
 }
@@ -284,7 +279,7 @@ fn a_member_joining_during_a_store_outage_gets_partitions_that_flow_once_the_sto
     run_ok(&mut generate_command(&case.topic, 31, 0, 0, &directory.path().join("empty.json")));
     // librdkafka's default max.poll.interval.ms (300 s): the rebalance waits for the first member's
     // revocation, which waits for its writes (the store is back well within half of it).
-    let sink = |name: &str| Background::spawn(name, case.sink(100_000).env("NETCHAOS_LOG", "info"), directory.path());
+    let sink = |name: &str| Background::spawn(name, case.sink(100_000).arg("--json").env("NETCHAOS_LOG", "info"), directory.path());
     let mut first = sink("sink-a");
     // 500,000 records at 25,000/s: 20 s. The store goes down at 4 s; a second member joins at 8 s,
     // while the first is paused, and the group rebalances (the first waits in its revocation for
@@ -309,12 +304,10 @@ fn a_member_joining_during_a_store_outage_gets_partitions_that_flow_once_the_sto
         member.terminate();
         member.wait_success(Duration::from_secs(60));
     }
-    let (first_log, second_log) = (first.stderr_text(), second.stderr_text());
+    let first_log = first.stderr_text();
     assert!(first_log.contains("consumption paused"), "the first member paused for the outage: {first_log}");
     assert!(first_log.contains("partitions revoked"), "the join rebalanced the first member: {first_log}");
-    let consumed = |log: &str| -> u64 {
-        log.split("consumed ").nth(1).and_then(|rest| rest.split_whitespace().next()).and_then(|count| count.parse().ok()).unwrap()
-    };
-    assert!(consumed(&second_log) > 0, "the member that joined during the outage consumed: {second_log}");
+    let consumed = number(&second.summary()["kafka"], "messages");
+    assert!(consumed > 0, "the member that joined during the outage consumed: {}", second.stderr_text());
     case.assert_exactly_once(&manifest, 500_000);
 }

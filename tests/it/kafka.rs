@@ -5,14 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::cli::{bad_input_catalogue, netchaos, number, object_files, run_ok, stored_lines, valid_record, verify};
-use common::kafka::{
+use crate::common::cli::{bad_input_catalogue, netchaos, number, object_files, run_ok, stored_lines, summary, valid_record, verify};
+use crate::common::kafka::{
     Background, KilledNode, assert_exactly_once, brokers, generate_command, serial, sink_command, unique, verify_until_complete,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -46,9 +44,9 @@ fn a_million_records_through_six_partitions_land_exactly_once_and_byte_for_byte(
     );
     assert!(kafka["episodes_sent"].as_u64().unwrap() > 0 && kafka["episodes_acknowledged"] == kafka["episodes_sent"], "{kafka}");
 
-    let output = run_ok(sink_command(&topic, &group, &store, 50_000).args(["--idle-exit", "4s"]));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("stored 1000000 valid and 0 invalid"), "{stderr}");
+    let output = run_ok(sink_command(&topic, &group, &store, 50_000).args(["--idle-exit", "4s", "--json"]));
+    let stored = summary(&output);
+    assert_eq!((number(&stored, "records_valid"), number(&stored, "records_invalid")), (1_000_000, 0), "{stored}");
 
     let (report, code) = verify(&store, &[&manifest]);
     assert_eq!(code, Some(0), "{report}");
@@ -129,9 +127,10 @@ fn two_sinks_in_a_group_split_the_partitions_and_one_takes_over_when_the_other_s
     let (topic, group) = (unique("two-sinks"), unique("two-sinks-group"));
 
     run_ok(&mut generate_command(&topic, 13, 0, 0, &directory.path().join("empty.json")));
-    let mut first = Background::spawn("first", sink_command(&topic, &group, &store, 50_000).env("NETCHAOS_LOG", "info"), directory.path());
-    let mut second =
-        Background::spawn("second", sink_command(&topic, &group, &store, 50_000).env("NETCHAOS_LOG", "info"), directory.path());
+    let member = |name: &str| {
+        Background::spawn(name, sink_command(&topic, &group, &store, 50_000).arg("--json").env("NETCHAOS_LOG", "info"), directory.path())
+    };
+    let (mut first, mut second) = (member("first"), member("second"));
     let mut generator = Background::spawn("generate", &mut generate_command(&topic, 13, 900_000, 60_000, &manifest), directory.path());
     // Stop the first mid-run, once both own partitions: it flushes, commits and leaves; the second
     // gets its partitions.
@@ -152,12 +151,8 @@ fn two_sinks_in_a_group_split_the_partitions_and_one_takes_over_when_the_other_s
     let (report, code) = verify(&store, &[&manifest]);
     assert_eq!(code, Some(0), "{report}");
     assert_exactly_once(&report, 900_000);
-    let stored = |log: &str| -> u64 {
-        let summary = log.lines().find(|line| line.starts_with("netchaos: stored ")).unwrap_or_else(|| panic!("no summary in {log}"));
-        summary.trim_start_matches("netchaos: stored ").split(' ').next().unwrap().parse().unwrap()
-    };
-    let (first_log, second_log) = (first.stderr_text(), second.stderr_text());
-    let (by_first, by_second) = (stored(&first_log), stored(&second_log));
+    let first_log = first.stderr_text();
+    let (by_first, by_second) = (number(&first.summary(), "records_valid"), number(&second.summary(), "records_valid"));
     assert!(by_first > 0 && by_second > 0, "both stored records: {by_first} and {by_second}");
     assert_eq!(by_first + by_second, 900_000, "records stored by one are not stored again by the other");
     // They split the six partitions while both ran (the first may have owned all six before the
@@ -195,9 +190,10 @@ fn poison_messages_go_to_the_dlq_topic_with_their_reasons_and_offsets_move_past_
     }
     producer.flush(Duration::from_secs(30)).unwrap();
 
-    let output = run_ok(sink_command(&topic, &group, &store, 50_000).args(["--idle-exit", "3s"]));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(&format!("{} rejects published to {dlq_topic}", catalogue.len())), "{stderr}");
+    let output = run_ok(sink_command(&topic, &group, &store, 50_000).args(["--idle-exit", "3s", "--json"]));
+    let consumption = &summary(&output)["kafka"];
+    assert_eq!(consumption["dlq_topic"], dlq_topic.as_str(), "{consumption}");
+    assert_eq!(number(consumption, "dead_letters_published"), catalogue.len() as u64, "{consumption}");
     assert_eq!(stored_lines(&store, "data").len(), catalogue.len(), "every valid neighbour landed");
     assert!(stored_lines(&store, "dlq").is_empty(), "in the Kafka mode rejects go to the topic, not the store");
 

@@ -7,13 +7,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::kafka::{brokers, s3_server, serial};
+use crate::common::kafka::{brokers, s3_server, serial};
 
 #[test]
 fn random_kills_of_every_mode_into_local_and_s3_stores_lose_and_duplicate_nothing() {
