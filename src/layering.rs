@@ -84,7 +84,7 @@ fn every_top_level_module_has_a_layer() {
 
 #[test]
 fn the_check_sees_paths_and_skips_comments() {
-    let text = "use crate::sink::Sink;\n// crate::cli in a comment\nlet x = crate::records::Timestamp::now(); // crate::kafka\n$crate::verify\nsuper::crate::x";
+    let text = "use crate::sink::Sink;\n// crate::cli in a comment\nlet x = crate::records::Timestamp::now(); // crate::kafka\n$crate::verify\nmy_crate::cli";
     let used: Vec<String> = used_modules(text).into_iter().collect();
     assert_eq!(used, ["records", "sink"]);
     let tmp = tempfile::tempdir().unwrap();
