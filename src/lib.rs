@@ -16,6 +16,9 @@
 //!   compression, object storage, recovery for exactly-once keys.
 //! - [`verify`]: audits a store against generator manifests (lost, duplicated, invalid).
 //! - [`cli`]: one module per subcommand, thin; logic lives in the library.
+//!
+//! Beneath them all, [`runtime`]: the tokio runtime, the one [`Shutdown`](runtime::Shutdown)
+//! request every command stops by (Ctrl-C, SIGTERM), and the timers the drivers' loops share.
 
 #![forbid(unsafe_code)]
 
@@ -26,6 +29,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod network;
 pub mod records;
+pub mod runtime;
 pub mod sink;
 pub mod transport;
 pub mod verify;

@@ -55,11 +55,10 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::{ClientConfig, ClientContext, Statistics};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::metrics::SinkMetrics;
-use crate::sink::lines::{publish_interval, shutdown_requested, sleep_until};
+use crate::runtime::{Shutdown, publish_interval, sleep_until};
 use crate::sink::{Sink, WritesInFlight, failpoint};
 
 use super::{KafkaSettings, describe};
@@ -276,9 +275,9 @@ impl ConsumerContext for GroupContext {
     }
 }
 
-/// Consumes `settings.topic` into `sink` until `shutdown` turns true (or `idle_exit` passes), then
+/// Consumes `settings.topic` into `sink` until `shutdown` is requested (or `idle_exit` passes), then
 /// flushes and commits.
-pub async fn consume(settings: &ConsumerSettings, sink: &mut Sink, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<ConsumeReport> {
+pub async fn consume(settings: &ConsumerSettings, sink: &mut Sink, shutdown: &Shutdown) -> anyhow::Result<ConsumeReport> {
     // The driver waits for room itself, polling the consumer meanwhile.
     sink.set_caller_backpressure();
     let context = GroupContext {
@@ -305,7 +304,7 @@ pub async fn consume(settings: &ConsumerSettings, sink: &mut Sink, mut shutdown:
         paused: false,
         failpoint: Failpoint::from_env(),
     };
-    let outcome = driver.run(sink, &mut shutdown).await;
+    let outcome = driver.run(sink, shutdown).await;
     let finished = match outcome {
         Ok(()) => driver.finish(sink).await,
         Err(error) => Err(error),
@@ -400,7 +399,7 @@ enum Step<'m> {
 }
 
 impl Driver<'_> {
-    async fn run(&mut self, sink: &mut Sink, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
+    async fn run(&mut self, sink: &mut Sink, shutdown: &Shutdown) -> anyhow::Result<()> {
         let consumer = self.consumer;
         let mut last_activity: Option<Instant> = None;
         let mut first_message: Option<Instant> = None;
@@ -421,7 +420,7 @@ impl Driver<'_> {
             };
             let step = tokio::select! {
                 biased;
-                () = shutdown_requested(shutdown) => Step::Shutdown,
+                () = shutdown.requested() => Step::Shutdown,
                 () = sleep_until(deadline) => Step::Expired,
                 () = sleep_until(idle_at) => Step::Idle,
                 _ = publish.tick() => Step::Publish,
@@ -483,7 +482,7 @@ impl Driver<'_> {
     /// happens in place; past [`PAUSE_AFTER`] the store is failing or slow, and the driver pauses
     /// the assignment and goes on polling ([`Driver::poll_paused`]) until there is room. Returns
     /// true when a shutdown was requested meanwhile.
-    async fn make_room(&mut self, sink: &mut Sink, shutdown: &mut watch::Receiver<bool>) -> anyhow::Result<bool> {
+    async fn make_room(&mut self, sink: &mut Sink, shutdown: &Shutdown) -> anyhow::Result<bool> {
         if let Ok(room) = tokio::time::timeout(PAUSE_AFTER, sink.wait_for_room()).await {
             room?;
             return Ok(false);
@@ -519,7 +518,7 @@ impl Driver<'_> {
     async fn poll_paused(
         &mut self,
         sink: &mut Sink,
-        mut shutdown: Option<&mut watch::Receiver<bool>>,
+        shutdown: Option<&Shutdown>,
         goal: Goal,
     ) -> anyhow::Result<(bool, BTreeMap<u32, u64>)> {
         let consumer = self.consumer;
@@ -530,8 +529,8 @@ impl Driver<'_> {
             let step = tokio::select! {
                 biased;
                 () = async {
-                    match shutdown.as_deref_mut() {
-                        Some(shutdown) => shutdown_requested(shutdown).await,
+                    match shutdown {
+                        Some(shutdown) => shutdown.requested().await,
                         None => std::future::pending().await,
                     }
                 } => Paused::Shutdown,

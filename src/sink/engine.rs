@@ -18,11 +18,11 @@ use tokio::time::Instant;
 
 use crate::metrics::SinkMetrics;
 use crate::records::Rejection;
+use crate::runtime::Shutdown;
 
 use super::batch::Batch;
 use super::dlq::DeadLetterTopic;
 use super::failpoint;
-use super::retry::AbortSignal;
 use super::stats::{FlushTrigger, SinkStats};
 use super::turn::{Standing, Turn};
 use super::writer::{WriteJob, WriteReport, Writer, WritesInFlight};
@@ -70,7 +70,8 @@ struct PendingWrite {
 pub struct Sink {
     pub(super) storage: Storage,
     pub(super) settings: SinkSettings,
-    pub(super) abort: AbortSignal,
+    /// Requested: stop retrying a failing store.
+    pub(super) abort: Shutdown,
     pub(super) partitions: BTreeMap<u32, PartitionState>,
     pub(super) stats: SinkStats,
     pub(super) metrics: SinkMetrics,
@@ -92,13 +93,13 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// A sink that retries failing writes until they succeed; see [`Sink::with_abort`].
+    /// A sink that retries failing writes until they succeed; see [`Sink::with_abort_on`].
     pub fn new(storage: Storage, settings: SinkSettings) -> Self {
         let preparing = Arc::new(tokio::sync::Semaphore::new(settings.flushes_in_flight + 1));
         Sink {
             storage,
             settings,
-            abort: AbortSignal::never(),
+            abort: Shutdown::new(),
             partitions: BTreeMap::new(),
             stats: SinkStats::default(),
             metrics: SinkMetrics::default(),
@@ -122,8 +123,9 @@ impl Sink {
         self.flush_waits = false;
     }
 
-    /// Gives up retrying a failing store once `abort` is raised.
-    pub fn with_abort(mut self, abort: AbortSignal) -> Self {
+    /// Gives up retrying a failing store once `abort` is requested (`sink --from FILE` passes its
+    /// shutdown: a file can be read again, so a stop need not wait for the store).
+    pub fn with_abort_on(mut self, abort: Shutdown) -> Self {
         self.abort = abort;
         self
     }

@@ -125,8 +125,9 @@
 //! # Store outages and memory
 //!
 //! A failed write is retried with exponential backoff (100 ms doubling to 5 s by default) until it
-//! succeeds or the [`AbortSignal`] is raised, never dropped (the S3 client's own retries of a
-//! request are kept to three quick ones, so that an outage reaches this loop and its log). The
+//! succeeds or the sink's abort [`Shutdown`](crate::runtime::Shutdown) is requested, never
+//! dropped (the S3 client's own retries of a request are kept to three quick ones, so that an
+//! outage reaches this loop and its log). The
 //! store being down only ever delays the batches: positions, and the Kafka commits that follow
 //! them, move only as batches become durable, in flush order, so nothing past what is stored is
 //! ever committed. If a write is abandoned the sink refuses further work
@@ -178,7 +179,7 @@ pub use compression::Compression;
 pub use engine::Sink;
 pub use keys::SourceName;
 pub use lines::run_lines;
-pub use retry::{AbortSignal, RetryPolicy};
+pub use retry::RetryPolicy;
 pub use stats::{FlushCounts, FlushTrigger, SinkStats};
 pub use storage::{S3Options, Storage, StorageError};
 pub use writer::WritesInFlight;

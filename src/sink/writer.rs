@@ -12,12 +12,13 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
 use crate::generator::now_timestamp;
+use crate::runtime::Shutdown;
 
 use super::batch::Batch;
 use super::dlq::DeadLetterTopic;
 use super::failpoint::{self, Role};
 use super::keys::{self, ObjectKind};
-use super::retry::{self, AbortSignal};
+use super::retry;
 use super::turn::{Turn, Waited};
 use super::{Compression, SinkError, SinkSettings, Storage, StorageError};
 
@@ -26,7 +27,7 @@ use super::{Compression, SinkError, SinkSettings, Storage, StorageError};
 pub(super) struct Writer {
     pub(super) storage: Storage,
     pub(super) settings: SinkSettings,
-    pub(super) abort: AbortSignal,
+    pub(super) abort: Shutdown,
     pub(super) dead_letters: Option<Arc<dyn DeadLetterTopic>>,
     /// Batches being split and compressed at once (each is held twice meanwhile): at most
     /// `flushes_in_flight + 1`, which the memory bound counts on.

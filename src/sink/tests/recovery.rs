@@ -142,9 +142,8 @@ async fn a_failing_store_is_retried_until_it_recovers() {
 #[tokio::test]
 async fn an_abandoned_write_commits_nothing_and_a_restart_resumes_exactly() {
     let (directory, storage) = temp_storage();
-    let (raise, abort) = watch::channel(false);
-    let mut sink =
-        Sink::new(storage.clone(), settings(1_000, 1 << 30, Duration::from_secs(3600))).with_abort(AbortSignal::from_watch(abort));
+    let abort = Shutdown::new();
+    let mut sink = Sink::new(storage.clone(), settings(1_000, 1 << 30, Duration::from_secs(3600))).with_abort_on(abort.clone());
     let messages = mixed_messages(10);
     for message in &messages {
         sink.push(message.clone()).await.unwrap();
@@ -156,7 +155,7 @@ async fn an_abandoned_write_commits_nothing_and_a_restart_resumes_exactly() {
         (sink, outcome)
     });
     tokio::time::sleep(Duration::from_millis(30)).await;
-    raise.send_replace(true);
+    abort.request();
     let (mut sink, outcome) = flushing.await.unwrap();
     assert!(matches!(outcome, Err(SinkError::Abandoned { .. })), "{outcome:?}");
     assert_eq!(sink.committed()[&0], 0, "nothing was committed");
