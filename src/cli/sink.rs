@@ -229,7 +229,11 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
     let outcome = runtime.block_on(async {
         ensure_topics(&kafka, &[(&dlq_topic, args.kafka.topic_spec(3))]).await?;
         let dead_letters = DeadLetterPublisher::connect(&kafka, &dlq_topic, &topic)?;
-        let mut sink = Sink::new(storage.clone(), settings).with_dead_letter_topic(Arc::new(dead_letters)).with_metrics(metrics);
+        // The consumer waits for room itself, polling meanwhile (see `kafka::consumer`).
+        let mut sink = Sink::new(storage.clone(), settings)
+            .with_dead_letter_topic(Arc::new(dead_letters))
+            .with_metrics(metrics)
+            .with_caller_backpressure();
         let report = consume(&consumer, &mut sink, &shutdown).await?;
         anyhow::Ok((sink, report))
     });

@@ -26,7 +26,7 @@
 //!
 //! # A slow or failing store
 //!
-//! The sink is used with caller backpressure ([`Sink::set_caller_backpressure`]): before each
+//! The sink is built with caller backpressure ([`Sink::with_caller_backpressure`]): before each
 //! message the driver asks whether a batch could be flushed now without exceeding the writes in
 //! flight. A short wait for the oldest write happens in place; past two seconds the driver pauses
 //! its whole assignment and keeps polling, so that librdkafka's `max.poll.interval.ms` (5 minutes)
@@ -278,8 +278,9 @@ impl ConsumerContext for GroupContext {
 /// Consumes `settings.topic` into `sink` until `shutdown` is requested (or `idle_exit` passes), then
 /// flushes and commits.
 pub async fn consume(settings: &ConsumerSettings, sink: &mut Sink, shutdown: &Shutdown) -> anyhow::Result<ConsumeReport> {
-    // The driver waits for room itself, polling the consumer meanwhile.
-    sink.set_caller_backpressure();
+    // The driver waits for room itself, polling the consumer meanwhile: a sink that waited inside
+    // its flushes would stop the polling for as long as a store outage lasts.
+    anyhow::ensure!(sink.has_caller_backpressure(), "the Kafka consumer needs a sink built with caller backpressure");
     let context = GroupContext {
         topic: settings.topic.clone(),
         writes: sink.writes_in_flight(),

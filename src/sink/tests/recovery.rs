@@ -196,8 +196,7 @@ async fn with_caller_backpressure_a_failing_store_never_blocks_a_push_and_a_canc
     let (directory, storage) = temp_storage();
     let messages = mixed_messages(30);
     let limits = SinkSettings { flushes_in_flight: 1, ..settings(5, 1 << 30, Duration::from_secs(3600)) };
-    let mut sink = Sink::new(storage.clone(), limits);
-    sink.set_caller_backpressure();
+    let mut sink = Sink::new(storage.clone(), limits).with_caller_backpressure();
     sink.recover(0).await.unwrap();
     let blocker = break_data_directory(&directory);
     // Feed while there is room: two batches go to writes that keep failing, then there is none.
