@@ -5,11 +5,11 @@
 
 use std::hint::black_box;
 use std::num::NonZeroU32;
-use std::sync::atomic::AtomicBool;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use netchaos::chaos::{ChaosSettings, EpisodeSummary};
 use netchaos::generator::{Chunk, ChunkSink, GeneratorSettings, generate};
+use netchaos::runtime::Shutdown;
 
 const RECORDS: u64 = 200_000;
 
@@ -65,7 +65,7 @@ fn generate_and_serialize(c: &mut Criterion) {
     group.bench_function("generate_serialize_one_lane", |b| {
         b.iter(|| {
             let mut sink = NullSink::default();
-            let report = generate(&settings, &mut sink, &AtomicBool::new(false));
+            let report = generate(&settings, &mut sink, &Shutdown::new());
             black_box(report.manifest.records)
         })
     });
@@ -74,7 +74,7 @@ fn generate_and_serialize(c: &mut Criterion) {
 
 fn validate(c: &mut Criterion) {
     let mut sink = NullSink::default();
-    generate(&settings(), &mut sink, &AtomicBool::new(false));
+    generate(&settings(), &mut sink, &Shutdown::new());
     let lines: Vec<&[u8]> = sink.kept.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).collect();
     let mut group = c.benchmark_group("validator");
     group.throughput(Throughput::Elements(lines.len() as u64));

@@ -5,12 +5,12 @@
 
 use std::hint::black_box;
 use std::num::NonZeroU32;
-use std::sync::atomic::AtomicBool;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use netchaos::chaos::{ChaosSettings, EpisodeSummary};
 use netchaos::generator::{Chunk, ChunkSink, GeneratorSettings, generate};
+use netchaos::runtime::Shutdown;
 use netchaos::sink::compression::Compression;
 use netchaos::sink::{Sink, SinkMessage, SinkSettings, Storage};
 
@@ -51,7 +51,7 @@ fn records() -> Vec<Bytes> {
         firewall_ratio: 0.25,
     };
     let mut keep = Keep::default();
-    generate(&settings, &mut keep, &AtomicBool::new(false));
+    generate(&settings, &mut keep, &Shutdown::new());
     Bytes::from(keep.0).split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).map(Bytes::copy_from_slice).collect()
 }
 

@@ -6,6 +6,8 @@
 //! `cargo test --lib layering`, whose `LAYERS` is this order). The data flows from the generator
 //! through a transport (the in-process queue or Kafka) into the sink.
 //!
+//! - [`runtime`]: the tokio runtime, the one [`Shutdown`](runtime::Shutdown) request every command
+//!   stops by (Ctrl-C, SIGTERM), and the timers the drivers' loops share.
 //! - [`records`]: the two record kinds, their JSON form, the JSON Schema, the one strict
 //!   validation function, and timestamps (the wall clock too).
 //! - [`metrics`]: the Prometheus metric handles each stage counts into, the `/metrics` endpoint,
@@ -32,6 +34,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod network;
 pub mod records;
+pub mod runtime;
 pub mod sink;
 pub mod transport;
 pub mod verify;

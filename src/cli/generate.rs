@@ -5,8 +5,6 @@ use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use clap::Args;
@@ -17,12 +15,13 @@ use crate::kafka::KafkaSettings;
 use crate::kafka::admin::ensure_topics;
 use crate::kafka::producer::{KafkaCompression, KafkaKey, KafkaOutput, ProducerSettings};
 use crate::metrics::{GeneratorMetrics, StatusLine};
+use crate::runtime::{self, Shutdown};
 
+use super::UsageError;
 use super::args::GeneratorArgs;
 use super::kafka_args::KafkaArgs;
 use super::metrics_args::{GENERATE_PORT, MetricsArgs};
 use super::summary::GenerateSummary;
-use super::{UsageError, signals};
 
 pub(crate) const EXAMPLES: &str = "Examples:
   netchaos generate --count 1000 | jq -c 'select(.label != null)'
@@ -155,11 +154,9 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     // Fail before generating anything if the manifest cannot be written.
     let manifest_file = args.manifest.as_deref().map(ManifestFile::create).transpose()?;
 
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().context("starting the signal handler")?;
-    let stop = Arc::new(AtomicBool::new(false));
-    // The watch it returns is not needed: the generator polls the flag.
-    let _signalled = signals::install(&runtime, stop.clone());
+    // One worker: the signal handler and the topic creation run on it.
+    let runtime = runtime::start(1)?;
+    let stop = runtime::stop_on_signals(&runtime);
     let metrics = GeneratorMetrics::default();
     metrics.target_rate.set(settings.eps);
     let _server = args.metrics.serve("generate", GENERATE_PORT, |registry| metrics.register(registry))?;
@@ -233,7 +230,7 @@ fn generate_lines(
     args: &GenerateArgs,
     settings: &GeneratorSettings,
     episodes: Option<BufWriter<File>>,
-    stop: &AtomicBool,
+    stop: &Shutdown,
     metrics: &GeneratorMetrics,
 ) -> Result<GenerateReport, UsageError> {
     let writer: Box<dyn Write + Send> = match args.output.as_str() {

@@ -17,7 +17,6 @@ mod kafka_args;
 mod metrics_args;
 mod run;
 mod schema;
-mod signals;
 mod sink;
 mod sink_args;
 mod summary;

@@ -8,26 +8,24 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
 use clap::Args;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::generator::{Chunk, GenerateReport, MeteredOutput, generate};
 use crate::metrics::{GeneratorMetrics, SinkMetrics, StatusLine};
-use crate::sink::lines::publish_interval;
-use crate::sink::{AbortSignal, Sink};
+use crate::runtime::{self, Shutdown, publish_interval, sleep_until};
+use crate::sink::Sink;
 use crate::transport::queue::{self, QueueProducer};
 
+use super::UsageError;
 use super::args::GeneratorArgs;
 use super::metrics_args::RUN_PORT;
 use super::sink_args::{ProcessArgs, SinkArgs, StoreArgs, fit_memory_budget};
 use super::summary::{GenerateSummary, RunSummary, SinkSummary, print_json};
-use super::{UsageError, signals};
 
 mod settings_record;
 
@@ -85,7 +83,7 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         return Err(UsageError(format!("--queue-chunks must be 1-{MAX_QUEUE_CHUNKS}")).into());
     }
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
+    let runtime = runtime::start(2)?;
     // A rerun with the same seed and instance has the same run id, hence the same keys: recovery
     // would skip every record as already stored, under a manifest that may describe other settings.
     let manifest_key = format!("manifests/manifest-{run_id}.json");
@@ -99,10 +97,10 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     // An unfinished run of this id (killed before its manifest) resumes only with its settings.
     runtime.block_on(settings_record::claim(&storage, &sink_settings.source, &mut settings, args.generator.start_time.is_some()))?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let requested = Arc::new(AtomicBool::new(false));
-    let _signalled = signals::install(&runtime, requested.clone());
-    let (abort_sender, abort_receiver) = watch::channel(false);
+    // Ctrl-C asks for a stop; the generator is told once `Stopping` lets it (see there). A failing
+    // store is retried until it is back (or a second Ctrl-C exits): the sink has no abort.
+    let requested = runtime::stop_on_signals(&runtime);
+    let stop = Shutdown::new();
     let (generator_metrics, sink_metrics) = (GeneratorMetrics::default(), SinkMetrics::default());
     generator_metrics.target_rate.set(settings.eps);
     let _server = args.process.metrics.serve("run", RUN_PORT, |registry| {
@@ -110,8 +108,9 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         sink_metrics.register(registry);
     })?;
     let live = !args.process.quiet && std::io::stderr().is_terminal();
-    let status = StatusLine::run(generator_metrics.clone(), sink_metrics.clone(), stop.clone(), live);
-    let mut sink = Sink::new(storage.clone(), sink_settings).with_abort(AbortSignal::from_watch(abort_receiver)).with_metrics(sink_metrics);
+    let stopping = stop.clone();
+    let status = StatusLine::run(generator_metrics.clone(), sink_metrics.clone(), move || stopping.is_requested(), live);
+    let mut sink = Sink::new(storage.clone(), sink_settings).with_metrics(sink_metrics);
 
     let (producer, receiver) = queue::bounded(args.queue_chunks);
     let generator_stop = stop.clone();
@@ -121,10 +120,10 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     // attempt stored; a graceful stop takes effect only once every lane is past that point, so
     // that the manifest covers every record of the run in the store.
     let floors = runtime.block_on(sink.stored_positions()).context("reading the store")?;
-    let stopping = Stopping { requested, stop: stop.clone(), floors, reached: BTreeMap::new(), announced: AtomicBool::new(false) };
+    let stopping = Stopping { requested, stop: stop.clone(), floors, reached: BTreeMap::new(), announced: false };
     let sink_result = runtime.block_on(drain_queue(&mut sink, receiver, stopping));
     if sink_result.is_err() {
-        stop.store(true, Ordering::SeqCst);
+        stop.request();
     }
     let (report, episodes) = generator.join().map_err(|_| anyhow::anyhow!("the generator thread panicked"))?;
     status.finish();
@@ -136,7 +135,6 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let manifest = report.manifest.clone();
     runtime.block_on(store_ground_truth(&storage, &manifest, &episodes))?;
     let verdict = runtime.block_on(crate::verify::verify(&storage, std::slice::from_ref(&manifest))).context("verifying the store")?;
-    drop(abort_sender);
     runtime.shutdown_background();
 
     let summary = RunSummary {
@@ -160,7 +158,7 @@ fn run_generator(
     settings: &crate::generator::GeneratorSettings,
     mut producer: QueueProducer,
     metrics: &GeneratorMetrics,
-    stop: &AtomicBool,
+    stop: &Shutdown,
 ) -> (GenerateReport, Vec<crate::chaos::EpisodeSummary>) {
     // The queue has no acknowledgement: what it took counts as delivered.
     let report = generate(settings, &mut MeteredOutput::new(&mut producer, metrics.clone(), true), stop);
@@ -171,27 +169,29 @@ fn run_generator(
 /// flushes everything when the generator is done (or stopped).
 /// When a requested stop reaches the generator.
 struct Stopping {
-    /// Raised by the first Ctrl-C or SIGTERM.
-    requested: Arc<AtomicBool>,
+    /// Requested by the first Ctrl-C or SIGTERM.
+    requested: Shutdown,
     /// What the generator obeys.
-    stop: Arc<AtomicBool>,
+    stop: Shutdown,
     /// Per lane, how far the store already holds it (from an earlier attempt of this run).
     floors: BTreeMap<u32, u64>,
     /// Per lane, one past the highest offset fed to the sink.
     reached: BTreeMap<u32, u64>,
-    announced: AtomicBool,
+    /// The wait for the floors was logged.
+    announced: bool,
 }
 
 impl Stopping {
     /// Passes a requested stop on once every lane has been fed past its floor.
-    fn pass_on(&self) {
-        if self.stop.load(Ordering::SeqCst) || !self.requested.load(Ordering::SeqCst) {
+    fn pass_on(&mut self) {
+        if self.stop.is_requested() || !self.requested.is_requested() {
             return;
         }
         let behind: u64 = self.floors.iter().map(|(lane, floor)| floor.saturating_sub(self.reached.get(lane).copied().unwrap_or(0))).sum();
         if behind == 0 {
-            self.stop.store(true, Ordering::SeqCst);
-        } else if !self.announced.swap(true, Ordering::SeqCst) {
+            self.stop.request();
+        } else if !self.announced {
+            self.announced = true;
             tracing::info!(
                 behind,
                 "stopping once this rerun has regenerated what an earlier attempt stored (at the run's rate); \
@@ -227,13 +227,6 @@ async fn feed(sink: &mut Sink, chunk: Chunk, reached: &mut BTreeMap<u32, u64>) -
         sink.push(message).await?;
     }
     Ok(())
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Writes the manifest and the episodes file into the store, so `verify --store` alone suffices.

@@ -8,7 +8,6 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -19,16 +18,17 @@ use crate::kafka::admin::{ensure_topics, existing_partitions};
 use crate::kafka::consumer::{ConsumerSettings, consume};
 use crate::kafka::dead_letters::DeadLetterPublisher;
 use crate::metrics::{MetricsServer, SinkMetrics, StatusLine};
+use crate::runtime;
+use crate::sink::Sink;
 use crate::sink::lines::{LineOptions, run_lines_with};
-use crate::sink::{AbortSignal, Sink};
 
+use super::UsageError;
 use super::args::parse_duration;
 use super::generate::DEFAULT_PARTITIONS;
 use super::kafka_args::KafkaArgs;
 use super::metrics_args::SINK_PORT;
 use super::sink_args::{ProcessArgs, SinkArgs, StoreArgs, fit_memory_budget};
 use super::summary::{InputSummary, KafkaSummary, SinkSummary, print_json};
-use super::{UsageError, signals};
 
 mod identity;
 
@@ -104,30 +104,29 @@ fn run_from(args: &SinkCommandArgs, from: &str) -> anyhow::Result<ExitCode> {
     fit_memory_budget(&mut settings, args.process.memory_budget, 1, 0)?;
     let storage = args.destination.open()?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
+    let runtime = runtime::start(2)?;
     runtime.block_on(identity::claim(&storage, &settings.source, &input, args.source.is_some()))?;
-    let signalled = signals::install(&runtime, Arc::new(AtomicBool::new(false)));
+    let shutdown = runtime::stop_on_signals(&runtime);
     // The first SIGTERM / Ctrl-C stops the reading; what was read is stored, then exit 0. A file
     // stops at once (a rerun resumes from the store) and gives up on a failing store. Stdin (or a
     // fifo) cannot be read again: it is read on for a moment, so that a producer stopped by the same
     // Ctrl-C can close the pipe and everything it emitted lands, and a failing store is retried
     // until it is back. A second signal exits at once (130).
-    let (abort, options) = match &input {
-        Input::File(_) => {
-            (AbortSignal::from_watch(signalled.clone()), LineOptions { hold_unterminated: true, shutdown_grace: Duration::ZERO })
-        }
-        Input::Stdin | Input::Stream(_) => {
-            (AbortSignal::never(), LineOptions { hold_unterminated: false, shutdown_grace: STREAM_SHUTDOWN_GRACE })
-        }
-    };
     let (metrics, _server, status) = args.observe()?;
-    let mut sink = Sink::new(storage.clone(), settings).with_abort(abort).with_metrics(metrics);
+    let mut sink = Sink::new(storage.clone(), settings).with_metrics(metrics);
+    let options = match &input {
+        Input::File(_) => {
+            sink = sink.with_abort_on(shutdown.clone());
+            LineOptions { hold_unterminated: true, shutdown_grace: Duration::ZERO }
+        }
+        Input::Stdin | Input::Stream(_) => LineOptions { hold_unterminated: false, shutdown_grace: STREAM_SHUTDOWN_GRACE },
+    };
     let outcome = runtime.block_on(async {
         match &input {
-            Input::Stdin => run_lines_with(BufReader::with_capacity(1 << 20, tokio::io::stdin()), &mut sink, signalled, options).await,
+            Input::Stdin => run_lines_with(BufReader::with_capacity(1 << 20, tokio::io::stdin()), &mut sink, &shutdown, options).await,
             Input::File(path) | Input::Stream(path) => {
                 let file = tokio::fs::File::open(path).await.map_err(|error| UsageError(format!("cannot read {from}: {error}")))?;
-                run_lines_with(BufReader::with_capacity(1 << 20, file), &mut sink, signalled, options).await
+                run_lines_with(BufReader::with_capacity(1 << 20, file), &mut sink, &shutdown, options).await
             }
         }
         .map_err(anyhow::Error::from)
@@ -199,7 +198,7 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
     let mut settings = args.sink.settings(&source)?;
     let storage = args.destination.open()?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
+    let runtime = runtime::start(2)?;
     let partitions = match runtime.block_on(existing_partitions(&kafka, &topic))? {
         Some(partitions) => partitions,
         None => {
@@ -216,7 +215,7 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
     // the queue gets a quarter of what is set aside for it.
     let prefetch = (args.process.memory_budget / 8).clamp(4 << 20, 64 << 20);
     fit_memory_budget(&mut settings, args.process.memory_budget, u64::from(partitions), prefetch)?;
-    let shutdown = signals::install(&runtime, Arc::new(AtomicBool::new(false)));
+    let shutdown = runtime::stop_on_signals(&runtime);
     let consumer = ConsumerSettings {
         kafka: kafka.clone(),
         topic: topic.clone(),
@@ -230,8 +229,12 @@ fn run_kafka(args: &SinkCommandArgs) -> anyhow::Result<ExitCode> {
     let outcome = runtime.block_on(async {
         ensure_topics(&kafka, &[(&dlq_topic, args.kafka.topic_spec(3))]).await?;
         let dead_letters = DeadLetterPublisher::connect(&kafka, &dlq_topic, &topic)?;
-        let mut sink = Sink::new(storage.clone(), settings).with_dead_letter_topic(Arc::new(dead_letters)).with_metrics(metrics);
-        let report = consume(&consumer, &mut sink, shutdown).await?;
+        // The consumer waits for room itself, polling meanwhile (see `kafka::consumer`).
+        let mut sink = Sink::new(storage.clone(), settings)
+            .with_dead_letter_topic(Arc::new(dead_letters))
+            .with_metrics(metrics)
+            .with_caller_backpressure();
+        let report = consume(&consumer, &mut sink, &shutdown).await?;
         anyhow::Ok((sink, report))
     });
     status.finish();

@@ -64,7 +64,7 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         return Err(UsageError(format!("there is no store at {}: check --store", args.store)).into());
     }
     let storage = open_store(&args.store, &args.s3)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the runtime")?;
+    let runtime = crate::runtime::start(2)?;
     let mut manifests = Vec::new();
     for path in &args.manifests {
         manifests.push(crate::verify::load_manifest_file(path).map_err(usage_or_failure)?);

@@ -5,10 +5,10 @@
 //! the output accepted is counted: after Ctrl-C or an output error, the tally is exactly what was
 //! emitted, which is what the manifest reports.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 
 use crate::chaos::EpisodeSummary;
+use crate::runtime::Shutdown;
 
 use super::Chunk;
 
@@ -45,7 +45,7 @@ impl Tally {
 }
 
 /// Merges `lanes` (one receiver per lane, in schedule order) into `sink` until every lane is done.
-pub fn collect(lanes: Vec<Receiver<Chunk>>, sink: &mut dyn ChunkSink, stop: &AtomicBool) -> (Tally, anyhow::Result<()>) {
+pub fn collect(lanes: Vec<Receiver<Chunk>>, sink: &mut dyn ChunkSink, stop: &Shutdown) -> (Tally, anyhow::Result<()>) {
     let mut tally = Tally { lane_records: vec![0; lanes.len()], ..Tally::default() };
     let mut open: Vec<Option<Receiver<Chunk>>> = lanes.into_iter().map(Some).collect();
     let mut failure: Option<anyhow::Error> = None;
@@ -61,7 +61,7 @@ pub fn collect(lanes: Vec<Receiver<Chunk>>, sink: &mut dyn ChunkSink, stop: &Ato
                 continue;
             }
             if let Err(error) = accept(sink, chunk, lane, &mut tally) {
-                stop.store(true, Ordering::Relaxed);
+                stop.request();
                 failure = Some(error);
             }
         }

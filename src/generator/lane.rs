@@ -8,12 +8,12 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
 use crate::chaos::{ActiveEpisode, ChaosSettings, Emission, EpisodeScheduler, EpisodeSummary, start_episode};
 use crate::records::{AnomalyKind, EventId, Label, Record};
+use crate::runtime::Shutdown;
 
 use super::Chunk;
 use super::schedule::{LaneRole, LaneSchedule, Schedule};
@@ -34,7 +34,7 @@ pub struct LaneShared<'s> {
     pub firewall_ratio: f64,
     pub start_ms: i64,
     pub schedule: &'s Schedule,
-    pub stop: &'s AtomicBool,
+    pub stop: &'s Shutdown,
     pub clock_start: Instant,
 }
 
@@ -77,7 +77,7 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
     // Room for a slice's records up front: growing the buffer by doubling copied it over and over.
     let records_per_slice = (plan.lane_rate() * shared.schedule.slice_ns as f64 / 1e9).ceil() as usize + 1;
     let bytes_per_slice = records_per_slice.min(1 << 16) * EXPECTED_RECORD_BYTES;
-    while next_seq < count && !shared.stop.load(Ordering::Relaxed) {
+    while next_seq < count && !shared.stop.is_requested() {
         if shared.schedule.paced {
             wait_until(shared.clock_start + Duration::from_nanos(slice * shared.schedule.slice_ns), shared.stop);
         }
@@ -100,10 +100,10 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
 }
 
 /// Sleeps until `due`, waking early if the run is stopped.
-fn wait_until(due: Instant, stop: &AtomicBool) {
+fn wait_until(due: Instant, stop: &Shutdown) {
     loop {
         let now = Instant::now();
-        if now >= due || stop.load(Ordering::Relaxed) {
+        if now >= due || stop.is_requested() {
             return;
         }
         std::thread::sleep((due - now).min(Duration::from_millis(50)));

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::chaos::{ChaosSettings, EpisodeSummary};
 use crate::network::random;
 use crate::records::{AnomalyKind, Record, Timestamp};
+use crate::runtime::Shutdown;
 
 pub use collector::{ChunkSink, Tally};
 pub use manifest::RunManifest;
@@ -129,8 +130,8 @@ pub struct GenerateReport {
 }
 
 /// Runs the generator into `sink` until the count is reached, the duration has passed, `stop` is
-/// raised, or the sink fails.
-pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &AtomicBool) -> GenerateReport {
+/// requested, or the sink fails (which requests `stop` itself, as the duration does).
+pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &Shutdown) -> GenerateReport {
     let topology = Topology::new(settings.seed);
     let schedule = settings.schedule();
     let run_id = settings.run_id();
@@ -173,11 +174,11 @@ pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &A
     GenerateReport { manifest, elapsed: clock_start.elapsed(), error: result.err() }
 }
 
-fn stop_after(duration: Duration, clock_start: Instant, stop: &AtomicBool, finished: &AtomicBool) {
-    while !finished.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
+fn stop_after(duration: Duration, clock_start: Instant, stop: &Shutdown, finished: &AtomicBool) {
+    while !finished.load(Ordering::Relaxed) && !stop.is_requested() {
         let elapsed = clock_start.elapsed();
         if elapsed >= duration {
-            stop.store(true, Ordering::Relaxed);
+            stop.request();
             return;
         }
         std::thread::sleep((duration - elapsed).min(Duration::from_millis(20)));

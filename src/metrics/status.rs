@@ -45,7 +45,6 @@ impl Write for LogWriter {
 }
 
 /// What the line shows.
-#[derive(Debug, Clone)]
 enum Source {
     Generator(GeneratorMetrics),
     Sink(SinkMetrics),
@@ -53,7 +52,7 @@ enum Source {
     Run {
         generator: GeneratorMetrics,
         sink: SinkMetrics,
-        stop: Arc<AtomicBool>,
+        stopping: Box<dyn Fn() -> bool + Send>,
     },
 }
 
@@ -85,7 +84,7 @@ impl Source {
                 metrics.store_retries.get(),
                 if metrics.paused.get() > 0 { " | paused: the store is not taking batches" } else { "" }
             ),
-            Source::Run { generator, sink, stop } => {
+            Source::Run { generator, sink, stopping } => {
                 let anomalies: Vec<String> = AnomalyKind::ALL
                     .iter()
                     .map(|kind| format!("{} {}", short_name(*kind), generator.anomalies[kind.index()].get()))
@@ -98,7 +97,7 @@ impl Source {
                     sink.batches(),
                     human_bytes(sink.uncompressed_bytes()),
                     human_bytes(sink.compressed_bytes()),
-                    if stop.load(Ordering::Relaxed) { " | stopping, flushing" } else { "" }
+                    if stopping() { " | stopping, flushing" } else { "" }
                 )
             }
         }
@@ -147,9 +146,9 @@ impl StatusLine {
     }
 
     /// For `netchaos run`: the generator's achieved rate, and a line of both ends when `live`
-    /// (saying so once `stopping` is raised).
-    pub fn run(generator: GeneratorMetrics, sink: SinkMetrics, stopping: Arc<AtomicBool>, live: bool) -> Self {
-        Self::start(Source::Run { generator, sink, stop: stopping }, live)
+    /// (saying so once `stopping` returns true).
+    pub fn run(generator: GeneratorMetrics, sink: SinkMetrics, stopping: impl Fn() -> bool + Send + 'static, live: bool) -> Self {
+        Self::start(Source::Run { generator, sink, stopping: Box::new(stopping) }, live)
     }
 
     fn start(source: Source, live: bool) -> Self {

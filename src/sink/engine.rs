@@ -8,36 +8,36 @@
 //! run in the background, up to `flushes_in_flight`, but their outcomes are applied in flush
 //! order); after an abandoned write the sink accepts nothing more.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use futures::FutureExt;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::metrics::SinkMetrics;
 use crate::records::Rejection;
+use crate::runtime::Shutdown;
 
 use super::batch::Batch;
 use super::dlq::DeadLetterTopic;
 use super::failpoint;
-use super::retry::AbortSignal;
+use super::in_flight::{Finished, InFlight, WritesInFlight};
+use super::recovery::{Recovery, Removed};
 use super::stats::{FlushTrigger, SinkStats};
 use super::turn::{Standing, Turn};
-use super::writer::{WriteJob, WriteReport, Writer, WritesInFlight};
+use super::writer::{WriteJob, Writer};
 use super::{SinkError, SinkMessage, SinkSettings, Storage};
 
 /// Where one partition is.
 #[derive(Debug)]
-pub(super) struct PartitionState {
+struct PartitionState {
     /// Next offset not yet durably stored.
-    pub(super) committed: u64,
+    committed: u64,
     /// Next offset after the batches handed to a write (durable or still being written).
-    pub(super) flushed: u64,
-    pub(super) batch: Option<Batch>,
+    flushed: u64,
+    batch: Option<Batch>,
     /// This sink's epoch for the partition, taken at its recovery.
-    pub(super) epoch: u64,
+    epoch: u64,
     /// The standing of the partition's last write: the next one waits for it.
     last_write: Option<watch::Receiver<Standing>>,
     /// Batches of the partition handed to writes since it was recovered (for failpoints).
@@ -45,7 +45,7 @@ pub(super) struct PartitionState {
 }
 
 impl PartitionState {
-    pub(super) fn resumed_at(committed: u64, epoch: u64) -> Self {
+    fn resumed_at(committed: u64, epoch: u64) -> Self {
         PartitionState { committed, flushed: committed, batch: None, epoch, last_write: None, batches_flushed: 0 }
     }
 
@@ -56,58 +56,55 @@ impl PartitionState {
     }
 }
 
-/// A batch being written in the background.
-#[derive(Debug)]
-struct PendingWrite {
-    partition: u32,
-    next_offset: u64,
-    trigger: FlushTrigger,
-    task: JoinHandle<Result<WriteReport, SinkError>>,
+/// Who waits for the oldest write when `flushes_in_flight` are under way (see "Backpressure" in
+/// [`crate::sink`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backpressure {
+    /// A flushing call waits until at most `flushes_in_flight` writes are under way.
+    InFlush,
+    /// Flushes never wait; the caller keeps the count down with [`Sink::has_room`].
+    Caller,
 }
 
 /// The sink core: feed it messages, drive its age timer, flush it at the end.
 #[derive(Debug)]
 pub struct Sink {
-    pub(super) storage: Storage,
-    pub(super) settings: SinkSettings,
-    pub(super) abort: AbortSignal,
-    pub(super) partitions: BTreeMap<u32, PartitionState>,
-    pub(super) stats: SinkStats,
-    pub(super) metrics: SinkMetrics,
+    storage: Storage,
+    settings: SinkSettings,
+    /// Requested: stop retrying a failing store.
+    abort: Shutdown,
+    partitions: BTreeMap<u32, PartitionState>,
+    stats: SinkStats,
+    metrics: SinkMetrics,
     /// `stats` as last published to `metrics`.
     published: SinkStats,
     /// Where rejected messages go: `None` for DLQ objects in the store, or a topic.
-    pub(super) dead_letters: Option<Arc<dyn DeadLetterTopic>>,
-    /// Writes under way, oldest first.
-    pending: VecDeque<PendingWrite>,
-    writes_in_flight: Arc<WritesInFlight>,
+    dead_letters: Option<Arc<dyn DeadLetterTopic>>,
+    writes: InFlight,
+    backpressure: Backpressure,
     /// Shared by the write tasks: how many split and compress at once.
     preparing: Arc<tokio::sync::Semaphore>,
-    /// Whether a flush waits for the oldest writes while more than `flushes_in_flight` are under
-    /// way (false: the caller keeps the count down with [`Sink::has_room`]).
-    flush_waits: bool,
     /// Set when a store operation was abandoned: the in-memory state no longer matches a
     /// position the store can vouch for.
-    pub(super) stopped: bool,
+    stopped: bool,
 }
 
 impl Sink {
-    /// A sink that retries failing writes until they succeed; see [`Sink::with_abort`].
+    /// A sink that retries failing writes until they succeed; see [`Sink::with_abort_on`].
     pub fn new(storage: Storage, settings: SinkSettings) -> Self {
         let preparing = Arc::new(tokio::sync::Semaphore::new(settings.flushes_in_flight + 1));
         Sink {
             storage,
             settings,
-            abort: AbortSignal::never(),
+            abort: Shutdown::new(),
             partitions: BTreeMap::new(),
             stats: SinkStats::default(),
             metrics: SinkMetrics::default(),
             published: SinkStats::default(),
             dead_letters: None,
-            pending: VecDeque::new(),
-            writes_in_flight: Arc::new(WritesInFlight::default()),
+            writes: InFlight::default(),
+            backpressure: Backpressure::InFlush,
             preparing,
-            flush_waits: true,
             stopped: false,
         }
     }
@@ -118,12 +115,19 @@ impl Sink {
     /// from the group). Memory stays bounded as long as the caller does so: one message flushes at
     /// most one batch, so at most `flushes_in_flight + 1` writes come from full batches, and the
     /// age trigger only hands open batches, already counted, to writes.
-    pub fn set_caller_backpressure(&mut self) {
-        self.flush_waits = false;
+    pub fn with_caller_backpressure(mut self) -> Self {
+        self.backpressure = Backpressure::Caller;
+        self
     }
 
-    /// Gives up retrying a failing store once `abort` is raised.
-    pub fn with_abort(mut self, abort: AbortSignal) -> Self {
+    /// Whether the sink was built [with caller backpressure](Sink::with_caller_backpressure).
+    pub fn has_caller_backpressure(&self) -> bool {
+        self.backpressure == Backpressure::Caller
+    }
+
+    /// Gives up retrying a failing store once `abort` is requested (`sink --from FILE` passes its
+    /// shutdown: a file can be read again, so a stop need not wait for the store).
+    pub fn with_abort_on(mut self, abort: Shutdown) -> Self {
         self.abort = abort;
         self
     }
@@ -166,6 +170,46 @@ impl Sink {
     /// Next offset to read, per partition seen so far: everything below it is durably stored.
     pub fn committed(&self) -> BTreeMap<u32, u64> {
         self.partitions.iter().map(|(partition, state)| (*partition, state.committed)).collect()
+    }
+
+    /// Resets `partition` to where the store says it got to and returns its resume offset.
+    ///
+    /// Anything buffered for the partition and not yet stored is dropped: the messages will be
+    /// delivered again from the resume offset. Called on start (or lazily, on a partition's first
+    /// message) and on Kafka partition assignment.
+    pub async fn recover(&mut self, partition: u32) -> Result<u64, SinkError> {
+        let resumed = self.recover_all([partition]).await?;
+        Ok(resumed.get(&partition).copied().unwrap_or(0))
+    }
+
+    /// [`Sink::recover`] for several partitions with one listing of the store ([`Recovery`]).
+    pub async fn recover_all(&mut self, partitions: impl IntoIterator<Item = u32>) -> Result<BTreeMap<u32, u64>, SinkError> {
+        let wanted: Vec<u32> = partitions.into_iter().collect();
+        if wanted.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        // Writes under way must land first: the listing has to see every object.
+        self.wait_for_idle().await?;
+        let mut removed = Removed::default();
+        let recovered = self.recovery().recover(&wanted, &mut removed).await;
+        self.stats.dead_deleted += removed.dead;
+        self.stats.orphans_deleted += removed.orphans;
+        let recovered = recovered.inspect_err(|_| self.stopped = true)?;
+        for (partition, resumed) in &recovered {
+            self.partitions.insert(*partition, PartitionState::resumed_at(resumed.offset, resumed.epoch));
+        }
+        Ok(recovered.into_iter().map(|(partition, resumed)| (partition, resumed.offset)).collect())
+    }
+
+    /// Where each partition of the source stands in the store (one past its chain), without
+    /// recovering it: `run` uses it so that a graceful stop of a resumed run still emits at least
+    /// what an earlier attempt of the same run stored.
+    pub async fn stored_positions(&self) -> Result<BTreeMap<u32, u64>, SinkError> {
+        self.recovery().stored_positions().await
+    }
+
+    fn recovery(&self) -> Recovery<'_> {
+        Recovery { storage: &self.storage, settings: &self.settings, abort: &self.abort, retries: &self.metrics.store_retries }
     }
 
     /// Validates a message and adds it to its partition's batch, flushing the batch when it is
@@ -233,15 +277,15 @@ impl Sink {
     /// The writes under way, per partition (a Kafka driver waits on them before giving partitions
     /// up).
     pub fn writes_in_flight(&self) -> Arc<WritesInFlight> {
-        self.writes_in_flight.clone()
+        self.writes.by_partition()
     }
 
     /// True when fewer than `flushes_in_flight + 1` writes are under way (finished ones are
     /// applied first), so that the next message may flush a batch without exceeding the bound;
-    /// see [`Sink::set_caller_backpressure`].
+    /// see [`Sink::with_caller_backpressure`].
     pub fn has_room(&mut self) -> Result<bool, SinkError> {
         self.collect_finished()?;
-        Ok(self.pending.len() <= self.settings.flushes_in_flight)
+        Ok(self.writes.len() <= self.settings.flushes_in_flight)
     }
 
     /// Waits for the oldest writes, applying each as it finishes, until [`Sink::has_room`].
@@ -249,13 +293,13 @@ impl Sink {
     /// Cancel-safe: a write is taken off the queue only once it has finished, so dropping this
     /// future (in a `select!`) loses nothing.
     pub async fn wait_for_room(&mut self) -> Result<(), SinkError> {
-        self.wait_until_pending(self.settings.flushes_in_flight).await
+        self.wait_until_under_way(self.settings.flushes_in_flight).await
     }
 
     /// Waits until every write handed out so far is durable (or failed); cancel-safe like
     /// [`Sink::wait_for_room`].
     pub async fn wait_for_idle(&mut self) -> Result<(), SinkError> {
-        self.wait_until_pending(0).await
+        self.wait_until_under_way(0).await
     }
 
     /// Waits until the oldest write under way is durable (or failed) and applies it; never
@@ -263,29 +307,38 @@ impl Sink {
     /// that waits for messages selects on it too, so that it commits what was stored without
     /// waiting for the next message.
     pub async fn wait_for_next_stored(&mut self) -> Result<(), SinkError> {
-        match self.pending.len() {
+        match self.writes.len() {
             0 => std::future::pending().await,
-            under_way => self.wait_until_pending(under_way - 1).await,
+            under_way => self.wait_until_under_way(under_way - 1).await,
         }
     }
 
     /// True when no write is under way (finished ones are applied first).
     pub fn is_idle(&mut self) -> Result<bool, SinkError> {
         self.collect_finished()?;
-        Ok(self.pending.is_empty())
+        Ok(self.writes.is_empty())
     }
 
-    async fn wait_until_pending(&mut self, keep: usize) -> Result<(), SinkError> {
+    /// Waits for the oldest writes, applying each as it finishes (and any finished after it),
+    /// until at most `keep` are under way. Cancel-safe: see [`InFlight`].
+    async fn wait_until_under_way(&mut self, keep: usize) -> Result<(), SinkError> {
         self.collect_finished()?;
-        while self.pending.len() > keep {
-            let Some(oldest) = self.pending.front_mut() else { break };
-            let outcome = match (&mut oldest.task).await {
-                Ok(outcome) => outcome,
-                Err(join_error) => Err(SinkError::Task(join_error.to_string())),
-            };
-            let Some(write) = self.pending.pop_front() else { break };
-            self.apply(write.partition, write.next_offset, write.trigger, outcome)?;
+        while self.writes.len() > keep {
+            let Some(finished) = self.writes.oldest_finished().await else { break };
+            self.apply(finished)?;
             self.collect_finished()?;
+        }
+        Ok(())
+    }
+
+    /// Applies the writes that have finished, oldest first, without waiting.
+    fn collect_finished(&mut self) -> Result<(), SinkError> {
+        if self.stopped {
+            // A failed write's successors must not move the position past it.
+            return Err(SinkError::Stopped);
+        }
+        while let Some(finished) = self.writes.finished_now() {
+            self.apply(finished)?;
         }
         Ok(())
     }
@@ -298,7 +351,7 @@ impl Sink {
     /// Flushes every open batch (end of input, shutdown) and waits until all are durable.
     pub async fn flush_all(&mut self) -> Result<(), SinkError> {
         self.flush_open().await?;
-        self.settle(0).await
+        self.wait_for_idle().await
     }
 
     /// Hands every open batch to a write; with caller backpressure this does not wait for them
@@ -349,8 +402,8 @@ impl Sink {
         }
     }
 
-    /// Hands the partition's open batch to a write task, then waits for the oldest writes while
-    /// more than `flushes_in_flight` are under way.
+    /// Hands the partition's open batch to a write task; then, with the default backpressure,
+    /// waits for the oldest writes while more than `flushes_in_flight` are under way.
     async fn flush_partition(&mut self, partition: u32, trigger: FlushTrigger) -> Result<(), SinkError> {
         if self.stopped {
             return Err(SinkError::Stopped);
@@ -373,59 +426,17 @@ impl Sink {
             retries: self.metrics.store_retries.clone(),
             upload_duration: self.metrics.upload_duration.clone(),
         };
-        // Registered now, before the task first runs: a rebalance callback must see it.
-        let registered = self.writes_in_flight.register(partition);
-        let task = tokio::spawn(writer.write(job, registered));
-        self.pending.push_back(PendingWrite { partition, next_offset, trigger, task });
-        if self.flush_waits { self.settle(self.settings.flushes_in_flight).await } else { self.collect_finished() }
-    }
-
-    /// Waits for the oldest writes until at most `keep` are under way; applies every finished one.
-    pub(super) async fn settle(&mut self, keep: usize) -> Result<(), SinkError> {
-        if self.stopped {
-            return Err(SinkError::Stopped);
+        self.writes.start(partition, next_offset, trigger, |registered| writer.write(job, registered));
+        match self.backpressure {
+            Backpressure::InFlush => self.wait_for_room().await,
+            Backpressure::Caller => self.collect_finished(),
         }
-        while self.pending.len() > keep {
-            let Some(write) = self.pending.pop_front() else { break };
-            let outcome = match write.task.await {
-                Ok(outcome) => outcome,
-                Err(join_error) => Err(SinkError::Task(join_error.to_string())),
-            };
-            self.apply(write.partition, write.next_offset, write.trigger, outcome)?;
-        }
-        self.collect_finished()
-    }
-
-    /// Applies the writes that have finished, oldest first, without waiting.
-    fn collect_finished(&mut self) -> Result<(), SinkError> {
-        if self.stopped {
-            // A failed write's successors must not move the position past it.
-            return Err(SinkError::Stopped);
-        }
-        while let Some(write) = self.pending.front_mut() {
-            if !write.task.is_finished() {
-                break;
-            }
-            let outcome = match (&mut write.task).now_or_never() {
-                Some(Ok(outcome)) => outcome,
-                Some(Err(join_error)) => Err(SinkError::Task(join_error.to_string())),
-                None => break,
-            };
-            let Some(write) = self.pending.pop_front() else { break };
-            self.apply(write.partition, write.next_offset, write.trigger, outcome)?;
-        }
-        Ok(())
     }
 
     /// A write's outcome: its partition's committed position moves past it (unless the partition
     /// was released meanwhile), or the sink stops.
-    fn apply(
-        &mut self,
-        partition: u32,
-        next_offset: u64,
-        trigger: FlushTrigger,
-        outcome: Result<WriteReport, SinkError>,
-    ) -> Result<(), SinkError> {
+    fn apply(&mut self, finished: Finished) -> Result<(), SinkError> {
+        let Finished { partition, next_offset, trigger, outcome } = finished;
         let report = match outcome {
             Ok(report) => report,
             Err(error) => {
@@ -436,19 +447,8 @@ impl Sink {
         if let Some(state) = self.partitions.get_mut(&partition) {
             state.committed = state.committed.max(next_offset);
         }
-        self.stats.batches += 1;
-        self.stats.records_valid += report.valid;
-        self.stats.records_invalid += report.invalid;
-        for (reason, count) in report.reasons {
-            *self.stats.invalid_by_reason.entry(reason).or_default() += count;
-        }
-        self.stats.flushes.count(trigger);
-        self.stats.bytes_raw += report.bytes_raw;
-        self.stats.dead_letters_published += report.dead_letters_published;
-        for (latency, size) in report.uploads {
-            self.stats.count_upload(latency, size);
-        }
         self.metrics.flush_duration.observe(report.elapsed.as_secs_f64());
+        report.count_into(&mut self.stats, trigger);
         self.publish_metrics();
         Ok(())
     }

@@ -22,11 +22,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
-use tokio::sync::watch;
-
 use tokio::time::Instant;
 
 use crate::records::{MAX_RECORD_BYTES, RejectReason, Rejection};
+use crate::runtime::{Shutdown, publish_interval, sleep_until};
 
 use super::{Sink, SinkError, SinkMessage};
 
@@ -57,9 +56,9 @@ pub(crate) struct LinesRead {
 }
 
 /// Feeds every line of `reader` to `sink` (partition 0, offset = line index), flushing batches as
-/// they age, until end of input or until `shutdown` turns true; then flushes everything. An
+/// they age, until end of input or until `shutdown` is requested; then flushes everything. An
 /// unterminated last line counts, and shutdown stops the reading at once.
-pub async fn run_lines<R: AsyncBufRead + Unpin>(reader: R, sink: &mut Sink, shutdown: watch::Receiver<bool>) -> Result<(), SinkError> {
+pub async fn run_lines<R: AsyncBufRead + Unpin>(reader: R, sink: &mut Sink, shutdown: &Shutdown) -> Result<(), SinkError> {
     run_lines_with(reader, sink, shutdown, LineOptions::default()).await.map(|_| ())
 }
 
@@ -67,7 +66,7 @@ pub async fn run_lines<R: AsyncBufRead + Unpin>(reader: R, sink: &mut Sink, shut
 pub(crate) async fn run_lines_with<R: AsyncBufRead + Unpin>(
     reader: R,
     sink: &mut Sink,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: &Shutdown,
     options: LineOptions,
 ) -> Result<LinesRead, SinkError> {
     let mut lines = LineReader::new(reader);
@@ -79,7 +78,7 @@ pub(crate) async fn run_lines_with<R: AsyncBufRead + Unpin>(
         let deadline = sink.next_deadline();
         let step = tokio::select! {
             biased;
-            () = shutdown_requested(&mut shutdown), if grace_ends.is_none() => Step::Shutdown,
+            () = shutdown.requested(), if grace_ends.is_none() => Step::Shutdown,
             () = sleep_until(grace_ends), if grace_ends.is_some() => Step::GraceOver,
             () = sleep_until(deadline) => Step::Expired,
             _ = publish.tick() => Step::Publish,
@@ -114,16 +113,6 @@ pub(crate) async fn run_lines_with<R: AsyncBufRead + Unpin>(
     Ok(LinesRead { lines: lines.state.next_offset, held_back: lines.held_back, cut_by_shutdown: cut, stopped })
 }
 
-/// How often a driver adds the sink's counts to its metrics (stored batches publish at once).
-pub(crate) const PUBLISH_EVERY: Duration = Duration::from_millis(500);
-
-/// The timer of [`PUBLISH_EVERY`]: one for the whole run, not one per message.
-pub(crate) fn publish_interval() -> tokio::time::Interval {
-    let mut interval = tokio::time::interval(PUBLISH_EVERY);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    interval
-}
-
 enum Step {
     Line(Option<Line>),
     Expired,
@@ -145,22 +134,6 @@ async fn feed_line(sink: &mut Sink, line: Line) -> Result<(), SinkError> {
         detail: format!("{} bytes, the limit is {MAX_RECORD_BYTES}; only the first {} are kept here", line.full_len, message.payload.len()),
     };
     sink.push_rejected(message, rejection).await
-}
-
-/// Resolves once `shutdown` turns true; never if its sender is dropped without asking.
-pub(crate) async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
-    if shutdown.wait_for(|requested| *requested).await.is_err() {
-        // The sender is gone without asking for shutdown: run to the end of input.
-        std::future::pending::<()>().await;
-    }
-}
-
-/// Sleeps until `deadline`; forever when there is none.
-pub(crate) async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// One line: its index and its bytes (without `\n` and one trailing `\r`), cut at [`LINE_CAP`].

@@ -122,25 +122,41 @@
 //! stopped polling for `max.poll.interval.ms`, or was SIGSTOPped past its session) is what step
 //! 7 fences.
 //!
-//! # Store outages and memory
+//! # Store outages
 //!
 //! A failed write is retried with exponential backoff (100 ms doubling to 5 s by default) until it
-//! succeeds or the [`AbortSignal`] is raised, never dropped (the S3 client's own retries of a
-//! request are kept to three quick ones, so that an outage reaches this loop and its log). The
+//! succeeds or the sink's abort [`Shutdown`](crate::runtime::Shutdown) is requested, never
+//! dropped (the S3 client's own retries of a request are kept to three quick ones, so that an
+//! outage reaches this loop and its log). The
 //! store being down only ever delays the batches: positions, and the Kafka commits that follow
 //! them, move only as batches become durable, in flush order, so nothing past what is stored is
 //! ever committed. If a write is abandoned the sink refuses further work
 //! ([`SinkError::Abandoned`]); restart and recovery resume from the store.
 //!
-//! Backpressure: with `flushes_in_flight` writes under way, the next flush waits for the oldest
-//! (`run`, `sink --from`), so the driver stops reading. The Kafka driver instead uses
-//! [`Sink::set_caller_backpressure`]: flushes never wait, and before each message it asks
-//! [`Sink::has_room`]. When there is no room for more than a moment it pauses its assignment and
-//! goes on polling the consumer (staying in the group, serving rebalances, committing what becomes
-//! durable) while [`Sink::wait_for_room`] waits, and on shutdown while [`Sink::wait_for_idle`]
-//! waits for the last writes.
+//! # Backpressure: who waits for the oldest write
 //!
-//! Memory: each partition buffers at most about `max_bytes` of raw messages (plus one message);
+//! The bound is one: a message is taken only while at most `flushes_in_flight` writes are under
+//! way, so that it flushes at most one more. Who waits for the oldest write to keep it is chosen
+//! when the sink is built, because the two kinds of driver need two answers:
+//!
+//! - **In the flush** (the default: `run`, `sink --from`, the tests). A flushing call returns
+//!   with at most `flushes_in_flight` writes under way (with 0, a flushed batch is durable when
+//!   the call returns), so the driver stops reading while the store is slow. It has nothing else
+//!   to do meanwhile: stopping it there is the simplest correct thing.
+//! - **By the caller** ([`Sink::with_caller_backpressure`]: the Kafka driver, which must go on
+//!   polling its consumer, or the group expels it after `max.poll.interval.ms` while its writes
+//!   are still being retried). Flushes never wait, and before each message the driver asks
+//!   [`Sink::has_room`]. When there is no room for more than a moment it pauses its assignment
+//!   and goes on polling the consumer (staying in the group, serving rebalances, committing what
+//!   becomes durable) while [`Sink::wait_for_room`] waits, and on shutdown while
+//!   [`Sink::wait_for_idle`] waits for the last writes.
+//!
+//! Either way one wait applies the writes, oldest first (`in_flight.rs`).
+//!
+//! # Memory
+//!
+//!
+//! Each partition buffers at most about `max_bytes` of raw messages (plus one message);
 //! at most `flushes_in_flight + 1` full batches are being written, and at most that many are being
 //! split and compressed at once, each held twice meanwhile (raw and split); a write being retried
 //! holds only its compressed objects. So the batches take at most about
@@ -157,6 +173,7 @@ pub mod storage;
 
 mod batch;
 mod engine;
+mod in_flight;
 pub(crate) mod lines;
 mod recovery;
 mod retry;
@@ -176,12 +193,12 @@ use bytes::Bytes;
 
 pub use compression::Compression;
 pub use engine::Sink;
+pub use in_flight::WritesInFlight;
 pub use keys::SourceName;
 pub use lines::run_lines;
-pub use retry::{AbortSignal, RetryPolicy};
+pub use retry::RetryPolicy;
 pub use stats::{FlushCounts, FlushTrigger, SinkStats};
 pub use storage::{S3Options, Storage, StorageError};
-pub use writer::WritesInFlight;
 
 /// One message for the sink: a payload at an offset of a partition.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,63 +5,67 @@
 //! takes the next epoch, stores its fence at the resume offset, and deletes every object that
 //! does not count (void, past a gap, overlapping, orphaned DLQ), before anything new is written.
 //! The full argument is in the module doc of [`crate::sink`].
+//!
+//! [`Recovery`] only reads and writes the store; the sink
+//! ([`Sink::recover_all`](super::Sink::recover_all)) waits for its own writes first and then
+//! takes what recovery found: each partition's resume offset and epoch, and what was removed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
+use prometheus_client::metrics::counter::Counter;
 
-use super::SinkError;
-use super::engine::{PartitionState, Sink};
+use crate::runtime::Shutdown;
+
 use super::keys::{self, Fence, ObjectKind, ParsedKey};
 use super::ledger::{self, Dead, Ledger};
 use super::retry;
+use super::{SinkError, SinkSettings, Storage};
 
 /// How many epochs recovery tries when another writer takes the one it chose at the same moment.
 const EPOCH_ATTEMPTS: usize = 16;
 
-impl Sink {
-    /// Resets `partition` to where the store says it got to and returns its resume offset.
-    ///
-    /// Anything buffered for the partition and not yet stored is dropped: the messages will be
-    /// delivered again from the resume offset. Called on start (or lazily, on a partition's first
-    /// message) and on Kafka partition assignment.
-    pub async fn recover(&mut self, partition: u32) -> Result<u64, SinkError> {
-        let resumed = self.recover_all([partition]).await?;
-        Ok(resumed.get(&partition).copied().unwrap_or(0))
-    }
+/// The store as recovery sees it: the source's objects and fences, retried like the writes.
+#[derive(Debug)]
+pub(super) struct Recovery<'a> {
+    pub(super) storage: &'a Storage,
+    /// The source's name and the retry policy.
+    pub(super) settings: &'a SinkSettings,
+    pub(super) abort: &'a Shutdown,
+    pub(super) retries: &'a Counter,
+}
 
-    /// [`Sink::recover`] for several partitions with one listing of the store.
-    pub async fn recover_all(&mut self, partitions: impl IntoIterator<Item = u32>) -> Result<BTreeMap<u32, u64>, SinkError> {
-        let wanted: Vec<u32> = partitions.into_iter().collect();
-        if wanted.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        if self.stopped {
-            return Err(SinkError::Stopped);
-        }
-        // Writes under way must land first: the listing below has to see every object.
-        self.settle(0).await?;
-        match self.recover_listed(&wanted).await {
-            Ok(resumed) => Ok(resumed),
-            Err(error) => {
-                self.stopped = true;
-                Err(error)
-            }
-        }
-    }
+/// Where a recovered partition resumes, and the epoch this sink now writes it with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Resumed {
+    pub(super) offset: u64,
+    pub(super) epoch: u64,
+}
 
-    async fn recover_listed(&mut self, wanted: &[u32]) -> Result<BTreeMap<u32, u64>, SinkError> {
+/// Objects recovery removed, counted as they go (an error part-way keeps what was counted).
+#[derive(Debug, Default)]
+pub(super) struct Removed {
+    /// Data objects that do not count (void, past a hole, overlapping).
+    pub(super) dead: u64,
+    /// DLQ objects without their data object.
+    pub(super) orphans: u64,
+}
+
+impl Recovery<'_> {
+    /// Recovers `wanted` with one listing of the store (and a second one once the fences are
+    /// stored): takes each partition's next epoch, stores its fence, and removes what does not
+    /// count before anything new is written.
+    pub(super) async fn recover(&self, wanted: &[u32], removed: &mut Removed) -> Result<BTreeMap<u32, Resumed>, SinkError> {
         let mut ledgers = self.read_ledgers().await?;
         let mut resumed = BTreeMap::new();
-        let mut handled = std::collections::BTreeSet::new();
+        let mut handled = BTreeSet::new();
         for partition in wanted {
             let ledger = ledgers.remove(partition).unwrap_or_default();
             let epoch = self.take_epoch(*partition, &ledger).await?;
-            self.remove_dead(*partition, &ledger).await?;
+            self.remove_dead(*partition, &ledger, removed).await?;
             handled.extend(ledger.dead.iter().map(|((key, _), _)| key.clone()));
-            self.partitions.insert(*partition, PartitionState::resumed_at(ledger.resume, epoch));
             tracing::info!(partition, resume_offset = ledger.resume, epoch, source = %self.settings.source, "partition recovered from the store");
-            resumed.insert(*partition, ledger.resume);
+            resumed.insert(*partition, Resumed { offset: ledger.resume, epoch });
         }
         // A second listing, now that the fences are stored: a writer that lost a partition may
         // have stored an object after the first listing and checked for fences before ours
@@ -71,20 +75,19 @@ impl Sink {
         for partition in wanted {
             let mut late = ledgers.remove(partition).unwrap_or_default();
             late.dead.retain(|((key, _), why)| matches!(why, Dead::Void { .. }) && !handled.contains(key));
-            self.remove_dead(*partition, &late).await?;
+            self.remove_dead(*partition, &late, removed).await?;
         }
         Ok(resumed)
     }
 
     /// Where each partition of the source stands in the store (one past its chain), without
-    /// recovering it: `run` uses it so that a graceful stop of a resumed run still emits at least
-    /// what an earlier attempt of the same run stored.
-    pub async fn stored_positions(&mut self) -> Result<BTreeMap<u32, u64>, SinkError> {
+    /// recovering it.
+    pub(super) async fn stored_positions(&self) -> Result<BTreeMap<u32, u64>, SinkError> {
         Ok(self.read_ledgers().await?.into_iter().map(|(partition, ledger)| (partition, ledger.resume)).collect())
     }
 
     /// Every partition's ledger, from one listing of each root.
-    pub(super) async fn read_ledgers(&mut self) -> Result<BTreeMap<u32, Ledger>, SinkError> {
+    async fn read_ledgers(&self) -> Result<BTreeMap<u32, Ledger>, SinkError> {
         let data = self.list_parsed(ObjectKind::Data).await?;
         let dlq = self.list_parsed(ObjectKind::Dlq).await?;
         let fences = self.list_fences().await?;
@@ -95,16 +98,15 @@ impl Sink {
     /// A fence is created only where none exists, so two writers recovering at once (which the
     /// Kafka group rules out, and a second sink on the same store does not) cannot share one on
     /// a store that honours `If-None-Match`.
-    async fn take_epoch(&mut self, partition: u32, ledger: &Ledger) -> Result<u64, SinkError> {
+    async fn take_epoch(&self, partition: u32, ledger: &Ledger) -> Result<u64, SinkError> {
         for epoch in (ledger.max_epoch + 1..).take(EPOCH_ATTEMPTS) {
             let key = keys::fence_key(&self.settings.source, partition, epoch, ledger.resume);
             let body = Bytes::from(format!("{{\"epoch\":{epoch},\"start\":{}}}\n", ledger.resume));
-            let storage = &self.storage;
-            let created = retry::retry("create", &key, self.settings.retry, &self.abort, &self.metrics.store_retries, || {
-                storage.put_new(&key, body.clone())
-            })
-            .await
-            .map_err(|abandoned| SinkError::Abandoned { key: key.clone(), last_error: Box::new(abandoned.last_error) })?;
+            let storage = self.storage;
+            let created =
+                retry::retry("create", &key, self.settings.retry, self.abort, self.retries, || storage.put_new(&key, body.clone()))
+                    .await
+                    .map_err(|abandoned| SinkError::Abandoned { key: key.clone(), last_error: Box::new(abandoned.last_error) })?;
             if created {
                 return Ok(epoch);
             }
@@ -119,9 +121,9 @@ impl Sink {
     /// are read again, but a store written by an older netchaos may have a hole that a Kafka
     /// log, past its retention, can no longer fill, and those records must not be destroyed.
     /// Void objects (superseded by a newer epoch) and orphaned DLQ objects are deleted.
-    async fn remove_dead(&mut self, partition: u32, ledger: &Ledger) -> Result<(), SinkError> {
+    async fn remove_dead(&self, partition: u32, ledger: &Ledger, removed: &mut Removed) -> Result<(), SinkError> {
         for ((key, parsed), why) in &ledger.dead {
-            let storage = &self.storage;
+            let storage = self.storage;
             let policy = self.settings.retry;
             match why {
                 Dead::PastGap | Dead::Overlap => {
@@ -138,7 +140,7 @@ impl Sink {
                     // fits wherever that one did (s3s-fs, for one, caps key lengths).
                     let file = key.rsplit('/').next().unwrap_or(key);
                     let moved = format!("{}/source={}/{file}", keys::QUARANTINE_ROOT, parsed.source);
-                    retry::retry("copy", key, policy, &self.abort, &self.metrics.store_retries, || storage.copy(key, &moved))
+                    retry::retry("copy", key, policy, self.abort, self.retries, || storage.copy(key, &moved))
                         .await
                         .map_err(|abandoned| SinkError::Abandoned { key: key.clone(), last_error: Box::new(abandoned.last_error) })?;
                 }
@@ -146,34 +148,34 @@ impl Sink {
                     tracing::info!(key, partition, first = parsed.first, "deleting an object that does not count ({})", why.describe())
                 }
             }
-            retry::retry("delete", key, policy, &self.abort, &self.metrics.store_retries, || storage.delete(key))
+            retry::retry("delete", key, policy, self.abort, self.retries, || storage.delete(key))
                 .await
                 .map_err(|abandoned| SinkError::Abandoned { key: key.clone(), last_error: Box::new(abandoned.last_error) })?;
             match why {
-                Dead::OrphanDlq => self.stats.orphans_deleted += 1,
-                _ => self.stats.dead_deleted += 1,
+                Dead::OrphanDlq => removed.orphans += 1,
+                _ => removed.dead += 1,
             }
         }
         Ok(())
     }
 
     /// This source's fences.
-    async fn list_fences(&mut self) -> Result<Vec<Fence>, SinkError> {
+    async fn list_fences(&self) -> Result<Vec<Fence>, SinkError> {
         let prefix = keys::fence_prefix(&self.settings.source);
         let listing = self.list_prefix(&prefix).await?;
         Ok(listing.iter().filter_map(|(key, _)| keys::parse_fence_key(key)).collect())
     }
 
-    async fn list_prefix(&mut self, prefix: &str) -> Result<Vec<(String, u64)>, SinkError> {
-        let storage = &self.storage;
-        retry::retry("list", prefix, self.settings.retry, &self.abort, &self.metrics.store_retries, || storage.list(prefix))
+    async fn list_prefix(&self, prefix: &str) -> Result<Vec<(String, u64)>, SinkError> {
+        let storage = self.storage;
+        retry::retry("list", prefix, self.settings.retry, self.abort, self.retries, || storage.list(prefix))
             .await
             .map_err(|abandoned| SinkError::Abandoned { key: prefix.to_owned(), last_error: Box::new(abandoned.last_error) })
     }
 
     /// This source's objects of one kind, with their parsed keys; keys that do not parse are
     /// logged and ignored.
-    async fn list_parsed(&mut self, kind: ObjectKind) -> Result<Vec<(String, ParsedKey)>, SinkError> {
+    async fn list_parsed(&self, kind: ObjectKind) -> Result<Vec<(String, ParsedKey)>, SinkError> {
         let prefix = keys::source_prefix(kind, &self.settings.source);
         let listing = self.list_prefix(&prefix).await?;
         let mut parsed = Vec::with_capacity(listing.len());

@@ -1,6 +1,6 @@
 //! Store operations that fail are retried with exponential backoff until they succeed, the
-//! driver raises the [`AbortSignal`], or they have failed for [`RetryPolicy::give_up_after`];
-//! nothing is ever dropped to make progress.
+//! driver requests the sink's abort [`Shutdown`], or they have failed for
+//! [`RetryPolicy::give_up_after`]; nothing is ever dropped to make progress.
 //!
 //! Errors that no retry can fix are not retried at all ([`StorageError::permanent_cause`]): a
 //! local store
@@ -19,8 +19,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::runtime::Shutdown;
 use prometheus_client::metrics::counter::Counter;
-use tokio::sync::watch;
 
 use super::StorageError;
 
@@ -31,7 +31,7 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
     /// Give an operation up once it has been failing this long (measured from its first
-    /// failure); `None` retries until the store is back or the abort signal is raised.
+    /// failure); `None` retries until the store is back or the abort is requested.
     pub give_up_after: Option<Duration>,
 }
 
@@ -57,56 +57,21 @@ impl RetryPolicy {
     }
 }
 
-/// Makes the sink stop retrying a failing store: `netchaos sink --from FILE` raises it on the first
-/// Ctrl-C (nothing past the durable batches is committed, and a rerun resumes from the store);
-/// `run` and `sink --from -` retry until the store is back or a second Ctrl-C exits.
-///
-/// Built from a `watch` channel: retries stop once the value is `true`. A signal whose sender is
-/// dropped without raising it never fires.
-#[derive(Debug, Clone, Default)]
-pub struct AbortSignal(Option<watch::Receiver<bool>>);
-
-impl AbortSignal {
-    /// A signal that is never raised: retry until the store recovers.
-    pub fn never() -> Self {
-        AbortSignal(None)
-    }
-
-    pub fn from_watch(receiver: watch::Receiver<bool>) -> Self {
-        AbortSignal(Some(receiver))
-    }
-
-    pub fn is_raised(&self) -> bool {
-        self.0.as_ref().is_some_and(|receiver| *receiver.borrow())
-    }
-
-    /// Resolves once the signal is raised; never, if it cannot be.
-    async fn raised(&self) {
-        let Some(receiver) = &self.0 else {
-            return std::future::pending().await;
-        };
-        let mut receiver = receiver.clone();
-        if receiver.wait_for(|raised| *raised).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
 /// The operation was given up: it failed permanently, for longer than the policy allows, or
-/// while the abort signal was raised.
+/// while the abort was requested.
 #[derive(Debug)]
 pub(super) struct Abandoned {
     pub(super) last_error: StorageError,
 }
 
 /// Runs `attempt` until it succeeds, sleeping `policy`'s backoff between failures, until `abort`
-/// is raised, or until it has been failing for `policy.give_up_after`; an error that
+/// is requested, or until it has been failing for `policy.give_up_after`; an error that
 /// [`StorageError::permanent_cause`] names gives up at once. Counts every retry in `retries`.
 pub(super) async fn retry<T, Attempt, Fut>(
     operation: &str,
     key: &str,
     policy: RetryPolicy,
-    abort: &AbortSignal,
+    abort: &Shutdown,
     retries: &Counter,
     mut attempt: Attempt,
 ) -> Result<T, Abandoned>
@@ -121,7 +86,7 @@ where
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
-        if abort.is_raised() || error.permanent_cause().is_some() {
+        if abort.is_requested() || error.permanent_cause().is_some() {
             return Err(Abandoned { last_error: error });
         }
         let failing_for = first_failure.get_or_insert_with(tokio::time::Instant::now).elapsed();
@@ -138,7 +103,7 @@ where
         tracing::warn!(operation, key, error = %error, retry_in_ms = wait.as_millis() as u64, "store operation failed; retrying");
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            () = abort.raised() => return Err(Abandoned { last_error: error }),
+            () = abort.requested() => return Err(Abandoned { last_error: error }),
         }
         backoff = policy.next_backoff(backoff);
     }
@@ -159,7 +124,7 @@ mod tests {
         let attempts = Cell::new(0u32);
         let started = tokio::time::Instant::now();
         let retries = Counter::default();
-        let outcome = retry("write", "k", policy, &AbortSignal::never(), &retries, || {
+        let outcome = retry("write", "k", policy, &Shutdown::new(), &retries, || {
             attempts.set(attempts.get() + 1);
             let succeed = attempts.get() == 5;
             async move { if succeed { Ok(7) } else { Err(failure()) } }
@@ -173,14 +138,13 @@ mod tests {
 
     #[tokio::test]
     async fn gives_up_when_aborted() {
-        let (raise, receiver) = watch::channel(false);
-        let abort = AbortSignal::from_watch(receiver);
+        let abort = Shutdown::new();
         let retries = Counter::default();
         let policy = RetryPolicy { initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(2), give_up_after: None };
         let retrying = retry("write", "k", policy, &abort, &retries, || async { Err::<(), _>(failure()) });
         let raising = async {
             tokio::time::sleep(Duration::from_millis(40)).await;
-            raise.send_replace(true);
+            abort.request();
         };
         let (outcome, ()) = tokio::join!(retrying, raising);
         assert!(outcome.is_err());
@@ -188,12 +152,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_already_raised_signal_stops_after_one_attempt() {
-        let (_raise, receiver) = watch::channel(true);
+    async fn an_already_requested_abort_stops_after_one_attempt() {
+        let abort = Shutdown::new();
+        abort.request();
         let retries = Counter::default();
-        let outcome =
-            retry("write", "k", RetryPolicy::default(), &AbortSignal::from_watch(receiver), &retries, || async { Err::<(), _>(failure()) })
-                .await;
+        let outcome = retry("write", "k", RetryPolicy::default(), &abort, &retries, || async { Err::<(), _>(failure()) }).await;
         assert!(outcome.is_err());
         assert_eq!(retries.get(), 0);
     }
@@ -211,7 +174,7 @@ mod tests {
         };
         let started = tokio::time::Instant::now();
         let retries = Counter::default();
-        let outcome = retry("write", "k", policy, &AbortSignal::never(), &retries, || async { Err::<(), _>(failure()) }).await;
+        let outcome = retry("write", "k", policy, &Shutdown::new(), &retries, || async { Err::<(), _>(failure()) }).await;
         assert!(outcome.is_err());
         // The last wait is cut to end at the limit: the last attempt is made at 60 s, not later.
         assert_eq!(started.elapsed(), Duration::from_secs(60));
@@ -222,7 +185,7 @@ mod tests {
     async fn an_operation_that_recovers_before_the_limit_succeeds() {
         let policy = RetryPolicy { give_up_after: Some(Duration::from_secs(10)), ..RetryPolicy::default() };
         let attempts = Cell::new(0u32);
-        let outcome = retry("write", "k", policy, &AbortSignal::never(), &Counter::default(), || {
+        let outcome = retry("write", "k", policy, &Shutdown::new(), &Counter::default(), || {
             attempts.set(attempts.get() + 1);
             let succeed = attempts.get() == 4;
             async move { if succeed { Ok(()) } else { Err(failure()) } }
@@ -237,15 +200,11 @@ mod tests {
         for kind in [ErrorKind::ReadOnlyFilesystem, ErrorKind::PermissionDenied, ErrorKind::NotADirectory, ErrorKind::InvalidFilename] {
             let retries = Counter::default();
             let started = tokio::time::Instant::now();
-            let outcome = retry(
-                "write",
-                "k",
-                RetryPolicy { give_up_after: None, ..RetryPolicy::default() },
-                &AbortSignal::never(),
-                &retries,
-                || async { Err::<(), _>(io_failure(kind)) },
-            )
-            .await;
+            let outcome =
+                retry("write", "k", RetryPolicy { give_up_after: None, ..RetryPolicy::default() }, &Shutdown::new(), &retries, || async {
+                    Err::<(), _>(io_failure(kind))
+                })
+                .await;
             let abandoned = outcome.expect_err("given up");
             assert!(abandoned.last_error.permanent_cause().is_some(), "{kind:?}");
             assert_eq!((retries.get(), started.elapsed()), (0, Duration::ZERO), "{kind:?}");
@@ -264,12 +223,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_dropped_sender_never_aborts() {
-        let (raise, receiver) = watch::channel(false);
-        drop(raise);
-        let abort = AbortSignal::from_watch(receiver);
-        assert!(!abort.is_raised());
-        let waited = tokio::time::timeout(Duration::from_millis(20), abort.raised()).await;
-        assert!(waited.is_err());
+    async fn an_abort_nobody_requests_never_stops_the_retries() {
+        let policy = RetryPolicy { initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(2), give_up_after: None };
+        let retries = Counter::default();
+        let abort = Shutdown::new();
+        let retrying = retry("write", "k", policy, &abort, &retries, || async { Err::<(), _>(failure()) });
+        assert!(tokio::time::timeout(Duration::from_millis(40), retrying).await.is_err(), "still retrying");
+        assert!(retries.get() >= 3, "{}", retries.get());
     }
 }

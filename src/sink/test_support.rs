@@ -3,10 +3,10 @@
 
 use std::num::NonZeroU32;
 use std::sync::OnceLock;
-use std::sync::atomic::AtomicBool;
 
 use crate::chaos::{ChaosSettings, EpisodeSummary};
 use crate::generator::{self, Chunk, ChunkSink, GeneratorSettings, RunManifest};
+use crate::runtime::Shutdown;
 
 use super::Storage;
 use super::keys::{self, ObjectKind, ParsedKey};
@@ -59,7 +59,7 @@ pub(crate) fn generator_settings(seed: u64, workers: u32, count: u64) -> Generat
 /// Runs the real generator.
 pub(crate) fn generate(seed: u64, workers: u32, count: u64) -> Generated {
     let mut collected = CollectLines::default();
-    let report = generator::generate(&generator_settings(seed, workers, count), &mut collected, &AtomicBool::new(false));
+    let report = generator::generate(&generator_settings(seed, workers, count), &mut collected, &Shutdown::new());
     assert!(report.error.is_none(), "{:?}", report.error);
     Generated { lines: collected.0, manifest: report.manifest }
 }

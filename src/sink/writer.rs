@@ -4,7 +4,7 @@
 //! `SinkSettings::flushes_in_flight` of them); the sink applies the outcomes in flush order.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant as WallInstant};
 
 use bytes::Bytes;
@@ -12,12 +12,15 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
 use crate::records::Timestamp;
+use crate::runtime::Shutdown;
 
 use super::batch::Batch;
 use super::dlq::DeadLetterTopic;
 use super::failpoint::{self, Role};
+use super::in_flight::Registered;
 use super::keys::{self, ObjectKind};
-use super::retry::{self, AbortSignal};
+use super::retry;
+use super::stats::{FlushTrigger, SinkStats};
 use super::turn::{Turn, Waited};
 use super::{Compression, SinkError, SinkSettings, Storage, StorageError};
 
@@ -26,7 +29,7 @@ use super::{Compression, SinkError, SinkSettings, Storage, StorageError};
 pub(super) struct Writer {
     pub(super) storage: Storage,
     pub(super) settings: SinkSettings,
-    pub(super) abort: AbortSignal,
+    pub(super) abort: Shutdown,
     pub(super) dead_letters: Option<Arc<dyn DeadLetterTopic>>,
     /// Batches being split and compressed at once (each is held twice meanwhile): at most
     /// `flushes_in_flight + 1`, which the memory bound counts on.
@@ -66,6 +69,24 @@ pub(super) struct WriteReport {
     pub(super) dead_letters_published: u64,
     /// From the start of the write to its last object being durable.
     pub(super) elapsed: Duration,
+}
+
+impl WriteReport {
+    /// Adds a stored batch, flushed by `trigger`, to the sink's counters.
+    pub(super) fn count_into(self, stats: &mut SinkStats, trigger: FlushTrigger) {
+        stats.batches += 1;
+        stats.records_valid += self.valid;
+        stats.records_invalid += self.invalid;
+        for (reason, count) in self.reasons {
+            *stats.invalid_by_reason.entry(reason).or_default() += count;
+        }
+        stats.flushes.count(trigger);
+        stats.bytes_raw += self.bytes_raw;
+        stats.dead_letters_published += self.dead_letters_published;
+        for (latency, size) in self.uploads {
+            stats.count_upload(latency, size);
+        }
+    }
 }
 
 impl Writer {
@@ -241,84 +262,5 @@ async fn prepare_off_thread(
     match tokio::task::spawn_blocking(work).await {
         Ok(outcome) => outcome.map_err(SinkError::Compress),
         Err(join_error) => Err(SinkError::Task(join_error.to_string())),
-    }
-}
-
-/// Writes under way, per partition. A Kafka driver losing partitions waits here (in its
-/// rebalance callback, before the partitions can go to another member) until their writes are
-/// done, so that the next owner's recovery sees every object this sink will ever write for them.
-#[derive(Debug, Default)]
-pub struct WritesInFlight {
-    counts: Mutex<BTreeMap<u32, usize>>,
-    done: Condvar,
-}
-
-impl WritesInFlight {
-    pub(super) fn register(self: &Arc<Self>, partition: u32) -> Registered {
-        if let Ok(mut counts) = self.counts.lock() {
-            *counts.entry(partition).or_default() += 1;
-        }
-        Registered { writes: self.clone(), partition }
-    }
-
-    /// Blocks until no write of `partitions` is under way, or `limit` passes; false on timeout.
-    pub fn wait_idle(&self, partitions: &[u32], limit: Duration) -> bool {
-        let deadline = WallInstant::now() + limit;
-        let Ok(mut counts) = self.counts.lock() else { return false };
-        loop {
-            if partitions.iter().all(|partition| counts.get(partition).is_none_or(|count| *count == 0)) {
-                return true;
-            }
-            let left = deadline.saturating_duration_since(WallInstant::now());
-            if left.is_zero() {
-                return false;
-            }
-            counts = match self.done.wait_timeout(counts, left) {
-                Ok((counts, _)) => counts,
-                Err(_) => return false,
-            };
-        }
-    }
-}
-
-/// One write's registration; dropping it ends the write.
-pub(super) struct Registered {
-    writes: Arc<WritesInFlight>,
-    partition: u32,
-}
-
-impl Drop for Registered {
-    fn drop(&mut self) {
-        if let Ok(mut counts) = self.writes.counts.lock()
-            && let Some(count) = counts.get_mut(&self.partition)
-        {
-            *count = count.saturating_sub(1);
-        }
-        self.writes.done.notify_all();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn waiting_for_idle_partitions_ends_when_their_writes_do() {
-        let writes = Arc::new(WritesInFlight::default());
-        let first = writes.register(1);
-        let other = writes.register(2);
-        assert!(writes.wait_idle(&[3], Duration::ZERO), "no write of partition 3");
-        assert!(!writes.wait_idle(&[1], Duration::from_millis(20)), "partition 1 is still being written");
-        let waiter = {
-            let writes = writes.clone();
-            std::thread::spawn(move || writes.wait_idle(&[1], Duration::from_secs(10)))
-        };
-        std::thread::sleep(Duration::from_millis(20));
-        let released = WallInstant::now();
-        drop(first);
-        assert!(waiter.join().unwrap());
-        assert!(released.elapsed() < Duration::from_secs(5), "the end of the write woke the waiter");
-        drop(other);
-        assert!(writes.wait_idle(&[1, 2], Duration::ZERO));
     }
 }

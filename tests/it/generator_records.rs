@@ -42,7 +42,7 @@ fn same_seed_workers_count_and_start_time_give_identical_bytes_at_any_speed() {
     let base = settings(42, 3, 50_000, chaos(0.02, 0.02, 0.01, 0.02));
     let (fast, _) = run(&base);
     let mut slow_sink = MemorySink { delay: Some(std::time::Duration::from_micros(300)), ..MemorySink::default() };
-    let report = netchaos::generator::generate(&base, &mut slow_sink, &std::sync::atomic::AtomicBool::new(false));
+    let report = netchaos::generator::generate(&base, &mut slow_sink, &netchaos::runtime::Shutdown::new());
     assert!(report.error.is_none());
     assert_eq!(fast.data.len(), slow_sink.data.len());
     assert!(fast.data == slow_sink.data, "a slow consumer changed the output");

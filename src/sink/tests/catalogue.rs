@@ -48,8 +48,7 @@ async fn routes_each_bad_input_to_the_dlq_with_its_reason_and_keeps_valid_neighb
     input.extend_from_slice(&valid[catalogue.len()]);
     let (_directory, storage) = temp_storage();
     let mut sink = Sink::new(storage.clone(), settings(7, 1 << 30, Duration::from_secs(3600)));
-    let (_stop, shutdown) = watch::channel(false);
-    run_lines(tokio::io::BufReader::with_capacity(1000, input.as_slice()), &mut sink, shutdown).await.unwrap();
+    run_lines(tokio::io::BufReader::with_capacity(1000, input.as_slice()), &mut sink, &Shutdown::new()).await.unwrap();
 
     let data: Vec<Vec<u8>> = read_objects(&storage, ObjectKind::Data).await.iter().flat_map(|(_, body)| lines_of(body)).collect();
     assert_eq!(data, valid[..=catalogue.len()].to_vec(), "valid neighbours land byte for byte, in order");

@@ -14,7 +14,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::dlq::DlqEntry;
@@ -23,6 +22,7 @@ use super::test_support::{lines_of, read_objects, temp_storage, valid_flow, vali
 use super::*;
 use crate::records::MAX_RECORD_BYTES;
 use crate::records::Timestamp;
+use crate::runtime::Shutdown;
 
 fn settings(max_records: u64, max_bytes: usize, max_age: Duration) -> SinkSettings {
     SinkSettings {

@@ -137,9 +137,9 @@ async fn other_partitions_do_not_wait_for_a_held_one() {
 async fn a_failed_write_stores_nothing_after_it_and_the_restart_resumes_at_it() {
     let (directory, storage) = temp_storage();
     let messages = valid_messages(0, 40);
-    let (abort, aborted) = watch::channel(false);
+    let abort = Shutdown::new();
     let mut sink = Sink::new(storage.clone(), SinkSettings { flushes_in_flight: 3, ..settings(10, 1 << 30, Duration::from_secs(3600)) })
-        .with_abort(AbortSignal::from_watch(aborted));
+        .with_abort_on(abort.clone());
     for message in &messages[..10] {
         sink.push(message.clone()).await.unwrap();
     }
@@ -154,7 +154,7 @@ async fn a_failed_write_stores_nothing_after_it_and_the_restart_resumes_at_it() 
     }
     sink.flush_open().await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    abort.send_replace(true);
+    abort.request();
     assert!(sink.flush_all().await.is_err());
     std::fs::remove_file(&data).unwrap();
     std::fs::rename(directory.path().join("data-away"), &data).unwrap();

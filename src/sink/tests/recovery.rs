@@ -142,9 +142,8 @@ async fn a_failing_store_is_retried_until_it_recovers() {
 #[tokio::test]
 async fn an_abandoned_write_commits_nothing_and_a_restart_resumes_exactly() {
     let (directory, storage) = temp_storage();
-    let (raise, abort) = watch::channel(false);
-    let mut sink =
-        Sink::new(storage.clone(), settings(1_000, 1 << 30, Duration::from_secs(3600))).with_abort(AbortSignal::from_watch(abort));
+    let abort = Shutdown::new();
+    let mut sink = Sink::new(storage.clone(), settings(1_000, 1 << 30, Duration::from_secs(3600))).with_abort_on(abort.clone());
     let messages = mixed_messages(10);
     for message in &messages {
         sink.push(message.clone()).await.unwrap();
@@ -156,7 +155,7 @@ async fn an_abandoned_write_commits_nothing_and_a_restart_resumes_exactly() {
         (sink, outcome)
     });
     tokio::time::sleep(Duration::from_millis(30)).await;
-    raise.send_replace(true);
+    abort.request();
     let (mut sink, outcome) = flushing.await.unwrap();
     assert!(matches!(outcome, Err(SinkError::Abandoned { .. })), "{outcome:?}");
     assert_eq!(sink.committed()[&0], 0, "nothing was committed");
@@ -197,8 +196,7 @@ async fn with_caller_backpressure_a_failing_store_never_blocks_a_push_and_a_canc
     let (directory, storage) = temp_storage();
     let messages = mixed_messages(30);
     let limits = SinkSettings { flushes_in_flight: 1, ..settings(5, 1 << 30, Duration::from_secs(3600)) };
-    let mut sink = Sink::new(storage.clone(), limits);
-    sink.set_caller_backpressure();
+    let mut sink = Sink::new(storage.clone(), limits).with_caller_backpressure();
     sink.recover(0).await.unwrap();
     let blocker = break_data_directory(&directory);
     // Feed while there is room: two batches go to writes that keep failing, then there is none.

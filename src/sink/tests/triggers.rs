@@ -59,9 +59,10 @@ async fn an_idle_input_still_flushes_by_age_in_run_lines() {
     let (_directory, storage) = temp_storage();
     let mut sink = Sink::new(storage.clone(), settings(1_000, 1 << 30, Duration::from_millis(50)));
     let (mut writer, reader) = tokio::io::duplex(1 << 16);
-    let (stop, shutdown) = watch::channel(false);
+    let stop = Shutdown::new();
+    let shutdown = stop.clone();
     let driver = tokio::spawn(async move {
-        let outcome = run_lines(tokio::io::BufReader::new(reader), &mut sink, shutdown).await;
+        let outcome = run_lines(tokio::io::BufReader::new(reader), &mut sink, &shutdown).await;
         (sink, outcome)
     });
     for line in &valid_lines()[..2] {
@@ -76,7 +77,7 @@ async fn an_idle_input_still_flushes_by_age_in_run_lines() {
     })
     .await;
     assert!(waited.is_ok(), "the idle batch was never flushed");
-    stop.send_replace(true);
+    stop.request();
     let (sink, outcome) = driver.await.unwrap();
     outcome.unwrap();
     assert_eq!(sink.stats().flushes, FlushCounts { age: 1, ..FlushCounts::default() });

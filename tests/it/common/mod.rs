@@ -2,7 +2,6 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::num::NonZeroU32;
-use std::sync::atomic::AtomicBool;
 
 pub mod cli;
 pub mod dashboard;
@@ -12,6 +11,7 @@ pub mod reliability;
 
 use netchaos::chaos::{ChaosSettings, EpisodeSummary};
 use netchaos::generator::{Chunk, ChunkSink, GenerateReport, GeneratorSettings, generate};
+use netchaos::runtime::Shutdown;
 
 /// Keeps everything the generator emits.
 #[derive(Default)]
@@ -73,7 +73,7 @@ pub fn settings(seed: u64, workers: u32, count: u64, chaos: ChaosSettings) -> Ge
 
 pub fn run(settings: &GeneratorSettings) -> (MemorySink, GenerateReport) {
     let mut sink = MemorySink::default();
-    let report = generate(settings, &mut sink, &AtomicBool::new(false));
+    let report = generate(settings, &mut sink, &Shutdown::new());
     assert!(report.error.is_none(), "generation failed: {:?}", report.error);
     (sink, report)
 }
