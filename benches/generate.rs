@@ -7,8 +7,10 @@ use std::hint::black_box;
 use std::num::NonZeroU32;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use netchaos::chaos::data_exfiltration::EXFIL_BYTES;
 use netchaos::chaos::{ChaosSettings, EpisodeSummary};
 use netchaos::generator::{Chunk, ChunkSink, GeneratorSettings, generate};
+use netchaos::records::PerKind;
 use netchaos::runtime::Shutdown;
 
 const RECORDS: u64 = 200_000;
@@ -45,13 +47,7 @@ fn settings() -> GeneratorSettings {
         count: Some(RECORDS),
         duration: None,
         start_time_ms: 1_767_225_600_000,
-        chaos: ChaosSettings {
-            latency_spike_prob: 0.01,
-            port_scan_prob: 0.0,
-            data_exfil_prob: 0.005,
-            conn_reset_prob: 0.01,
-            exfil_bytes: 10_000_000,
-        },
+        chaos: ChaosSettings::new(PerKind::new([0.01, 0.0, 0.005, 0.01])).with(&EXFIL_BYTES, 10_000_000),
         firewall_ratio: 0.25,
     }
 }

@@ -8,8 +8,10 @@ use std::num::NonZeroU32;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use netchaos::chaos::data_exfiltration::EXFIL_BYTES;
 use netchaos::chaos::{ChaosSettings, EpisodeSummary};
 use netchaos::generator::{Chunk, ChunkSink, GeneratorSettings, generate};
+use netchaos::records::PerKind;
 use netchaos::runtime::Shutdown;
 use netchaos::sink::compression::Compression;
 use netchaos::sink::{Sink, SinkMessage, SinkSettings, Storage};
@@ -41,13 +43,7 @@ fn records() -> Vec<Bytes> {
         count: Some(RECORDS),
         duration: None,
         start_time_ms: 1_767_225_600_000,
-        chaos: ChaosSettings {
-            latency_spike_prob: 0.01,
-            port_scan_prob: 0.01,
-            data_exfil_prob: 0.005,
-            conn_reset_prob: 0.01,
-            exfil_bytes: 10_000_000,
-        },
+        chaos: ChaosSettings::new(PerKind::new([0.01, 0.01, 0.005, 0.01])).with(&EXFIL_BYTES, 10_000_000),
         firewall_ratio: 0.25,
     };
     let mut keep = Keep::default();

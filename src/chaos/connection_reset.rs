@@ -5,23 +5,44 @@
 //! firewall sessions with action `reset`, `session_end_reason` `tcp-rst-from-server` and, where the
 //! service speaks HTTP, a 502 / 503 / 504.
 
+use std::collections::VecDeque;
+
 use serde_json::json;
 
 use crate::network::baseline::Baseline;
 use crate::network::random::{LaneRng, between, chance, pick, weighted};
 use crate::network::session::{Outcome, Side};
 use crate::network::topology::Service;
-use crate::records::AppProto;
+use crate::records::{AnomalyKind, AppProto};
 
 use super::latency_spike::service_actors;
-use super::{Actors, Emission};
+use super::{Actors, ChaosSettings, Emission, Episode, KindSpec, Placement, ProbabilityFlag};
 
-pub(crate) const MEAN_RECORDS: f64 = 300.0;
+pub(super) static KIND: KindSpec = KindSpec {
+    kind: AnomalyKind::ConnectionReset,
+    short_name: "reset",
+    probability: ProbabilityFlag {
+        name: "conn_reset_prob",
+        flag: "conn-reset-prob",
+        env: "CONN_RESET_PROB",
+        default: "0.01",
+        help: "Expected fraction of records in connection-reset episodes",
+    },
+    parameters: &[],
+    mean_records: 300.0,
+    target_span_seconds: 20.0,
+    placement: Placement::TrafficLanes,
+    start,
+};
+
+fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, _settings: &ChaosSettings) -> Box<dyn Episode<'t> + 't> {
+    Box::new(ConnectionReset::start(rng, baseline))
+}
 
 #[derive(Debug)]
 pub struct ConnectionReset<'t> {
     service: &'t Service,
-    pub(crate) planned_records: u64,
+    planned_records: u64,
     actors: Actors,
 }
 
@@ -39,8 +60,25 @@ impl<'t> ConnectionReset<'t> {
         }
         ConnectionReset { service, planned_records: between(rng, 100, 500), actors: service_actors(baseline, service) }
     }
+}
 
-    pub fn next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>) -> Emission<'t> {
+impl<'t> Episode<'t> for ConnectionReset<'t> {
+    fn planned_records(&self) -> u64 {
+        self.planned_records
+    }
+
+    fn next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>, _time_ms: i64, out: &mut VecDeque<Emission<'t>>) {
+        out.push_back(self.next_record(rng, baseline));
+    }
+
+    fn describe(&self) -> (serde_json::Value, Actors) {
+        (json!({ "service": self.service.name, "planned_records": self.planned_records }), self.actors.clone())
+    }
+}
+
+impl<'t> ConnectionReset<'t> {
+    /// One torn-down connection, as a flow of the side that reset or as the firewall's session.
+    fn next_record(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>) -> Emission<'t> {
         let client = baseline.client_of(rng, self.service);
         let mut session = baseline.service_session(rng, self.service, client);
         session.outcome = Outcome::Reset;
@@ -64,9 +102,5 @@ impl<'t> ConnectionReset<'t> {
         }
         let side = if server_reset { Side::Response } else { Side::Request };
         Emission::Flow { session, side, prefer_destination: chance(rng, 0.5) }
-    }
-
-    pub fn describe(&self) -> (serde_json::Value, Actors) {
-        (json!({ "service": self.service.name, "planned_records": self.planned_records }), self.actors.clone())
     }
 }

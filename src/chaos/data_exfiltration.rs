@@ -6,6 +6,7 @@
 //! (`app_proto` dns, allowed, bytes sent ≫ bytes received). The outbound flows of a complete
 //! episode carry at least the configured byte count between them.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
 
 use serde_json::json;
@@ -14,11 +15,41 @@ use crate::network::baseline::{Baseline, ephemeral_port, normal_latency};
 use crate::network::random::{LaneRng, between, pick, unit};
 use crate::network::session::{Endpoint, Outcome, Session, Side};
 use crate::network::topology::{Host, Role};
-use crate::records::{AppProto, protocol};
+use crate::records::{AnomalyKind, AppProto, protocol};
 
-use super::{Actors, Emission};
+use super::{Actors, ChaosSettings, Emission, Episode, KindSpec, Parameter, ParameterUnit, Placement, ProbabilityFlag};
 
-pub(crate) const MEAN_RECORDS: f64 = 200.0;
+pub(super) static KIND: KindSpec = KindSpec {
+    kind: AnomalyKind::DataExfiltration,
+    short_name: "exfil",
+    probability: ProbabilityFlag {
+        name: "data_exfil_prob",
+        flag: "data-exfil-prob",
+        env: "DATA_EXFIL_PROB",
+        default: "0.005",
+        help: "Expected fraction of records in DNS-exfiltration episodes",
+    },
+    parameters: &[EXFIL_BYTES],
+    mean_records: 200.0,
+    target_span_seconds: 240.0,
+    placement: Placement::TrafficLanes,
+    start,
+};
+
+/// Bytes one episode sends out, at least (up to 1.5×).
+pub const EXFIL_BYTES: Parameter = Parameter {
+    name: "exfil_bytes",
+    flag: "exfil-bytes",
+    env: "EXFIL_BYTES",
+    default: 10_000_000,
+    default_text: "10MB",
+    unit: ParameterUnit::Bytes,
+    help: "Bytes one exfiltration episode sends out (`10MB`, `500MiB`, or a plain number)",
+};
+
+fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, settings: &ChaosSettings) -> Box<dyn Episode<'t> + 't> {
+    Box::new(DataExfiltration::start(rng, baseline, settings.parameter(&EXFIL_BYTES)))
+}
 
 #[derive(Debug)]
 pub struct DataExfiltration<'t> {
@@ -49,13 +80,40 @@ impl<'t> DataExfiltration<'t> {
             bytes_sent: 0,
         }
     }
+}
 
+impl<'t> Episode<'t> for DataExfiltration<'t> {
     /// Two outbound flows, one reply flow and one firewall record per cycle of four.
-    pub fn planned_records(&self) -> u64 {
+    fn planned_records(&self) -> u64 {
         self.outbound_flows * 2
     }
 
-    pub fn next(&mut self, rng: &mut LaneRng) -> Emission<'t> {
+    fn next(&mut self, rng: &mut LaneRng, _baseline: &Baseline<'t>, _time_ms: i64, out: &mut VecDeque<Emission<'t>>) {
+        out.push_back(self.next_record(rng));
+    }
+
+    fn describe(&self) -> (serde_json::Value, Actors) {
+        let parameters = json!({
+            "protocol": "udp",
+            "port": 53,
+            "planned_bytes": self.planned_bytes,
+            "bytes_sent": self.bytes_sent,
+            "bytes_per_flow": self.bytes_per_flow,
+            "outbound_flows": self.outbound_flows,
+        });
+        let actors = Actors {
+            sources: vec![IpAddr::V4(self.host.address)],
+            targets: vec![IpAddr::V4(self.resolver)],
+            ports: vec![53],
+            service: None,
+        };
+        (parameters, actors)
+    }
+}
+
+impl<'t> DataExfiltration<'t> {
+    /// The next record of the cycle of four.
+    fn next_record(&mut self, rng: &mut LaneRng) -> Emission<'t> {
         let role = self.emitted % 4;
         if role < 2 {
             // Tunnelling tools spread their queries over source ports: a new 5-tuple per flow.
@@ -92,23 +150,5 @@ impl<'t> DataExfiltration<'t> {
             2 => Emission::Flow { session, side: Side::Response, prefer_destination: false },
             _ => Emission::Firewall(session),
         }
-    }
-
-    pub fn describe(&self) -> (serde_json::Value, Actors) {
-        let parameters = json!({
-            "protocol": "udp",
-            "port": 53,
-            "planned_bytes": self.planned_bytes,
-            "bytes_sent": self.bytes_sent,
-            "bytes_per_flow": self.bytes_per_flow,
-            "outbound_flows": self.outbound_flows,
-        });
-        let actors = Actors {
-            sources: vec![IpAddr::V4(self.host.address)],
-            targets: vec![IpAddr::V4(self.resolver)],
-            ports: vec![53],
-            service: None,
-        };
-        (parameters, actors)
     }
 }

@@ -13,18 +13,37 @@ use serde_json::json;
 use crate::network::baseline::Baseline;
 use crate::network::random::{LaneRng, between, chance, weighted};
 use crate::network::topology::Service;
-use crate::records::AppProto;
+use crate::records::{AnomalyKind, AppProto};
 
-use super::{Actors, Emission};
+use super::{Actors, ChaosSettings, Emission, Episode, KindSpec, Placement, ProbabilityFlag};
 
-pub(crate) const MEAN_RECORDS: f64 = 300.0;
+pub(super) static KIND: KindSpec = KindSpec {
+    kind: AnomalyKind::LatencySpike,
+    short_name: "latency",
+    probability: ProbabilityFlag {
+        name: "latency_spike_prob",
+        flag: "latency-spike-prob",
+        env: "LATENCY_SPIKE_PROB",
+        default: "0.01",
+        help: "Expected fraction of records in latency-spike episodes",
+    },
+    parameters: &[],
+    mean_records: 300.0,
+    target_span_seconds: 90.0,
+    placement: Placement::TrafficLanes,
+    start,
+};
+
+fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, _settings: &ChaosSettings) -> Box<dyn Episode<'t> + 't> {
+    Box::new(LatencySpike::start(rng, baseline))
+}
 
 #[derive(Debug)]
 pub struct LatencySpike<'t> {
     service: &'t Service,
     latency_floor_ms: u32,
     latency_peak_ms: u32,
-    pub(crate) planned_records: u64,
+    planned_records: u64,
     actors: Actors,
 }
 
@@ -42,10 +61,16 @@ impl<'t> LatencySpike<'t> {
             actors: service_actors(baseline, service),
         }
     }
+}
+
+impl<'t> Episode<'t> for LatencySpike<'t> {
+    fn planned_records(&self) -> u64 {
+        self.planned_records
+    }
 
     /// One slow conversation with the service, written whole (flows both ways at each of our
     /// ENIs, and the firewall's record for some), every record with the spiked latency.
-    pub fn next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>, out: &mut VecDeque<Emission<'t>>) {
+    fn next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>, _time_ms: i64, out: &mut VecDeque<Emission<'t>>) {
         let client = baseline.client_of(rng, self.service);
         let mut session = baseline.service_session(rng, self.service, client);
         session.latency_ms = between(rng, u64::from(self.latency_floor_ms), u64::from(self.latency_peak_ms)) as u32;
@@ -57,7 +82,7 @@ impl<'t> LatencySpike<'t> {
         Emission::conversation(session, logged_by_firewall, out);
     }
 
-    pub fn describe(&self) -> (serde_json::Value, Actors) {
+    fn describe(&self) -> (serde_json::Value, Actors) {
         let parameters = json!({
             "service": self.service.name,
             "latency_floor_ms": self.latency_floor_ms,

@@ -8,6 +8,7 @@
 //! an RST), as the record right after the flow. The scanner is an internet address or, one time in three, a compromised
 //! internal host (lateral movement).
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use serde_json::json;
@@ -16,11 +17,30 @@ use crate::network::baseline::{Baseline, ephemeral_port, normal_latency};
 use crate::network::random::{LaneRng, between, chance, pick, unit};
 use crate::network::session::{Endpoint, Outcome, Session, Side};
 use crate::network::topology::Host;
-use crate::records::{AppProto, protocol};
+use crate::records::{AnomalyKind, AppProto, protocol};
 
-use super::{Actors, Emission};
+use super::{Actors, ChaosSettings, Emission, Episode, KindSpec, Placement, ProbabilityFlag};
 
-pub(crate) const MEAN_RECORDS: f64 = 700.0;
+pub(super) static KIND: KindSpec = KindSpec {
+    kind: AnomalyKind::PortScan,
+    short_name: "scan",
+    probability: ProbabilityFlag {
+        name: "port_scan_prob",
+        flag: "port-scan-prob",
+        env: "PORT_SCAN_PROB",
+        default: "0.01",
+        help: "Expected fraction of records in port-scan episodes",
+    },
+    parameters: &[],
+    mean_records: 700.0,
+    target_span_seconds: 10.0,
+    placement: Placement::DedicatedLane,
+    start,
+};
+
+fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, _settings: &ChaosSettings) -> Box<dyn Episode<'t> + 't> {
+    Box::new(PortScan::start(rng, baseline))
+}
 
 #[derive(Debug)]
 pub struct PortScan<'t> {
@@ -30,7 +50,7 @@ pub struct PortScan<'t> {
     first_port: u16,
     port_count: u64,
     /// Probe rate of the scanning tool, ports per second.
-    pub ports_per_second: f64,
+    ports_per_second: f64,
     next_index: u64,
     /// The firewall's view of the last probe, written as the next record.
     pending_firewall: Option<Session<'t>>,
@@ -62,18 +82,48 @@ impl<'t> PortScan<'t> {
             pending_firewall: None,
         }
     }
+}
 
+impl<'t> Episode<'t> for PortScan<'t> {
     /// One flow per port, plus the firewall records (about a quarter more).
-    pub fn planned_records(&self) -> u64 {
+    fn planned_records(&self) -> u64 {
         self.port_count + self.port_count / 4
     }
 
-    /// Every port probed and its firewall record, if any, written.
-    pub fn is_done(&self) -> bool {
+    fn next(&mut self, rng: &mut LaneRng, _baseline: &Baseline<'t>, _time_ms: i64, out: &mut VecDeque<Emission<'t>>) {
+        out.push_back(self.next_record(rng));
+    }
+
+    /// Every port probed and its firewall record, if any, written (however many records that took).
+    fn is_planned_out(&self, _emitted: u64) -> bool {
         self.next_index >= self.port_count && self.pending_firewall.is_none()
     }
 
-    pub fn next(&mut self, rng: &mut LaneRng, _baseline: &Baseline<'t>) -> Emission<'t> {
+    fn describe(&self) -> (serde_json::Value, Actors) {
+        let last_port = u64::from(self.first_port) + self.next_index.max(1) - 1;
+        let parameters = json!({
+            "first_port": self.first_port,
+            "last_port": last_port,
+            "planned_ports": self.port_count,
+            "ports_per_second": self.ports_per_second,
+        });
+        let actors = Actors {
+            sources: vec![IpAddr::V4(self.scanner.address())],
+            targets: vec![IpAddr::V4(self.target.address)],
+            ports: vec![self.first_port, last_port as u16],
+            service: None,
+        };
+        (parameters, actors)
+    }
+
+    fn records_per_second(&self) -> Option<f64> {
+        Some(self.ports_per_second)
+    }
+}
+
+impl<'t> PortScan<'t> {
+    /// The firewall's record of the last probe if it logged one, else the next port's probe.
+    fn next_record(&mut self, rng: &mut LaneRng) -> Emission<'t> {
         if let Some(session) = self.pending_firewall.take() {
             return Emission::Firewall(session);
         }
@@ -110,22 +160,5 @@ impl<'t> PortScan<'t> {
             self.pending_firewall = Some(session.clone());
         }
         Emission::Flow { session, side: Side::Request, prefer_destination: true }
-    }
-
-    pub fn describe(&self) -> (serde_json::Value, Actors) {
-        let last_port = u64::from(self.first_port) + self.next_index.max(1) - 1;
-        let parameters = json!({
-            "first_port": self.first_port,
-            "last_port": last_port,
-            "planned_ports": self.port_count,
-            "ports_per_second": self.ports_per_second,
-        });
-        let actors = Actors {
-            sources: vec![IpAddr::V4(self.scanner.address())],
-            targets: vec![IpAddr::V4(self.target.address)],
-            ports: vec![self.first_port, last_port as u16],
-            service: None,
-        };
-        (parameters, actors)
     }
 }

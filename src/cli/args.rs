@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::chaos::ChaosSettings;
 use crate::generator::GeneratorSettings;
 use crate::records::Timestamp;
 
 use super::UsageError;
+use super::chaos_args::ChaosArgs;
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct GeneratorArgs {
@@ -47,25 +47,9 @@ pub(crate) struct GeneratorArgs {
     #[arg(long, env = "NETCHAOS_START_TIME", value_parser = parse_start_time)]
     pub(crate) start_time: Option<Timestamp>,
 
-    /// Expected fraction of records in latency-spike episodes.
-    #[arg(long, env = "LATENCY_SPIKE_PROB", default_value = "0.01", value_parser = parse_probability, allow_negative_numbers = true)]
-    pub(crate) latency_spike_prob: f64,
-
-    /// Expected fraction of records in port-scan episodes.
-    #[arg(long, env = "PORT_SCAN_PROB", default_value = "0.01", value_parser = parse_probability, allow_negative_numbers = true)]
-    pub(crate) port_scan_prob: f64,
-
-    /// Expected fraction of records in DNS-exfiltration episodes.
-    #[arg(long, env = "DATA_EXFIL_PROB", default_value = "0.005", value_parser = parse_probability, allow_negative_numbers = true)]
-    pub(crate) data_exfil_prob: f64,
-
-    /// Expected fraction of records in connection-reset episodes.
-    #[arg(long, env = "CONN_RESET_PROB", default_value = "0.01", value_parser = parse_probability, allow_negative_numbers = true)]
-    pub(crate) conn_reset_prob: f64,
-
-    /// Bytes one exfiltration episode sends out (`10MB`, `500MiB`, or a plain number).
-    #[arg(long, env = "EXFIL_BYTES", default_value = "10MB", value_parser = parse_bytes)]
-    pub(crate) exfil_bytes: u64,
+    /// Each anomaly kind's `--…-prob` and parameters (`--exfil-bytes`), from the kinds' specs.
+    #[command(flatten)]
+    pub(crate) chaos: ChaosArgs,
 
     /// Share of normal conversations the firewall also logs (every conversation has its flow
     /// records: each direction at each of our interfaces it touches).
@@ -75,22 +59,7 @@ pub(crate) struct GeneratorArgs {
 
 impl GeneratorArgs {
     pub(crate) fn resolve(&self) -> Result<GeneratorSettings, UsageError> {
-        let chaos = ChaosSettings {
-            latency_spike_prob: self.latency_spike_prob,
-            port_scan_prob: self.port_scan_prob,
-            data_exfil_prob: self.data_exfil_prob,
-            conn_reset_prob: self.conn_reset_prob,
-            exfil_bytes: self.exfil_bytes,
-        };
-        let total = chaos.total();
-        if total > 1.0 + 1e-9 {
-            return Err(UsageError(format!(
-                "the anomaly probabilities sum to {total}, more than 1: lower --latency-spike-prob, --port-scan-prob, --data-exfil-prob or --conn-reset-prob"
-            )));
-        }
-        if self.exfil_bytes == 0 {
-            return Err(UsageError("--exfil-bytes must be more than 0".into()));
-        }
+        let chaos = self.chaos.resolve()?;
         if self.duration.is_some_and(|duration| duration.is_zero()) {
             return Err(UsageError("--duration must be longer than 0s".into()));
         }

@@ -12,6 +12,7 @@
 //! fails, end the process quietly with [`EXIT_BROKEN_PIPE`] instead of a panic message and 101.
 
 mod args;
+mod chaos_args;
 mod generate;
 mod kafka_args;
 mod metrics_args;

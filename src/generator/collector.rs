@@ -8,6 +8,7 @@
 use std::sync::mpsc::Receiver;
 
 use crate::chaos::EpisodeSummary;
+use crate::records::{PerKind, PerLabel};
 use crate::runtime::Shutdown;
 
 use super::Chunk;
@@ -31,10 +32,9 @@ pub struct Tally {
     /// Records accepted by the output, per lane (indexed like the schedule's lanes).
     pub lane_records: Vec<u64>,
     pub by_event_type: [u64; 2],
-    /// Index 0 normal, then `AnomalyKind::index() + 1`.
-    pub by_label: [u64; 5],
-    /// Episodes per kind (`AnomalyKind::index()`), complete or cut short.
-    pub episodes: [u64; 4],
+    pub by_label: PerLabel<u64>,
+    /// Episodes per kind, complete or cut short.
+    pub episodes: PerKind<u64>,
     pub bytes: u64,
 }
 
@@ -83,13 +83,11 @@ fn accept(sink: &mut dyn ChunkSink, mut chunk: Chunk, lane: usize, tally: &mut T
         for (total, add) in tally.by_event_type.iter_mut().zip(by_event_type) {
             *total += add;
         }
-        for (total, add) in tally.by_label.iter_mut().zip(by_label) {
-            *total += add;
-        }
+        tally.by_label.add(&by_label);
     }
     for episode in &episodes {
         sink.write_episode(episode)?;
-        tally.episodes[episode.kind.index()] += 1;
+        tally.episodes[episode.kind] += 1;
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
 use crate::chaos::{ActiveEpisode, ChaosSettings, Emission, EpisodeScheduler, EpisodeSummary, start_episode};
-use crate::records::{AnomalyKind, EventId, Label, Record};
+use crate::records::{AnomalyKind, EventId, Label, PerKind, Record};
 use crate::runtime::Shutdown;
 
 use super::Chunk;
@@ -53,18 +53,18 @@ struct Lane<'s> {
     pending: VecDeque<Emission<'s>>,
     /// The episode of each kind that wrote the last record of its kind: a record from another
     /// one starts an episode (for the episodes-started metric).
-    last_episode: [Option<Rc<str>>; 4],
+    last_episode: PerKind<Option<Rc<str>>>,
 }
 
 /// Runs one lane to completion (count reached, stop flag raised, or collector gone).
 pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, output: SyncSender<Chunk>) {
-    let traffic_share = 1.0 - shared.chaos.port_scan_prob;
+    let traffic_share = 1.0 - shared.chaos.probability[AnomalyKind::PortScan];
     let mut lane = Lane {
         shared,
         plan,
         rng,
         baseline: Baseline::new(shared.topology),
-        scheduler: EpisodeScheduler::new(shared.chaos, traffic_share, plan.lane_rate(), shared.run_id, plan.worker),
+        scheduler: EpisodeScheduler::new(shared.chaos.clone(), traffic_share, plan.lane_rate(), shared.run_id, plan.worker),
         scan: None,
         scan_number: 0,
         sessions: 0,
@@ -124,9 +124,9 @@ impl<'s> Lane<'s> {
             }
         };
         if let (Some(kind), Some(id)) = (kind, &episode_id) {
-            let last = &mut self.last_episode[kind.index()];
+            let last = &mut self.last_episode[kind];
             if !last.as_ref().is_some_and(|last| Rc::ptr_eq(last, id)) {
-                chunk.episodes_started[kind.index()] += 1;
+                chunk.episodes_started[kind] += 1;
                 *last = Some(id.clone());
             }
         }
@@ -181,10 +181,7 @@ impl<'s> Lane<'s> {
                 self.scan.insert(episode)
             }
         };
-        let ports_per_second = match &episode.shape {
-            crate::chaos::Shape::PortScan(scan) => scan.ports_per_second.max(lane_rate),
-            _ => lane_rate,
-        };
+        let ports_per_second = episode.shape.records_per_second().map_or(lane_rate, |rate| rate.max(lane_rate));
         let start_ms = if episode.emitted == 0 { schedule_ms } else { episode.first_ms };
         let time_ms = start_ms + (episode.emitted as f64 * 1000.0 / ports_per_second) as i64;
         let emission = episode.emit(&mut self.rng, &self.baseline, time_ms);

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::records::{AnomalyKind, EventType, Timestamp};
+use crate::chaos::ChaosSettings;
+use crate::records::{EventType, Timestamp};
 
 use super::GeneratorSettings;
 use super::collector::Tally;
@@ -24,11 +25,9 @@ pub struct ManifestSettings {
     pub duration_ms: Option<u64>,
     /// t0 of the logical schedule.
     pub start_time: Timestamp,
-    pub latency_spike_prob: f64,
-    pub port_scan_prob: f64,
-    pub data_exfil_prob: f64,
-    pub conn_reset_prob: f64,
-    pub exfil_bytes: u64,
+    /// Each kind's `…_prob`, then each kind's parameters (`exfil_bytes`).
+    #[serde(flatten)]
+    pub chaos: ChaosSettings,
     pub firewall_ratio: f64,
 }
 
@@ -112,12 +111,8 @@ impl RunManifest {
                 records: *records,
             })
             .collect();
-        let mut by_label = BTreeMap::from([("normal".to_owned(), tally.by_label[0])]);
-        let mut episodes = BTreeMap::new();
-        for kind in AnomalyKind::ALL {
-            by_label.insert(kind.as_str().to_owned(), tally.by_label[kind.index() + 1]);
-            episodes.insert(kind.as_str().to_owned(), tally.episodes[kind.index()]);
-        }
+        let by_label = tally.by_label.iter().map(|(label, count)| (label.to_owned(), *count)).collect();
+        let episodes = tally.episodes.iter().map(|(kind, count)| (kind.as_str().to_owned(), *count)).collect();
         RunManifest {
             netchaos_version: env!("CARGO_PKG_VERSION").to_owned(),
             run_id: settings.run_id(),
@@ -132,11 +127,7 @@ impl RunManifest {
                 count: settings.count,
                 duration_ms: settings.duration.map(|duration| duration.as_millis() as u64),
                 start_time: Timestamp::from_unix_millis(settings.start_time_ms),
-                latency_spike_prob: settings.chaos.latency_spike_prob,
-                port_scan_prob: settings.chaos.port_scan_prob,
-                data_exfil_prob: settings.chaos.data_exfil_prob,
-                conn_reset_prob: settings.chaos.conn_reset_prob,
-                exfil_bytes: settings.chaos.exfil_bytes,
+                chaos: settings.chaos.clone(),
                 firewall_ratio: settings.firewall_ratio,
             },
             event_ids: "lane w emitted `<run_id>-<w>-<seq>` for every seq in 0..lanes[w].records".to_owned(),

@@ -36,11 +36,11 @@ impl ChunkSink for MeteredOutput<'_> {
         for (counter, count) in metrics.generated.iter().zip(chunk.by_event_type) {
             counter.inc_by(count);
         }
-        for (counter, count) in metrics.anomalies.iter().zip(&chunk.by_label[1..]) {
+        for (counter, count) in metrics.anomalies.iter().zip(chunk.by_label.kinds.values()) {
             counter.inc_by(*count);
         }
-        for (counter, count) in metrics.episodes_started.iter().zip(chunk.episodes_started) {
-            counter.inc_by(count);
+        for (counter, count) in metrics.episodes_started.iter().zip(chunk.episodes_started.values()) {
+            counter.inc_by(*count);
         }
         metrics.bytes.inc_by(chunk.data.len() as u64);
         let by_event_type = chunk.by_event_type;
@@ -69,6 +69,7 @@ mod tests {
     use prometheus_client::metrics::counter::Counter;
 
     use super::*;
+    use crate::records::{PerKind, PerLabel};
 
     /// An output that takes every other chunk.
     #[derive(Default)]
@@ -101,8 +102,8 @@ mod tests {
             records: 5,
             data: vec![b'x'; 100],
             by_event_type: [3, 2],
-            by_label: [1, 1, 0, 3, 0],
-            episodes_started: [0, 0, 1, 0],
+            by_label: PerLabel { normal: 1, kinds: PerKind::new([1, 0, 3, 0]) },
+            episodes_started: PerKind::new([0, 0, 1, 0]),
             ..Chunk::default()
         };
         output.write_chunk(chunk()).unwrap();

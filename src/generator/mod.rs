@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::chaos::{ChaosSettings, EpisodeSummary};
 use crate::network::random;
-use crate::records::{AnomalyKind, Record, Timestamp};
+use crate::records::{AnomalyKind, PerKind, PerLabel, Record, Timestamp};
 use crate::runtime::Shutdown;
 
 pub use collector::{ChunkSink, Tally};
@@ -70,7 +70,7 @@ impl GeneratorSettings {
     }
 
     pub fn schedule(&self) -> Schedule {
-        Schedule::new(self.eps, self.workers.get(), self.effective_count(), self.chaos.port_scan_prob)
+        Schedule::new(self.eps, self.workers.get(), self.effective_count(), self.chaos.probability[AnomalyKind::PortScan])
     }
 }
 
@@ -85,10 +85,10 @@ pub struct Chunk {
     /// JSON lines, each ending in `\n`.
     pub data: Vec<u8>,
     pub by_event_type: [u64; 2],
-    /// Index 0 normal, then `AnomalyKind::index() + 1`.
-    pub by_label: [u64; 5],
-    /// Episodes whose first record is in this chunk, per `AnomalyKind::index()`.
-    pub episodes_started: [u64; 4],
+    /// Records per label.
+    pub by_label: PerLabel<u64>,
+    /// Episodes whose first record is in this chunk.
+    pub episodes_started: PerKind<u64>,
     /// Episodes that ended in this chunk (or, in a lane's last chunk, that were cut short).
     pub episodes: Vec<EpisodeSummary>,
 }
@@ -104,7 +104,7 @@ impl Chunk {
         self.data.push(b'\n');
         self.records += 1;
         self.by_event_type[record.event_type().index()] += 1;
-        self.by_label[kind.map_or(0, |kind| kind.index() + 1)] += 1;
+        self.by_label[kind] += 1;
     }
 
     /// The JSON lines of this chunk, without their newlines.
@@ -141,7 +141,7 @@ pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &S
     let shared = LaneShared {
         topology: &topology,
         run_id: &run_id,
-        chaos: settings.chaos,
+        chaos: settings.chaos.clone(),
         firewall_ratio: settings.firewall_ratio,
         start_ms: settings.start_time_ms,
         schedule: &schedule,

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use encode::write_record;
 pub use event_id::{EventId, RUN_ID_LEN};
 pub use firewall::{AppProto, Firewall, FirewallAction, FirewallDirection, FirewallTag, SessionEndReason, TransportProtocol};
-pub use label::{AnomalyKind, Label};
+pub use label::{AnomalyKind, Label, PerKind, PerLabel};
 pub use schema::json_schema;
 pub use timestamp::{Timestamp, TimestampError};
 pub use validate::{MAX_RECORD_BYTES, RejectReason, Rejection, validate, validate_record};

@@ -4,8 +4,10 @@
 use std::num::NonZeroU32;
 use std::sync::OnceLock;
 
+use crate::chaos::data_exfiltration::EXFIL_BYTES;
 use crate::chaos::{ChaosSettings, EpisodeSummary};
 use crate::generator::{self, Chunk, ChunkSink, GeneratorSettings, RunManifest};
+use crate::records::PerKind;
 use crate::runtime::Shutdown;
 
 use super::Storage;
@@ -45,13 +47,7 @@ pub(crate) fn generator_settings(seed: u64, workers: u32, count: u64) -> Generat
         count: Some(count),
         duration: None,
         start_time_ms: 1_780_000_000_000,
-        chaos: ChaosSettings {
-            latency_spike_prob: 0.05,
-            port_scan_prob: 0.05,
-            data_exfil_prob: 0.02,
-            conn_reset_prob: 0.03,
-            exfil_bytes: 200_000,
-        },
+        chaos: ChaosSettings::new(PerKind::new([0.05, 0.05, 0.02, 0.03])).with(&EXFIL_BYTES, 200_000),
         firewall_ratio: 0.3,
     }
 }

@@ -69,6 +69,7 @@ pub fn messages(chunk: Chunk) -> impl Iterator<Item = SinkMessage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::PerLabel;
 
     #[test]
     fn messages_slice_lines_with_lane_offsets() {
@@ -86,7 +87,13 @@ mod tests {
         let (mut producer, mut receiver) = bounded(1);
         let sender = std::thread::spawn(move || {
             for index in 0..5u64 {
-                let chunk = Chunk { records: 1, first_seq: index, data: b"{}\n".to_vec(), by_label: [1, 0, 0, 0, 0], ..Chunk::default() };
+                let chunk = Chunk {
+                    records: 1,
+                    first_seq: index,
+                    data: b"{}\n".to_vec(),
+                    by_label: PerLabel { normal: 1, ..PerLabel::default() },
+                    ..Chunk::default()
+                };
                 producer.write_chunk(chunk).expect("queue open");
             }
         });

@@ -11,7 +11,9 @@ use crate::sink::keys::ObjectKind;
 use super::counts::{self, ExpectedCounts, UNKNOWN};
 use super::expected::{ExpectedIds, Mark, run_id_text};
 use super::report::{self, Acceptance, DamagedObject, Failure, KindCounts, LaneLoss, VerifyReport};
-use super::scan::{Found, LABEL_NAMES, TYPE_NAMES};
+use crate::records::PerLabel;
+
+use super::scan::{Found, LabelSlot, TYPE_NAMES};
 
 /// Ids an object's reader collects before it takes the lock and marks them.
 pub(super) const CHUNK_IDS: usize = 4096;
@@ -22,7 +24,9 @@ pub(super) struct Audit {
     report: VerifyReport,
     expected: ExpectedIds,
     by_event_type: [KindCounts; TYPE_NAMES.len()],
-    by_label: [KindCounts; LABEL_NAMES.len()],
+    by_label: PerLabel<KindCounts>,
+    /// Lines whose label could not be read, or names a kind this version does not know.
+    unknown_label: KindCounts,
 }
 
 /// Locks the tally; a reader that panicked while holding it left counts that are still counts.
@@ -33,7 +37,7 @@ pub(super) fn lock(audit: &Mutex<Audit>) -> MutexGuard<'_, Audit> {
 impl Audit {
     pub(super) fn new(expected: ExpectedIds, manifests: usize) -> Self {
         let report = VerifyReport { manifests, runs: expected.runs(), ..VerifyReport::default() };
-        Audit { report, expected, by_event_type: Default::default(), by_label: Default::default() }
+        Audit { report, expected, by_event_type: Default::default(), by_label: Default::default(), unknown_label: Default::default() }
     }
 
     /// An object read to its end.
@@ -60,7 +64,11 @@ impl Audit {
                 continue;
             };
             let mark = self.expected.mark(found.run, found.worker, found.seq);
-            let (type_counts, label_counts) = (&mut self.by_event_type[found.event_type], &mut self.by_label[found.label]);
+            let label_counts = match found.label {
+                LabelSlot::Known(kind) => &mut self.by_label[kind],
+                LabelSlot::Unknown => &mut self.unknown_label,
+            };
+            let type_counts = &mut self.by_event_type[found.event_type];
             match (mark, kind) {
                 (Mark::First, ObjectKind::Data) => {
                     report.landed += 1;
@@ -90,8 +98,9 @@ impl Audit {
     pub(super) fn finish(self, expected_counts: &ExpectedCounts, accept: Acceptance) -> VerifyReport {
         let mut report = self.report;
         report.accepted = accept;
-        report.by_event_type = breakdown(&TYPE_NAMES, self.by_event_type, &expected_counts.by_event_type);
-        report.by_label = breakdown(&LABEL_NAMES, self.by_label, &expected_counts.by_label);
+        report.by_event_type = breakdown(TYPE_NAMES.into_iter().zip(self.by_event_type), &expected_counts.by_event_type);
+        let labels = self.by_label.iter().map(|(name, counts)| (name, *counts)).chain([(UNKNOWN, self.unknown_label)]);
+        report.by_label = breakdown(labels, &expected_counts.by_label);
         for (run, worker, lane) in self.expected.lanes() {
             report.expected += lane.expected;
             report.unacknowledged += lane.unacknowledged();
@@ -112,16 +121,13 @@ impl Audit {
 
 /// Found counts by name with the manifests' expected counts beside them: every known name, every
 /// name a manifest gives, and "unknown" only when something was.
-fn breakdown<const N: usize>(
-    names: &[&'static str; N],
-    found: [KindCounts; N],
+fn breakdown(
+    found: impl Iterator<Item = (&'static str, KindCounts)>,
     expected: &std::collections::BTreeMap<String, u64>,
 ) -> std::collections::BTreeMap<String, KindCounts> {
-    let mut rows: std::collections::BTreeMap<String, KindCounts> = names
-        .iter()
-        .zip(found)
-        .filter(|(name, counts)| **name != UNKNOWN || *counts != KindCounts::default())
-        .map(|(name, counts)| ((*name).to_owned(), counts))
+    let mut rows: std::collections::BTreeMap<String, KindCounts> = found
+        .filter(|(name, counts)| *name != UNKNOWN || *counts != KindCounts::default())
+        .map(|(name, counts)| (name.to_owned(), counts))
         .collect();
     for (name, count) in expected {
         rows.entry(name.clone()).or_default().expected = *count;

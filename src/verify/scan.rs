@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::records::{EventId, EventType};
+use crate::records::{AnomalyKind, EventId, EventType};
 use crate::sink::dlq::DlqEntry;
 
 use super::expected::parse_run_id;
@@ -19,9 +19,14 @@ use super::expected::parse_run_id;
 pub(super) const TYPE_NAMES: [&str; 3] = ["vpc_flow", "firewall", "unknown"];
 const UNKNOWN_TYPE: usize = 2;
 
-/// Label slots: normal, each anomaly kind (at `AnomalyKind::index() + 1`), then "unknown".
-pub(super) const LABEL_NAMES: [&str; 6] = ["normal", "latency_spike", "port_scan", "data_exfiltration", "connection_reset", "unknown"];
-const UNKNOWN_LABEL: usize = 5;
+/// The label of a line: normal or an anomaly kind, or unknown (unreadable, or a kind this version
+/// does not know).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LabelSlot {
+    /// `None` for normal traffic.
+    Known(Option<AnomalyKind>),
+    Unknown,
+}
 
 /// One id found in an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +36,7 @@ pub(super) struct Found {
     pub(super) seq: u64,
     /// Index into [`TYPE_NAMES`].
     pub(super) event_type: usize,
-    /// Index into [`LABEL_NAMES`].
-    pub(super) label: usize,
+    pub(super) label: LabelSlot,
 }
 
 #[derive(Deserialize)]
@@ -71,12 +75,12 @@ fn probe(line: &[u8]) -> Option<Found> {
         _ => UNKNOWN_TYPE,
     };
     found.label = match probe.label {
-        None => 0,
+        None => LabelSlot::Known(None),
+        // By name, so that a kind this version does not know counts as unknown, not as an error.
         Some(LabelProbe { kind: Some(kind) }) => {
-            // By name, so that a kind this table does not list yet counts as unknown, not out of bounds.
-            LABEL_NAMES[1..UNKNOWN_LABEL].iter().position(|name| *name == kind).map_or(UNKNOWN_LABEL, |slot| slot + 1)
+            AnomalyKind::from_name(&kind).map_or(LabelSlot::Unknown, |kind| LabelSlot::Known(Some(kind)))
         }
-        Some(LabelProbe { kind: None }) => UNKNOWN_LABEL,
+        Some(LabelProbe { kind: None }) => LabelSlot::Unknown,
     };
     Some(found)
 }
@@ -91,19 +95,16 @@ fn search_event_id(text: &str) -> Option<Found> {
 
 fn found_id(text: &str) -> Option<Found> {
     let id = EventId::parse(text)?;
-    Some(Found { run: parse_run_id(&id.run_id)?, worker: id.worker, seq: id.seq, event_type: UNKNOWN_TYPE, label: UNKNOWN_LABEL })
+    Some(Found { run: parse_run_id(&id.run_id)?, worker: id.worker, seq: id.seq, event_type: UNKNOWN_TYPE, label: LabelSlot::Unknown })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{AnomalyKind, RejectReason, Rejection};
+    use crate::records::{RejectReason, Rejection};
 
     #[test]
-    fn label_slots_follow_the_anomaly_kinds() {
-        for kind in AnomalyKind::ALL {
-            assert_eq!(LABEL_NAMES[kind.index() + 1], kind.as_str());
-        }
+    fn type_slots_follow_the_event_types() {
         assert_eq!(TYPE_NAMES[EventType::VpcFlow.index()], "vpc_flow");
         assert_eq!(TYPE_NAMES[EventType::Firewall.index()], "firewall");
     }
@@ -117,8 +118,8 @@ mod tests {
         assert_eq!(
             found.into_iter().flatten().collect::<Vec<_>>(),
             vec![
-                Found { run: 255, worker: 2, seq: 7, event_type: 1, label: AnomalyKind::PortScan.index() + 1 },
-                Found { run: 255, worker: 0, seq: 0, event_type: 0, label: 0 },
+                Found { run: 255, worker: 2, seq: 7, event_type: 1, label: LabelSlot::Known(Some(AnomalyKind::PortScan)) },
+                Found { run: 255, worker: 0, seq: 0, event_type: 0, label: LabelSlot::Known(None) },
             ]
         );
     }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use bytes::Bytes;
 
-use crate::chaos::ChaosSettings;
+use crate::chaos::KINDS;
 use crate::cli::UsageError;
 use crate::generator::GeneratorSettings;
 use crate::records::Timestamp;
@@ -26,12 +26,12 @@ const RUN_FILE: &str = "run.json";
 const START_TIME: &str = "--start-time";
 
 /// The run's settings by flag name, in the order they are compared and reported.
-fn settings_by_flag(settings: &GeneratorSettings) -> Vec<(&'static str, String)> {
-    // Destructured whole: a new setting does not compile until it is recorded here too.
+fn settings_by_flag(settings: &GeneratorSettings) -> Vec<(String, String)> {
+    // Destructured whole: a new setting does not compile until it is recorded here too. Each
+    // kind's probability and parameters come from its spec.
     let GeneratorSettings { seed, instance_id, workers, eps, count, duration, start_time_ms, chaos, firewall_ratio } = settings;
-    let ChaosSettings { latency_spike_prob, port_scan_prob, data_exfil_prob, conn_reset_prob, exfil_bytes } = chaos;
     let optional = |value: Option<String>| value.unwrap_or_else(|| "none".to_owned());
-    vec![
+    let mut flags = vec![
         ("--seed", seed.to_string()),
         ("--instance-id", instance_id.to_string()),
         ("--workers", workers.to_string()),
@@ -39,13 +39,14 @@ fn settings_by_flag(settings: &GeneratorSettings) -> Vec<(&'static str, String)>
         ("--count", optional(count.map(|count| count.to_string()))),
         ("--duration", optional(duration.map(|duration| humantime::format_duration(duration).to_string()))),
         (START_TIME, Timestamp::from_unix_millis(*start_time_ms).to_string()),
-        ("--latency-spike-prob", latency_spike_prob.to_string()),
-        ("--port-scan-prob", port_scan_prob.to_string()),
-        ("--data-exfil-prob", data_exfil_prob.to_string()),
-        ("--conn-reset-prob", conn_reset_prob.to_string()),
-        ("--exfil-bytes", exfil_bytes.to_string()),
-        ("--firewall-ratio", firewall_ratio.to_string()),
     ]
+    .into_iter()
+    .map(|(flag, value)| (flag.to_owned(), value))
+    .collect::<Vec<_>>();
+    flags.extend(KINDS.iter().map(|(kind, spec)| (format!("--{}", spec.probability.flag), chaos.probability[kind].to_string())));
+    flags.extend(chaos.parameters().map(|(parameter, value)| (format!("--{}", parameter.flag), value.to_string())));
+    flags.push(("--firewall-ratio".to_owned(), firewall_ratio.to_string()));
+    flags
 }
 
 /// Records `settings` for the run's source at its first start; on a rerun, adopts the recorded
@@ -82,7 +83,7 @@ pub(super) async fn claim(
 }
 
 async fn record(storage: &Storage, key: &str, settings: &GeneratorSettings) -> anyhow::Result<()> {
-    let record: BTreeMap<&str, String> = settings_by_flag(settings).into_iter().collect();
+    let record: BTreeMap<String, String> = settings_by_flag(settings).into_iter().collect();
     let body = serde_json::to_vec_pretty(&record).context("encoding the run's settings")?;
     storage.put(key, Bytes::from(body)).await.context("recording the run's settings in the store")
 }
@@ -97,9 +98,9 @@ async fn holds_objects(storage: &Storage, source: &SourceName) -> anyhow::Result
 }
 
 /// The first setting whose value differs from the record, as "FLAG OLD, not NEW".
-fn first_difference(recorded: &BTreeMap<String, String>, current: &[(&'static str, String)]) -> Option<String> {
+fn first_difference(recorded: &BTreeMap<String, String>, current: &[(String, String)]) -> Option<String> {
     for (flag, value) in current {
-        match recorded.get(*flag) {
+        match recorded.get(flag) {
             Some(old) if old == value => {}
             Some(old) => return Some(format!("{flag} {old}, not {value}")),
             None => return Some(format!("no {flag} recorded (another netchaos version), not {value}")),
@@ -107,7 +108,7 @@ fn first_difference(recorded: &BTreeMap<String, String>, current: &[(&'static st
     }
     recorded
         .keys()
-        .find(|flag| !current.iter().any(|(name, _)| name == flag))
+        .find(|flag| !current.iter().any(|(name, _)| name == *flag))
         .map(|flag| format!("{flag} set, which this version does not know"))
 }
 
@@ -115,6 +116,10 @@ fn first_difference(recorded: &BTreeMap<String, String>, current: &[(&'static st
 mod tests {
     use super::*;
     use std::num::NonZeroU32;
+
+    use crate::chaos::ChaosSettings;
+    use crate::chaos::data_exfiltration::EXFIL_BYTES;
+    use crate::records::{AnomalyKind, PerKind};
 
     fn settings(workers: u32) -> GeneratorSettings {
         GeneratorSettings {
@@ -125,19 +130,13 @@ mod tests {
             count: None,
             duration: Some(std::time::Duration::from_secs(10)),
             start_time_ms: 1_767_225_600_000,
-            chaos: ChaosSettings {
-                latency_spike_prob: 0.01,
-                port_scan_prob: 0.01,
-                data_exfil_prob: 0.005,
-                conn_reset_prob: 0.01,
-                exfil_bytes: 10_000_000,
-            },
+            chaos: ChaosSettings::new(PerKind::new([0.01, 0.01, 0.005, 0.01])).with(&EXFIL_BYTES, 10_000_000),
             firewall_ratio: 0.5,
         }
     }
 
     fn record(settings: &GeneratorSettings) -> BTreeMap<String, String> {
-        settings_by_flag(settings).into_iter().map(|(flag, value)| (flag.to_owned(), value)).collect()
+        settings_by_flag(settings).into_iter().collect()
     }
 
     #[test]
@@ -147,9 +146,20 @@ mod tests {
         assert_eq!(first_difference(&four, &settings_by_flag(&settings(2))).unwrap(), "--workers 4, not 2");
         let mut faster = settings(4);
         faster.eps = 6000.0;
-        faster.chaos.port_scan_prob = 0.2;
+        faster.chaos.probability[AnomalyKind::PortScan] = 0.2;
         assert_eq!(first_difference(&four, &settings_by_flag(&faster)).unwrap(), "--eps 5000, not 6000");
         assert_eq!(four["--duration"], "10s");
         assert_eq!(four["--start-time"], "2026-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn the_chaos_flags_keep_the_names_stores_hold() {
+        let flags: Vec<String> = settings_by_flag(&settings(4)).into_iter().map(|(flag, _)| flag).collect();
+        assert_eq!(
+            flags[7..],
+            ["--latency-spike-prob", "--port-scan-prob", "--data-exfil-prob", "--conn-reset-prob", "--exfil-bytes", "--firewall-ratio"]
+        );
+        let four = record(&settings(4));
+        assert_eq!((four["--data-exfil-prob"].as_str(), four["--exfil-bytes"].as_str()), ("0.005", "10000000"));
     }
 }

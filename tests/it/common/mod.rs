@@ -9,8 +9,10 @@ pub mod kafka;
 pub mod prometheus;
 pub mod reliability;
 
+use netchaos::chaos::data_exfiltration::EXFIL_BYTES;
 use netchaos::chaos::{ChaosSettings, EpisodeSummary};
 use netchaos::generator::{Chunk, ChunkSink, GenerateReport, GeneratorSettings, generate};
+use netchaos::records::PerKind;
 use netchaos::runtime::Shutdown;
 
 /// Keeps everything the generator emits.
@@ -48,13 +50,7 @@ impl MemorySink {
 }
 
 pub fn chaos(latency_spike: f64, port_scan: f64, data_exfil: f64, conn_reset: f64) -> ChaosSettings {
-    ChaosSettings {
-        latency_spike_prob: latency_spike,
-        port_scan_prob: port_scan,
-        data_exfil_prob: data_exfil,
-        conn_reset_prob: conn_reset,
-        exfil_bytes: 10_000_000,
-    }
+    ChaosSettings::new(PerKind::new([latency_spike, port_scan, data_exfil, conn_reset])).with(&EXFIL_BYTES, 10_000_000)
 }
 
 pub fn settings(seed: u64, workers: u32, count: u64, chaos: ChaosSettings) -> GeneratorSettings {

@@ -1,0 +1,116 @@
+//! What every anomaly kind provides: its static facts ([`KindSpec`]) and the state of one of its
+//! episodes in progress ([`Episode`]).
+//!
+//! A kind's file defines one `pub(super) static KIND: KindSpec` and one type implementing
+//! [`Episode`]; [`super::KINDS`] lists the specs. Nothing outside the kind's file knows what its
+//! records look like, how long its episodes are, or which flags tune it.
+
+use std::collections::VecDeque;
+
+use crate::network::baseline::Baseline;
+use crate::network::random::LaneRng;
+use crate::records::AnomalyKind;
+
+use super::{Actors, ChaosSettings, Emission};
+
+/// The static facts of one anomaly kind.
+#[derive(Debug)]
+pub struct KindSpec {
+    /// The label its records carry.
+    pub kind: AnomalyKind,
+    /// Its name on the `run` status line (`scan 1200`).
+    pub short_name: &'static str,
+    /// The flag and variable that set its expected fraction of records.
+    pub probability: ProbabilityFlag,
+    /// Further settings users tune (flags, variables, manifest keys); most kinds have none.
+    pub parameters: &'static [Parameter],
+    /// Mean records per episode: drives how often an episode may start.
+    pub mean_records: f64,
+    /// Logical span an episode aims to cover, in seconds: drives its density.
+    pub target_span_seconds: f64,
+    /// Where its records are written.
+    pub placement: Placement,
+    /// Starts an episode: draws its actors and plan from `rng`.
+    pub start: for<'t> fn(&mut LaneRng, &Baseline<'t>, &ChaosSettings) -> Box<dyn Episode<'t> + 't>,
+}
+
+/// Where a kind's records are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Inside the traffic lanes, under the [`super::EpisodeScheduler`], mixed with baseline.
+    TrafficLanes,
+    /// In the schedule's one dedicated lane, episodes back to back, timed by
+    /// [`Episode::records_per_second`] (the port scan's lane).
+    DedicatedLane,
+}
+
+/// The `--…-prob` flag of a kind.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbabilityFlag {
+    /// Key in the run manifest's settings and in a run's recorded settings: `port_scan_prob`.
+    pub name: &'static str,
+    /// Long flag, without its dashes: `port-scan-prob`.
+    pub flag: &'static str,
+    /// Environment variable: `PORT_SCAN_PROB`.
+    pub env: &'static str,
+    /// Default, as the flag takes it: `0.01`.
+    pub default: &'static str,
+    /// The flag's help.
+    pub help: &'static str,
+}
+
+/// A setting of a kind beyond its probability (a whole number, for now: every parameter so far is
+/// one).
+#[derive(Debug, Clone, Copy)]
+pub struct Parameter {
+    /// Key in the run manifest's settings and in [`ChaosSettings`]: `exfil_bytes`.
+    pub name: &'static str,
+    /// Long flag, without its dashes: `exfil-bytes`.
+    pub flag: &'static str,
+    /// Environment variable: `EXFIL_BYTES`.
+    pub env: &'static str,
+    /// Default value.
+    pub default: u64,
+    /// Default, as the flag takes it (`10MB`): what `--help` shows.
+    pub default_text: &'static str,
+    /// How the flag's text reads.
+    pub unit: ParameterUnit,
+    /// The flag's help.
+    pub help: &'static str,
+}
+
+/// How a parameter's flag reads. Every parameter must be more than 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParameterUnit {
+    /// A byte count: `10MB`, `500MiB`, or a plain number.
+    Bytes,
+}
+
+/// One episode in progress: what it plans, what it emits next, how it is summarised.
+///
+/// An episode is asked for records one at a time by [`super::ActiveEpisode::emit`], stamped at the
+/// logical time the schedule gives; an episode shaped by time (a beacon every N seconds) reads
+/// that time in [`Episode::next`], and one that keeps its own clock names its rate in
+/// [`Episode::records_per_second`].
+pub trait Episode<'t>: std::fmt::Debug {
+    /// Records the episode plans to write (its density and its end follow from it).
+    fn planned_records(&self) -> u64;
+
+    /// Adds the episode's next record(s) to `out`, the first of them due at `time_ms`: one
+    /// record, or a whole conversation (written as consecutive records).
+    fn next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>, time_ms: i64, out: &mut VecDeque<Emission<'t>>);
+
+    /// True once the episode has written what it planned, after `emitted` records.
+    fn is_planned_out(&self, emitted: u64) -> bool {
+        emitted >= self.planned_records().max(1)
+    }
+
+    /// The summary's `parameters` and `actors`, as they stand.
+    fn describe(&self) -> (serde_json::Value, Actors);
+
+    /// Records per second of an episode that keeps its own clock (a scanning tool's speed); the
+    /// dedicated lane times its records from it. `None`: the schedule's times.
+    fn records_per_second(&self) -> Option<f64> {
+        None
+    }
+}
