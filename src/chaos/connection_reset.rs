@@ -1,7 +1,7 @@
 //! `connection_reset`: a burst of torn-down connections on one affected service (a crashing
 //! backend, an overloaded load balancer).
 //!
-//! Records: TCP flows whose flags carry RST (4), in the direction of whichever side reset, and
+//! Records: TCP flows whose flags carry RST, in the direction of whichever side reset, and
 //! firewall sessions with action `reset`, `session_end_reason` `tcp-rst-from-server` and, where the
 //! service speaks HTTP, a 502 / 503 / 504.
 
@@ -13,7 +13,7 @@ use crate::network::baseline::Baseline;
 use crate::network::random::{LaneRng, between, chance, pick, weighted};
 use crate::network::session::{Outcome, Side};
 use crate::network::topology::Service;
-use crate::records::{AnomalyKind, AppProto};
+use crate::records::{AnomalyKind, AppProto, TcpFlags};
 
 use super::latency_spike::service_actors;
 use super::{Actors, ChaosSettings, Emission, Episode, KindSpec, Placement, ProbabilityFlag};
@@ -86,13 +86,13 @@ impl<'t> ConnectionReset<'t> {
         session.duration_ms = between(rng, 2, 3_000);
         let server_reset = chance(rng, 0.75);
         // SYN from the client, the server's SYN-ACK, then an RST from one side; flows of the side
-        // that reset carry 4, mid-connection flows of it carry only 4.
+        // that reset carry RST, mid-connection flows of it carry only RST.
         if server_reset {
-            session.flags_up = if chance(rng, 0.5) { 2 } else { 0 };
-            session.flags_down = if chance(rng, 0.5) { 4 } else { 22 };
+            session.flags_up = if chance(rng, 0.5) { TcpFlags::SYN } else { TcpFlags::NONE };
+            session.flags_down = if chance(rng, 0.5) { TcpFlags::RST } else { TcpFlags::SYN_ACK | TcpFlags::RST };
         } else {
-            session.flags_up = 4;
-            session.flags_down = if chance(rng, 0.5) { 18 } else { 0 };
+            session.flags_up = TcpFlags::RST;
+            session.flags_down = if chance(rng, 0.5) { TcpFlags::SYN_ACK } else { TcpFlags::NONE };
         }
         if session.app_proto == AppProto::Http {
             session.http_status = Some(*pick(rng, &[502u16, 503, 504]));

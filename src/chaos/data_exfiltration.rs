@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::network::baseline::{Baseline, ephemeral_port, normal_latency};
 use crate::network::random::{LaneRng, between, pick, unit};
-use crate::network::session::{Endpoint, Outcome, Session, Side};
+use crate::network::session::{Endpoint, Session, Side};
 use crate::network::topology::{Host, Role};
 use crate::records::{AnomalyKind, AppProto, protocol};
 
@@ -123,25 +123,17 @@ impl<'t> DataExfiltration<'t> {
         // Queries of ~150–250 bytes (DNS over UDP stays under 512).
         let packets_up = (self.bytes_per_flow / between(rng, 150, 250)).max(1);
         let packets_down = (packets_up / 16).max(1);
-        let session = Session {
-            client: Endpoint::Host(self.host),
-            client_port: self.source_port,
-            server: Endpoint::External(self.resolver),
-            server_port: 53,
-            protocol: protocol::UDP,
-            app_proto: AppProto::Dns,
-            outcome: Outcome::Allowed,
-            packets_up,
-            bytes_up: self.bytes_per_flow,
-            packets_down,
-            bytes_down: packets_down * between(rng, 60, 90),
-            flags_up: 0,
-            flags_down: 0,
-            duration_ms: between(rng, 30_000, 59_000),
-            latency_ms: normal_latency(rng),
-            http_status: None,
-            rule: "allow-egress-dns",
-        };
+        // In this order: the reply's size, the duration, the latency (one RNG).
+        let session = Session::new(
+            (Endpoint::Host(self.host), self.source_port),
+            (Endpoint::External(self.resolver), 53),
+            protocol::UDP,
+            AppProto::Dns,
+            "allow-egress-dns",
+        )
+        .with_request(packets_up, self.bytes_per_flow)
+        .with_response(packets_down, packets_down * between(rng, 60, 90))
+        .with_timing(between(rng, 30_000, 59_000), normal_latency(rng));
         match role {
             0 | 1 => {
                 self.bytes_sent += self.bytes_per_flow;

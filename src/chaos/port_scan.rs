@@ -17,7 +17,7 @@ use crate::network::baseline::{Baseline, ephemeral_port, normal_latency};
 use crate::network::random::{LaneRng, between, chance, pick, unit};
 use crate::network::session::{Endpoint, Outcome, Session, Side};
 use crate::network::topology::Host;
-use crate::records::{AnomalyKind, AppProto, protocol};
+use crate::records::{AnomalyKind, AppProto, TcpFlags, protocol};
 
 use super::{Actors, ChaosSettings, Emission, Episode, KindSpec, Placement, ProbabilityFlag};
 
@@ -131,31 +131,25 @@ impl<'t> PortScan<'t> {
         self.next_index += 1;
         let answered_rst = chance(rng, 0.15);
         let packets = between(rng, 1, 2);
-        let session = Session {
-            client: self.scanner,
-            client_port: self.source_port,
-            server: Endpoint::Host(self.target),
-            server_port: port,
-            protocol: protocol::TCP,
-            app_proto: AppProto::Unknown,
-            outcome: if answered_rst {
-                Outcome::Allowed
-            } else if chance(rng, 0.7) {
-                Outcome::Denied
-            } else {
-                Outcome::Dropped
-            },
-            packets_up: packets,
-            bytes_up: packets * between(rng, 40, 60),
-            packets_down: u64::from(answered_rst),
-            bytes_down: if answered_rst { 40 } else { 0 },
-            flags_up: if answered_rst { 6 } else { 2 },
-            flags_down: if answered_rst { 4 } else { 0 },
-            duration_ms: between(rng, 0, 20),
-            latency_ms: normal_latency(rng),
-            http_status: None,
-            rule: if answered_rst { "allow-internal-app" } else { "default-deny-inbound" },
+        let rule = if answered_rst { "allow-internal-app" } else { "default-deny-inbound" };
+        let outcome = if answered_rst {
+            Outcome::Allowed
+        } else if chance(rng, 0.7) {
+            Outcome::Denied
+        } else {
+            Outcome::Dropped
         };
+        // A closed port that answers sends RST; the scanner's SYN then shows with it.
+        let (flags_up, flags_down) =
+            if answered_rst { (TcpFlags::SYN | TcpFlags::RST, TcpFlags::RST) } else { (TcpFlags::SYN, TcpFlags::NONE) };
+        // In this order: the request's size, the duration, the latency (one RNG).
+        let session =
+            Session::new((self.scanner, self.source_port), (Endpoint::Host(self.target), port), protocol::TCP, AppProto::Unknown, rule)
+                .with_outcome(outcome)
+                .with_request(packets, packets * between(rng, 40, 60))
+                .with_response(u64::from(answered_rst), if answered_rst { 40 } else { 0 })
+                .with_flags(flags_up, flags_down)
+                .with_timing(between(rng, 0, 20), normal_latency(rng));
         if chance(rng, 0.25) {
             self.pending_firewall = Some(session.clone());
         }

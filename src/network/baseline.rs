@@ -7,7 +7,7 @@
 //! bytes, durations stay inside the 60 s window, TCP flags are the plausible OR-ed combinations,
 //! latency sits in 10–50 ms and HTTP answers are mostly 2xx/3xx.
 
-use crate::records::{AppProto, protocol};
+use crate::records::{AppProto, TcpFlags, protocol};
 
 use super::random::{LaneRng, between, chance, log_normal, pareto, pick, unit, weighted};
 use super::session::{Endpoint, Outcome, Session};
@@ -169,25 +169,12 @@ impl<'t> Baseline<'t> {
         let (packets_up, bytes_up) = tcp_volume(rng, request_bytes);
         let (packets_down, bytes_down) = tcp_volume(rng, response_bytes);
         let http_status = (service.app_proto == AppProto::Http).then(|| HTTP_STATUSES[weighted(rng, &self.http_weights)].0);
-        Session {
-            client,
-            client_port: ephemeral_port(rng),
-            server,
-            server_port: service.port,
-            protocol: protocol::TCP,
-            app_proto: service.app_proto,
-            outcome: Outcome::Allowed,
-            packets_up,
-            bytes_up,
-            packets_down,
-            bytes_down,
-            flags_up,
-            flags_down,
-            duration_ms,
-            latency_ms: normal_latency(rng),
-            http_status,
-            rule: service_rule(service),
-        }
+        Session::new((client, ephemeral_port(rng)), (server, service.port), protocol::TCP, service.app_proto, service_rule(service))
+            .with_request(packets_up, bytes_up)
+            .with_response(packets_down, bytes_down)
+            .with_flags(flags_up, flags_down)
+            .with_timing(duration_ms, normal_latency(rng))
+            .with_http_status(http_status)
     }
 
     fn egress_saas(&self, rng: &mut LaneRng, vpc: usize) -> Session<'t> {
@@ -198,50 +185,25 @@ impl<'t> Baseline<'t> {
         let (flags_up, flags_down, duration_ms) = tcp_phase(rng, response_bytes);
         let (packets_up, bytes_up) = tcp_volume(rng, request_bytes);
         let (packets_down, bytes_down) = tcp_volume(rng, response_bytes);
-        Session {
-            client: Endpoint::Host(client),
-            client_port: ephemeral_port(rng),
-            server,
-            server_port: 443,
-            protocol: protocol::TCP,
-            app_proto: AppProto::Tls,
-            outcome: Outcome::Allowed,
-            packets_up,
-            bytes_up,
-            packets_down,
-            bytes_down,
-            flags_up,
-            flags_down,
-            duration_ms,
-            latency_ms: normal_latency(rng),
-            http_status: None,
-            rule: "allow-egress-https",
-        }
+        Session::new((Endpoint::Host(client), ephemeral_port(rng)), (server, 443), protocol::TCP, AppProto::Tls, "allow-egress-https")
+            .with_request(packets_up, bytes_up)
+            .with_response(packets_down, bytes_down)
+            .with_flags(flags_up, flags_down)
+            .with_timing(duration_ms, normal_latency(rng))
     }
 
     fn egress_udp(&self, rng: &mut LaneRng, vpc: usize, servers: &[std::net::Ipv4Addr], port: u16, app_proto: AppProto) -> Session<'t> {
         let client = self.random_host(rng, vpc);
         let packets = between(rng, 1, 4);
         let (request_size, response_size) = if port == 123 { (76, 76) } else { (between(rng, 60, 90), between(rng, 90, 300)) };
-        Session {
-            client: Endpoint::Host(client),
-            client_port: if port == 123 { 123 } else { ephemeral_port(rng) },
-            server: Endpoint::External(*pick(rng, servers)),
-            server_port: port,
-            protocol: protocol::UDP,
-            app_proto,
-            outcome: Outcome::Allowed,
-            packets_up: packets,
-            bytes_up: packets * request_size,
-            packets_down: packets,
-            bytes_down: packets * response_size,
-            flags_up: 0,
-            flags_down: 0,
-            duration_ms: between(rng, 1, 400),
-            latency_ms: normal_latency(rng),
-            http_status: None,
-            rule: if port == 123 { "allow-egress-ntp" } else { "allow-egress-dns" },
-        }
+        let rule = if port == 123 { "allow-egress-ntp" } else { "allow-egress-dns" };
+        // In this order: the client's port, the server, the duration, the latency (one RNG).
+        let client_port = if port == 123 { 123 } else { ephemeral_port(rng) };
+        let server = Endpoint::External(*pick(rng, servers));
+        Session::new((Endpoint::Host(client), client_port), (server, port), protocol::UDP, app_proto, rule)
+            .with_request(packets, packets * request_size)
+            .with_response(packets, packets * response_size)
+            .with_timing(between(rng, 1, 400), normal_latency(rng))
     }
 
     /// The internet's constant knocking on exposed hosts: refused single probes.
@@ -258,25 +220,14 @@ impl<'t> Baseline<'t> {
         };
         let packets = between(rng, 1, 2);
         let per_packet = if is_udp { between(rng, 28, 120) } else { between(rng, 40, 60) };
-        Session {
-            client: source,
-            client_port: ephemeral_port(rng),
-            server: Endpoint::Host(target),
-            server_port: port,
-            protocol: proto,
-            app_proto,
-            outcome: if chance(rng, 0.7) { Outcome::Denied } else { Outcome::Dropped },
-            packets_up: packets,
-            bytes_up: packets * per_packet,
-            packets_down: 0,
-            bytes_down: 0,
-            flags_up: 2,
-            flags_down: 0,
-            duration_ms: 0,
-            latency_ms: normal_latency(rng),
-            http_status: None,
-            rule: "default-deny-inbound",
-        }
+        // In this order: the client's port, the outcome, the latency (one RNG).
+        let client_port = ephemeral_port(rng);
+        let outcome = if chance(rng, 0.7) { Outcome::Denied } else { Outcome::Dropped };
+        Session::new((source, client_port), (Endpoint::Host(target), port), proto, app_proto, "default-deny-inbound")
+            .with_outcome(outcome)
+            .with_request(packets, packets * per_packet)
+            .with_flags(TcpFlags::SYN, TcpFlags::NONE)
+            .with_timing(0, normal_latency(rng))
     }
 
     /// A host trying a port its security group does not open.
@@ -284,50 +235,30 @@ impl<'t> Baseline<'t> {
         let client = self.random_host(rng, vpc);
         let server = self.random_host(rng, vpc);
         let packets = between(rng, 1, 3);
-        Session {
-            client: Endpoint::Host(client),
-            client_port: ephemeral_port(rng),
-            server: Endpoint::Host(server),
-            server_port: *pick(rng, &[3306u16, 27017, 5601, 9090, 2379, 11211]),
-            protocol: protocol::TCP,
-            app_proto: AppProto::Unknown,
-            outcome: Outcome::Denied,
-            packets_up: packets,
-            bytes_up: packets * 60,
-            packets_down: 0,
-            bytes_down: 0,
-            flags_up: 2,
-            flags_down: 0,
-            duration_ms: 0,
-            latency_ms: normal_latency(rng),
-            http_status: None,
-            rule: "default-deny-internal",
-        }
+        // In this order: the client's port, the server's, the latency (one RNG).
+        let client_port = ephemeral_port(rng);
+        let server_port = *pick(rng, &[3306u16, 27017, 5601, 9090, 2379, 11211]);
+        Session::new(
+            (Endpoint::Host(client), client_port),
+            (Endpoint::Host(server), server_port),
+            protocol::TCP,
+            AppProto::Unknown,
+            "default-deny-internal",
+        )
+        .with_outcome(Outcome::Denied)
+        .with_request(packets, packets * 60)
+        .with_flags(TcpFlags::SYN, TcpFlags::NONE)
+        .with_timing(0, normal_latency(rng))
     }
 
     fn icmp(&self, rng: &mut LaneRng, vpc: usize) -> Session<'t> {
         let client = self.random_host(rng, vpc);
         let server = self.random_host(rng, vpc);
         let packets = between(rng, 1, 10);
-        Session {
-            client: Endpoint::Host(client),
-            client_port: 0,
-            server: Endpoint::Host(server),
-            server_port: 0,
-            protocol: protocol::ICMP,
-            app_proto: AppProto::Unknown,
-            outcome: Outcome::Allowed,
-            packets_up: packets,
-            bytes_up: packets * 84,
-            packets_down: packets,
-            bytes_down: packets * 84,
-            flags_up: 0,
-            flags_down: 0,
-            duration_ms: packets * 1000,
-            latency_ms: normal_latency(rng),
-            http_status: None,
-            rule: "allow-icmp-internal",
-        }
+        Session::new((Endpoint::Host(client), 0), (Endpoint::Host(server), 0), protocol::ICMP, AppProto::Unknown, "allow-icmp-internal")
+            .with_request(packets, packets * 84)
+            .with_response(packets, packets * 84)
+            .with_timing(packets * 1000, normal_latency(rng))
     }
 
     pub fn caller_host(&self, rng: &mut LaneRng, vpc: usize, roles: &[Role]) -> &'t Host {
@@ -371,14 +302,19 @@ pub fn tcp_volume(rng: &mut LaneRng, bytes: u64) -> (u64, u64) {
 
 /// Flags OR-ed over the window and the duration: a whole short connection (SYN|FIN, SYN-ACK|FIN),
 /// the middle of a long one (ACK/PSH only: 0), its opening or its close, rarely an abort.
-fn tcp_phase(rng: &mut LaneRng, response_bytes: u64) -> (u8, u8, u64) {
+fn tcp_phase(rng: &mut LaneRng, response_bytes: u64) -> (TcpFlags, TcpFlags, u64) {
+    use TcpFlags as F;
     let whole_window_ms = between(rng, 50_000, 59_900);
     match weighted(rng, &[0.66, 0.2, 0.07, 0.05, 0.02]) {
-        0 => (3, 19, (log_normal(rng, 600.0, 1.4) + response_bytes as f64 / 5_000.0).clamp(1.0, 59_000.0) as u64),
-        1 => (0, 0, whole_window_ms),
-        2 => (2, 18, between(rng, 1_000, 59_000)),
-        3 => (1, 1, between(rng, 1_000, 59_000)),
-        _ => (3, 22, between(rng, 5, 5_000)),
+        0 => (
+            F::SYN | F::FIN,
+            F::SYN_ACK | F::FIN,
+            (log_normal(rng, 600.0, 1.4) + response_bytes as f64 / 5_000.0).clamp(1.0, 59_000.0) as u64,
+        ),
+        1 => (F::NONE, F::NONE, whole_window_ms),
+        2 => (F::SYN, F::SYN_ACK, between(rng, 1_000, 59_000)),
+        3 => (F::FIN, F::FIN, between(rng, 1_000, 59_000)),
+        _ => (F::SYN | F::FIN, F::SYN_ACK | F::RST, between(rng, 5, 5_000)),
     }
 }
 

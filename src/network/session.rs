@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::records::{
     AppProto, EventId, Firewall, FirewallAction, FirewallDirection, FirewallTag, FlowAction, FlowDirection, Label, LogStatus,
-    SessionEndReason, Timestamp, TrafficType, TransportProtocol, VpcFlow, VpcFlowTag, protocol,
+    SessionEndReason, TcpFlags, Timestamp, TrafficType, TransportProtocol, VpcFlow, VpcFlowTag, protocol,
 };
 
 use super::topology::{Host, Topology};
@@ -69,13 +69,70 @@ pub struct Session<'t> {
     pub packets_down: u64,
     pub bytes_down: u64,
     /// TCP flags OR-ed over the window, client → server (ignored for non-TCP).
-    pub flags_up: u8,
+    pub flags_up: TcpFlags,
     /// TCP flags OR-ed over the window, server → client.
-    pub flags_down: u8,
+    pub flags_down: TcpFlags,
     pub duration_ms: u64,
     pub latency_ms: u32,
     pub http_status: Option<u16>,
     pub rule: &'static str,
+}
+
+impl<'t> Session<'t> {
+    /// An allowed conversation from `client` to `server` (address and port each) over
+    /// `protocol`, let through by `rule`, with nothing carried yet: no packets either way, no TCP
+    /// flags, no duration, no latency, no HTTP status. The `with_*` methods fill those in.
+    pub fn new(client: (Endpoint<'t>, u16), server: (Endpoint<'t>, u16), protocol: u8, app_proto: AppProto, rule: &'static str) -> Self {
+        Session {
+            client: client.0,
+            client_port: client.1,
+            server: server.0,
+            server_port: server.1,
+            protocol,
+            app_proto,
+            outcome: Outcome::Allowed,
+            packets_up: 0,
+            bytes_up: 0,
+            packets_down: 0,
+            bytes_down: 0,
+            flags_up: TcpFlags::NONE,
+            flags_down: TcpFlags::NONE,
+            duration_ms: 0,
+            latency_ms: 0,
+            http_status: None,
+            rule,
+        }
+    }
+
+    /// How the session ended.
+    pub fn with_outcome(self, outcome: Outcome) -> Self {
+        Session { outcome, ..self }
+    }
+
+    /// Packets and bytes client → server.
+    pub fn with_request(self, packets: u64, bytes: u64) -> Self {
+        Session { packets_up: packets, bytes_up: bytes, ..self }
+    }
+
+    /// Packets and bytes server → client.
+    pub fn with_response(self, packets: u64, bytes: u64) -> Self {
+        Session { packets_down: packets, bytes_down: bytes, ..self }
+    }
+
+    /// TCP flags OR-ed over the window, each way.
+    pub fn with_flags(self, up: TcpFlags, down: TcpFlags) -> Self {
+        Session { flags_up: up, flags_down: down, ..self }
+    }
+
+    /// How long the conversation lasted and the latency its packets saw.
+    pub fn with_timing(self, duration_ms: u64, latency_ms: u32) -> Self {
+        Session { duration_ms, latency_ms, ..self }
+    }
+
+    /// The HTTP answer (kept only where the application protocol is HTTP).
+    pub fn with_http_status(self, http_status: Option<u16>) -> Self {
+        Session { http_status, ..self }
+    }
 }
 
 /// What every record carries besides the conversation.
@@ -85,12 +142,6 @@ pub struct RecordContext<'a> {
     /// Logical event time (end of the flow window / of the session), Unix milliseconds.
     pub time_ms: i64,
     pub label: Option<Label<'a>>,
-}
-
-fn observer_fields<'t>(topology: &'t Topology, host: &'t Host) -> (&'t str, &'t str, &'t str, &'t str, &'t str, &'t str) {
-    let vpc = topology.vpc_of(host);
-    let subnet = topology.subnet_of(host);
-    (&vpc.account_id, &host.interface_id, &vpc.vpc_id, &subnet.subnet_id, vpc.region, &subnet.az_id)
 }
 
 /// Renders one direction of `session` as seen by one of our ENIs. `prefer_destination` picks the
@@ -142,16 +193,9 @@ where
         (FlowDirection::Egress, Endpoint::External(_)) if !topology.subnet_of(observer).public => Some(1),
         (FlowDirection::Egress, Endpoint::External(_)) => Some(2),
     };
-    let (account_id, interface_id, vpc_id, subnet_id, region, az_id) = observer_fields(topology, observer);
-    let (start, end) = flow_window(context.time_ms, session.duration_ms);
     let is_tcp = session.protocol == protocol::TCP;
     let action = if refused { FlowAction::Reject } else { FlowAction::Accept };
     VpcFlow {
-        event_type: VpcFlowTag::VpcFlow,
-        event_id: context.event_id,
-        version: 5,
-        account_id: Cow::Borrowed(account_id),
-        interface_id: Cow::Borrowed(interface_id),
         srcaddr: Some(IpAddr::V4(source.address())),
         dstaddr: Some(IpAddr::V4(destination.address())),
         srcport: Some(source_port),
@@ -159,27 +203,16 @@ where
         protocol: Some(session.protocol),
         packets: Some(packets),
         bytes: Some(bytes),
-        start,
-        end,
         action: Some(action),
         log_status: LogStatus::Ok,
-        vpc_id: Cow::Borrowed(vpc_id),
-        subnet_id: Cow::Borrowed(subnet_id),
-        instance_id: observer.instance_id.as_deref().map(Cow::Borrowed),
-        tcp_flags: is_tcp.then_some(flags),
+        tcp_flags: is_tcp.then_some(flags.bits()),
         traffic_type: Some(TrafficType::IPv4),
         pkt_srcaddr: Some(IpAddr::V4(source.address())),
         pkt_dstaddr: Some(IpAddr::V4(destination.address())),
-        region: Cow::Borrowed(region),
-        az_id: Cow::Borrowed(az_id),
-        sublocation_type: None,
-        sublocation_id: None,
-        pkt_src_aws_service: None,
-        pkt_dst_aws_service: None,
         flow_direction: Some(direction),
         traffic_path,
         latency_ms: Some(session.latency_ms),
-        label: context.label,
+        ..observed_window(topology, observer, flow_window(context.time_ms, session.duration_ms), context)
     }
 }
 
@@ -207,14 +240,23 @@ pub fn render_no_data<'t, 'a>(topology: &'t Topology, host: &'t Host, context: R
 where
     't: 'a,
 {
-    let (account_id, interface_id, vpc_id, subnet_id, region, az_id) = observer_fields(topology, host);
-    let (start, end) = flow_window(context.time_ms, u64::MAX);
+    observed_window(topology, host, flow_window(context.time_ms, u64::MAX), context)
+}
+
+/// The record of `host`'s ENI for the window `(start, end)` with no traffic in it (`NODATA`,
+/// every traffic field `-`): what every flow record of the ENI shares.
+fn observed_window<'t, 'a>(topology: &'t Topology, host: &'t Host, (start, end): (i64, i64), context: RecordContext<'a>) -> VpcFlow<'a>
+where
+    't: 'a,
+{
+    let vpc = topology.vpc_of(host);
+    let subnet = topology.subnet_of(host);
     VpcFlow {
         event_type: VpcFlowTag::VpcFlow,
         event_id: context.event_id,
         version: 5,
-        account_id: Cow::Borrowed(account_id),
-        interface_id: Cow::Borrowed(interface_id),
+        account_id: Cow::Borrowed(&vpc.account_id),
+        interface_id: Cow::Borrowed(&host.interface_id),
         srcaddr: None,
         dstaddr: None,
         srcport: None,
@@ -226,15 +268,15 @@ where
         end,
         action: None,
         log_status: LogStatus::Nodata,
-        vpc_id: Cow::Borrowed(vpc_id),
-        subnet_id: Cow::Borrowed(subnet_id),
+        vpc_id: Cow::Borrowed(&vpc.vpc_id),
+        subnet_id: Cow::Borrowed(&subnet.subnet_id),
         instance_id: host.instance_id.as_deref().map(Cow::Borrowed),
         tcp_flags: None,
         traffic_type: None,
         pkt_srcaddr: None,
         pkt_dstaddr: None,
-        region: Cow::Borrowed(region),
-        az_id: Cow::Borrowed(az_id),
+        region: Cow::Borrowed(vpc.region),
+        az_id: Cow::Borrowed(&subnet.az_id),
         sublocation_type: None,
         sublocation_id: None,
         pkt_src_aws_service: None,
@@ -264,8 +306,12 @@ where
     };
     let is_tcp = transport == TransportProtocol::Tcp;
     let (action, end_reason) = match session.outcome {
-        Outcome::Allowed if is_tcp && session.flags_down & 4 != 0 => (FirewallAction::Allow, SessionEndReason::TcpRstFromServer),
-        Outcome::Allowed if is_tcp && session.flags_up & 4 != 0 => (FirewallAction::Allow, SessionEndReason::TcpRstFromClient),
+        Outcome::Allowed if is_tcp && session.flags_down.contains(TcpFlags::RST) => {
+            (FirewallAction::Allow, SessionEndReason::TcpRstFromServer)
+        }
+        Outcome::Allowed if is_tcp && session.flags_up.contains(TcpFlags::RST) => {
+            (FirewallAction::Allow, SessionEndReason::TcpRstFromClient)
+        }
         Outcome::Allowed if is_tcp => (FirewallAction::Allow, SessionEndReason::TcpFin),
         Outcome::Allowed => (FirewallAction::Allow, SessionEndReason::AgedOut),
         Outcome::Denied => (FirewallAction::Deny, SessionEndReason::PolicyDeny),
@@ -294,7 +340,7 @@ where
         packets_sent: session.packets_up,
         packets_received: if refused { 0 } else { session.packets_down },
         duration_ms: session.duration_ms,
-        tcp_flags: is_tcp.then_some(session.flags_up | session.flags_down),
+        tcp_flags: is_tcp.then_some((session.flags_up | session.flags_down).bits()),
         http_status: if session.app_proto == AppProto::Http { session.http_status } else { None },
         session_end_reason: end_reason,
         latency_ms: session.latency_ms,

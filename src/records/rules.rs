@@ -9,8 +9,8 @@
 
 use super::validate::{RejectReason, Rejection};
 use super::{
-    AppProto, Firewall, FirewallAction, FlowDirection, Label, LogStatus, Record, Timestamp, TrafficType, TransportProtocol, VpcFlow,
-    protocol,
+    AppProto, Firewall, FirewallAction, FlowDirection, Label, LogStatus, Record, TcpFlags, Timestamp, TrafficType, TransportProtocol,
+    VpcFlow, protocol,
 };
 
 /// Longest aggregation window AWS uses (600 s; 60 s on Nitro).
@@ -286,8 +286,8 @@ fn check_az_id(az_id: &str) -> Result<(), Rejection> {
     Err(Rejection::on(RejectReason::MalformedIdentifier, "az_id", format!("`{az_id}` is not an AZ id like `use1-az1`")))
 }
 
-/// TCP flags: required on TCP, absent otherwise; only FIN 1, SYN 2, RST 4 and ACK 16 (which
-/// appears only in SYN-ACK, 18) can be set.
+/// TCP flags: required on TCP, absent otherwise; only what flow logs record
+/// ([`TcpFlags::is_loggable`]: FIN 1, SYN 2, RST 4, and ACK 16 only in SYN-ACK, 18).
 fn check_tcp_flags(is_tcp: bool, flags: Option<u8>) -> Result<(), Rejection> {
     match (is_tcp, flags) {
         (false, None) => Ok(()),
@@ -297,7 +297,7 @@ fn check_tcp_flags(is_tcp: bool, flags: Option<u8>) -> Result<(), Rejection> {
         (true, None) => {
             Err(Rejection::on(RejectReason::InvalidTcpFlags, "tcp_flags", "a TCP flow needs tcp_flags (0 when none were seen)"))
         }
-        (true, Some(value)) if value & !0b1_0111 != 0 || (value & 16 != 0 && value & 2 == 0) => Err(Rejection::on(
+        (true, Some(value)) if !TcpFlags::from_bits(value).is_loggable() => Err(Rejection::on(
             RejectReason::InvalidTcpFlags,
             "tcp_flags",
             format!("tcp_flags {value} is not an OR of FIN 1, SYN 2, RST 4, SYN-ACK 18"),
