@@ -109,7 +109,8 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     })?;
     let live = !args.process.quiet && std::io::stderr().is_terminal();
     let stopping = stop.clone();
-    let status = StatusLine::run(generator_metrics.clone(), sink_metrics.clone(), move || stopping.is_requested(), live);
+    let kind_names = crate::chaos::KINDS.map(|spec| spec.short_name);
+    let status = StatusLine::run(generator_metrics.clone(), sink_metrics.clone(), move || stopping.is_requested(), kind_names, live);
     let mut sink = Sink::new(storage.clone(), sink_settings).with_metrics(sink_metrics);
 
     let (producer, receiver) = queue::bounded(args.queue_chunks);

@@ -36,11 +36,11 @@ impl ChunkSink for MeteredOutput<'_> {
         for (counter, count) in metrics.generated.iter().zip(chunk.by_event_type) {
             counter.inc_by(count);
         }
-        for (counter, count) in metrics.anomalies.iter().zip(chunk.by_label.kinds.values()) {
-            counter.inc_by(*count);
+        for (kind, count) in chunk.by_label.kinds.iter() {
+            metrics.anomalies[kind].inc_by(*count);
         }
-        for (counter, count) in metrics.episodes_started.iter().zip(chunk.episodes_started.values()) {
-            counter.inc_by(*count);
+        for (kind, count) in chunk.episodes_started.iter() {
+            metrics.episodes_started[kind].inc_by(*count);
         }
         metrics.bytes.inc_by(chunk.data.len() as u64);
         let by_event_type = chunk.by_event_type;
@@ -55,7 +55,7 @@ impl ChunkSink for MeteredOutput<'_> {
 
     fn write_episode(&mut self, episode: &EpisodeSummary) -> anyhow::Result<()> {
         self.inner.write_episode(episode)?;
-        self.metrics.episodes_completed[episode.kind.index()].inc();
+        self.metrics.episodes_completed[episode.kind].inc();
         Ok(())
     }
 
@@ -111,8 +111,8 @@ mod tests {
         output.write_chunk(chunk()).unwrap();
         assert_eq!(metrics.generated.each_ref().map(Counter::get), [9, 6]);
         assert_eq!(metrics.delivered.each_ref().map(Counter::get), [6, 4], "the refused chunk was not delivered");
-        assert_eq!(metrics.anomalies.each_ref().map(Counter::get), [3, 0, 9, 0]);
-        assert_eq!(metrics.episodes_started.each_ref().map(Counter::get), [0, 0, 3, 0]);
+        assert_eq!(metrics.anomalies.each_ref().map(Counter::get), PerKind::new([3, 0, 9, 0]));
+        assert_eq!(metrics.episodes_started.each_ref().map(Counter::get), PerKind::new([0, 0, 3, 0]));
         assert_eq!(metrics.bytes.get(), 300);
         assert_eq!(metrics.generated_records(), 15);
         assert_eq!(metrics.delivered_records(), 10);

@@ -4,7 +4,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::records::{AnomalyKind, EventType};
+use crate::records::{AnomalyKind, EventType, PerKind};
 
 use super::{Label, RateGauge, counters};
 
@@ -13,8 +13,9 @@ fn event_type_labels() -> [Label; 2] {
     EventType::ALL.map(|event_type| [("event_type", event_type.as_str())])
 }
 
-fn kind_labels() -> [Label; 4] {
-    AnomalyKind::ALL.map(|kind| [("kind", kind.as_str())])
+/// One counter per anomaly kind of `family`, labelled `kind`.
+fn kind_counters(family: &Family<Label, Counter>) -> PerKind<Counter> {
+    PerKind::new(counters(family, AnomalyKind::ALL.map(|kind| [("kind", kind.as_str())])))
 }
 
 /// What the generator counts (`generate`, `run`).
@@ -27,11 +28,11 @@ pub struct GeneratorMetrics {
     delivered_family: Family<Label, Counter>,
     /// Records generated, per [`EventType::index`].
     pub generated: [Counter; 2],
-    /// Anomaly records generated, per [`AnomalyKind::index`].
-    pub anomalies: [Counter; 4],
+    /// Anomaly records generated, per kind.
+    pub anomalies: PerKind<Counter>,
     pub bytes: Counter,
-    pub episodes_started: [Counter; 4],
-    pub episodes_completed: [Counter; 4],
+    pub episodes_started: PerKind<Counter>,
+    pub episodes_completed: PerKind<Counter>,
     /// Records the transport acknowledged (Kafka), or took (the in-process queue).
     pub delivered: [Counter; 2],
     /// Records Kafka did not acknowledge.
@@ -49,9 +50,9 @@ impl Default for GeneratorMetrics {
         let delivered_family = Family::default();
         GeneratorMetrics {
             generated: counters(&generated_family, event_type_labels()),
-            anomalies: counters(&anomalies_family, kind_labels()),
-            episodes_started: counters(&started_family, kind_labels()),
-            episodes_completed: counters(&completed_family, kind_labels()),
+            anomalies: kind_counters(&anomalies_family),
+            episodes_started: kind_counters(&started_family),
+            episodes_completed: kind_counters(&completed_family),
             delivered: counters(&delivered_family, event_type_labels()),
             generated_family,
             anomalies_family,

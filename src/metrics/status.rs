@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::records::AnomalyKind;
+use crate::records::PerKind;
 
 use super::{GeneratorMetrics, SinkMetrics};
 
@@ -48,11 +48,14 @@ impl Write for LogWriter {
 enum Source {
     Generator(GeneratorMetrics),
     Sink(SinkMetrics),
-    /// `netchaos run`: both ends in one process, and whether it is stopping.
+    /// `netchaos run`: both ends in one process, whether it is stopping, and each anomaly kind's
+    /// name on the line.
     Run {
         generator: GeneratorMetrics,
         sink: SinkMetrics,
         stopping: Box<dyn Fn() -> bool + Send>,
+        /// Boxed: the variants stay near one size.
+        kind_names: Box<PerKind<&'static str>>,
     },
 }
 
@@ -84,11 +87,9 @@ impl Source {
                 metrics.store_retries.get(),
                 if metrics.paused.get() > 0 { " | paused: the store is not taking batches" } else { "" }
             ),
-            Source::Run { generator, sink, stopping } => {
-                let anomalies: Vec<String> = AnomalyKind::ALL
-                    .iter()
-                    .map(|kind| format!("{} {}", short_name(*kind), generator.anomalies[kind.index()].get()))
-                    .collect();
+            Source::Run { generator, sink, stopping, kind_names } => {
+                let anomalies: Vec<String> =
+                    kind_names.iter().map(|(kind, name)| format!("{name} {}", generator.anomalies[kind].get())).collect();
                 format!(
                     "{} records ({:.0}/s) | {} | {} batches | {} -> {}{}",
                     generator.generated_records(),
@@ -101,15 +102,6 @@ impl Source {
                 )
             }
         }
-    }
-}
-
-fn short_name(kind: AnomalyKind) -> &'static str {
-    match kind {
-        AnomalyKind::LatencySpike => "latency",
-        AnomalyKind::PortScan => "scan",
-        AnomalyKind::DataExfiltration => "exfil",
-        AnomalyKind::ConnectionReset => "reset",
     }
 }
 
@@ -146,9 +138,15 @@ impl StatusLine {
     }
 
     /// For `netchaos run`: the generator's achieved rate, and a line of both ends when `live`
-    /// (saying so once `stopping` returns true).
-    pub fn run(generator: GeneratorMetrics, sink: SinkMetrics, stopping: impl Fn() -> bool + Send + 'static, live: bool) -> Self {
-        Self::start(Source::Run { generator, sink, stopping: Box::new(stopping) }, live)
+    /// (saying so once `stopping` returns true), each kind's records under its name in `kind_names`.
+    pub fn run(
+        generator: GeneratorMetrics,
+        sink: SinkMetrics,
+        stopping: impl Fn() -> bool + Send + 'static,
+        kind_names: PerKind<&'static str>,
+        live: bool,
+    ) -> Self {
+        Self::start(Source::Run { generator, sink, stopping: Box::new(stopping), kind_names: Box::new(kind_names) }, live)
     }
 
     fn start(source: Source, live: bool) -> Self {
