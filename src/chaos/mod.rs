@@ -17,10 +17,11 @@
 //!    with the module doc saying what its records look like;
 //! 2. one line `Beaconing => "beaconing",` in `records::label` (the label vocabulary: records
 //!    sit below chaos, and the validator and the verifier must read a label without the code that
-//!    makes it), and the registration here: `mod beaconing;` and `&beaconing::KIND` in [`KINDS`],
+//!    makes it; the enum's doc comment, which counts the kinds, is the JSON Schema's description of
+//!    `label.kind`), and the registration here: `mod beaconing;` and `&beaconing::KIND` in [`KINDS`],
 //!    at the same position as its variant (the compiler counts the entries, a test checks their
 //!    order);
-//! 3. its docs: the README's and DESIGN's lists of kinds.
+//! 3. its docs: its row in the README's table of anomaly kinds.
 //!
 //! A kind shaped by time (a beacon every N seconds, a slow lateral sweep) reads the logical time
 //! of each record in [`Episode::next`]; one that keeps its own clock names its rate in
