@@ -16,7 +16,7 @@ use crate::network::topology::Service;
 use crate::records::{AnomalyKind, AppProto, TcpFlags};
 
 use super::latency_spike::service_actors;
-use super::{Actors, ChaosSettings, Emission, Episode, KindSpec, Placement, ProbabilityFlag};
+use super::{Actors, Emission, Episode, KindSpec, Placement, ProbabilityFlag, Start};
 
 pub(super) static KIND: KindSpec = KindSpec {
     kind: AnomalyKind::ConnectionReset,
@@ -31,11 +31,12 @@ pub(super) static KIND: KindSpec = KindSpec {
     parameters: &[],
     mean_records: 300.0,
     target_span_seconds: 20.0,
+    difficulties: &["overt"],
     placement: Placement::TrafficLanes,
     start,
 };
 
-fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, _settings: &ChaosSettings) -> Box<dyn Episode<'t> + 't> {
+fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, _start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
     Box::new(ConnectionReset::start(rng, baseline))
 }
 

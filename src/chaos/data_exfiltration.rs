@@ -17,7 +17,7 @@ use crate::network::session::{Endpoint, Session, Side};
 use crate::network::topology::{Host, Role};
 use crate::records::{AnomalyKind, AppProto, protocol};
 
-use super::{Actors, ChaosSettings, Emission, Episode, KindSpec, Parameter, ParameterUnit, Placement, ProbabilityFlag};
+use super::{Actors, Emission, Episode, KindSpec, Parameter, ParameterUnit, Placement, ProbabilityFlag, Start};
 
 pub(super) static KIND: KindSpec = KindSpec {
     kind: AnomalyKind::DataExfiltration,
@@ -32,6 +32,7 @@ pub(super) static KIND: KindSpec = KindSpec {
     parameters: &[EXFIL_BYTES],
     mean_records: 200.0,
     target_span_seconds: 240.0,
+    difficulties: &["overt"],
     placement: Placement::TrafficLanes,
     start,
 };
@@ -47,8 +48,8 @@ pub const EXFIL_BYTES: Parameter = Parameter {
     help: "Bytes one exfiltration episode sends out (`10MB`, `500MiB`, or a plain number)",
 };
 
-fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, settings: &ChaosSettings) -> Box<dyn Episode<'t> + 't> {
-    Box::new(DataExfiltration::start(rng, baseline, settings.parameter(&EXFIL_BYTES)))
+fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
+    Box::new(DataExfiltration::start(rng, baseline, start.settings.parameter(&EXFIL_BYTES)))
 }
 
 #[derive(Debug)]

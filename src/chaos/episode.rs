@@ -8,7 +8,7 @@ use crate::network::baseline::Baseline;
 use crate::network::random::LaneRng;
 use crate::records::{AnomalyKind, Timestamp};
 
-use super::{ChaosSettings, Emission, Episode, EpisodeSummary, spec};
+use super::{Emission, Episode, EpisodeSummary, Start, spec};
 
 /// An episode in progress.
 #[derive(Debug)]
@@ -100,8 +100,8 @@ pub fn start_episode<'t>(
     episode_id: Rc<str>,
     rng: &mut LaneRng,
     baseline: &Baseline<'t>,
-    settings: &ChaosSettings,
+    start: &Start<'_>,
     density: f64,
 ) -> ActiveEpisode<'t> {
-    ActiveEpisode::new(episode_id, kind, (spec(kind).start)(rng, baseline, settings), density)
+    ActiveEpisode::new(episode_id, kind, (spec(kind).start)(rng, baseline, start), density)
 }

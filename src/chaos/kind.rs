@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 
 use crate::network::baseline::Baseline;
 use crate::network::random::LaneRng;
+use crate::network::target::Target;
 use crate::records::AnomalyKind;
 
 use super::{Actors, ChaosSettings, Emission};
@@ -30,8 +31,31 @@ pub struct KindSpec {
     pub target_span_seconds: f64,
     /// Where its records are written.
     pub placement: Placement,
+    /// The forms it takes (`overt`, `subtle`), the default first: what a scenario's `difficulty`
+    /// may name.
+    pub difficulties: &'static [&'static str],
     /// Starts an episode: draws its actors and plan from `rng`.
-    pub start: for<'t> fn(&mut LaneRng, &Baseline<'t>, &ChaosSettings) -> Box<dyn Episode<'t> + 't>,
+    pub start: for<'t> fn(&mut LaneRng, &Baseline<'t>, &Start<'_>) -> Box<dyn Episode<'t> + 't>,
+}
+
+/// What an episode is started with: the chaos settings in force, and for a scheduled episode its
+/// target, intensity and difficulty.
+#[derive(Debug, Clone, Copy)]
+pub struct Start<'a> {
+    pub settings: &'a ChaosSettings,
+    /// What the episode aims at; [`Target::Any`] lets the kind pick.
+    pub target: &'a Target,
+    /// Multiplies how much the episode does (records, bytes, ports); 1 is the kind's own plan.
+    pub intensity: f64,
+    /// One of the kind's [`KindSpec::difficulties`].
+    pub difficulty: &'static str,
+}
+
+impl<'a> Start<'a> {
+    /// A background episode: any target, the kind's own plan, its default form.
+    pub fn background(settings: &'a ChaosSettings, kind: &KindSpec) -> Self {
+        Start { settings, target: &Target::Any, intensity: 1.0, difficulty: kind.difficulties[0] }
+    }
 }
 
 /// Where a kind's records are written.

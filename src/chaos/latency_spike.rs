@@ -15,7 +15,7 @@ use crate::network::random::{LaneRng, between, chance, weighted};
 use crate::network::topology::Service;
 use crate::records::{AnomalyKind, AppProto};
 
-use super::{Actors, ChaosSettings, Emission, Episode, KindSpec, Placement, ProbabilityFlag};
+use super::{Actors, Emission, Episode, KindSpec, Placement, ProbabilityFlag, Start};
 
 pub(super) static KIND: KindSpec = KindSpec {
     kind: AnomalyKind::LatencySpike,
@@ -30,11 +30,12 @@ pub(super) static KIND: KindSpec = KindSpec {
     parameters: &[],
     mean_records: 300.0,
     target_span_seconds: 90.0,
+    difficulties: &["overt"],
     placement: Placement::TrafficLanes,
     start,
 };
 
-fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, _settings: &ChaosSettings) -> Box<dyn Episode<'t> + 't> {
+fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, _start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
     Box::new(LatencySpike::start(rng, baseline))
 }
 

@@ -60,7 +60,7 @@ use crate::network::session::{Session, Side};
 use crate::records::{AnomalyKind, PerKind, Timestamp};
 
 pub use episode::{ActiveEpisode, start_episode};
-pub use kind::{Episode, KindSpec, Parameter, ParameterUnit, Placement, ProbabilityFlag};
+pub use kind::{Episode, KindSpec, Parameter, ParameterUnit, Placement, ProbabilityFlag, Start};
 pub use scheduler::EpisodeScheduler;
 pub use settings::ChaosSettings;
 

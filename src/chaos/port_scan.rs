@@ -19,7 +19,7 @@ use crate::network::session::{Endpoint, Outcome, Session, Side};
 use crate::network::topology::Host;
 use crate::records::{AnomalyKind, AppProto, TcpFlags, protocol};
 
-use super::{Actors, ChaosSettings, Emission, Episode, KindSpec, Placement, ProbabilityFlag};
+use super::{Actors, Emission, Episode, KindSpec, Placement, ProbabilityFlag, Start};
 
 pub(super) static KIND: KindSpec = KindSpec {
     kind: AnomalyKind::PortScan,
@@ -34,11 +34,12 @@ pub(super) static KIND: KindSpec = KindSpec {
     parameters: &[],
     mean_records: 700.0,
     target_span_seconds: 10.0,
+    difficulties: &["overt"],
     placement: Placement::DedicatedLane,
     start,
 };
 
-fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, _settings: &ChaosSettings) -> Box<dyn Episode<'t> + 't> {
+fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, _start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
     Box::new(PortScan::start(rng, baseline))
 }
 

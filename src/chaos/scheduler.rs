@@ -7,7 +7,7 @@ use crate::network::baseline::Baseline;
 use crate::network::random::{LaneRng, chance};
 use crate::records::{AnomalyKind, PerKind};
 
-use super::{ActiveEpisode, ChaosSettings, Emission, EpisodeSummary, Placement, spec, start_episode};
+use super::{ActiveEpisode, ChaosSettings, Emission, EpisodeSummary, Placement, Start, spec, start_episode};
 
 /// An active episode emits at this multiple of its kind's fraction at least, so it always spends
 /// credit faster than the credit accrues (any factor above 1 would do; larger means shorter spans).
@@ -102,7 +102,7 @@ impl<'t> EpisodeScheduler<'t> {
         }
         let episode_id: Rc<str> = format!("{}-{}-e{}", self.run_id, self.worker, self.next_number).into();
         self.next_number += 1;
-        let mut episode = start_episode(kind, episode_id, rng, baseline, &self.settings, 1.0);
+        let mut episode = start_episode(kind, episode_id, rng, baseline, &Start::background(&self.settings, spec(kind)), 1.0);
         let spread = episode.planned as f64 / (episode.target_span_seconds() * self.lane_rate);
         episode.density = spread.max(DENSITY_OVER_FRACTION * fraction).clamp(1e-6, 1.0);
         self.active[kind] = Some(episode);

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
-use crate::chaos::{ActiveEpisode, ChaosSettings, Emission, EpisodeScheduler, EpisodeSummary, start_episode};
+use crate::chaos::{ActiveEpisode, ChaosSettings, Emission, EpisodeScheduler, EpisodeSummary, Start, spec, start_episode};
 use crate::records::{AnomalyKind, EventId, Label, PerKind, Record};
 use crate::runtime::Shutdown;
 
@@ -176,7 +176,14 @@ impl<'s> Lane<'s> {
             None => {
                 let id: Rc<str> = format!("{}-{}-e{}", self.shared.run_id, self.plan.worker, self.scan_number).into();
                 self.scan_number += 1;
-                let mut episode = start_episode(AnomalyKind::PortScan, id, &mut self.rng, &self.baseline, &self.shared.chaos, 1.0);
+                let mut episode = start_episode(
+                    AnomalyKind::PortScan,
+                    id,
+                    &mut self.rng,
+                    &self.baseline,
+                    &Start::background(&self.shared.chaos, spec(AnomalyKind::PortScan)),
+                    1.0,
+                );
                 episode.first_ms = schedule_ms;
                 self.scan.insert(episode)
             }

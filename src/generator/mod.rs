@@ -10,7 +10,9 @@ pub mod collector;
 pub mod lane;
 pub mod manifest;
 pub mod metered;
+pub mod profile;
 pub mod schedule;
+pub mod timeline;
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -163,6 +163,23 @@ const VPC_PLAN: [VpcTemplate; 3] = [
 const PUBLIC_FIRST_OCTETS: [u8; 24] =
     [3, 13, 18, 20, 23, 31, 34, 35, 44, 52, 54, 64, 66, 72, 81, 85, 91, 104, 107, 142, 151, 185, 203, 212];
 
+/// How big the simulated estate is: what a scenario's `topology` sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopologySize {
+    /// AWS accounts the VPCs belong to.
+    pub accounts: u32,
+    pub vpcs: u32,
+    /// Instances (each with one ENI) over all VPCs.
+    pub instances: u32,
+}
+
+impl Default for TopologySize {
+    /// Today's estate: two accounts, three VPCs (us-east-1, eu-west-1, us-west-2), 43 instances each.
+    fn default() -> Self {
+        TopologySize { accounts: 2, vpcs: 3, instances: 129 }
+    }
+}
+
 #[derive(Debug)]
 pub struct Vpc {
     pub account_id: String,
