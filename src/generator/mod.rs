@@ -6,7 +6,9 @@
 //! start time give the same bytes, on any machine, at any speed: nothing depends on the wall clock
 //! but *when* a chunk is emitted.
 
+pub mod arrivals;
 pub mod collector;
+pub mod hurst;
 pub mod lane;
 pub mod manifest;
 pub mod metered;
