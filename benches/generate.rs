@@ -49,6 +49,7 @@ fn settings() -> GeneratorSettings {
         start_time_ms: 1_767_225_600_000,
         chaos: ChaosSettings::new(PerKind::new([0.01, 0.0, 0.005, 0.01])).with(&EXFIL_BYTES, 10_000_000),
         firewall_ratio: 0.25,
+        plan: Default::default(),
     }
 }
 

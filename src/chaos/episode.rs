@@ -73,6 +73,11 @@ impl<'t> ActiveEpisode<'t> {
         !self.pending.is_empty()
     }
 
+    /// In the middle of a conversation (for schedulers outside this module).
+    pub fn has_pending_records(&self) -> bool {
+        self.has_pending()
+    }
+
     /// Logical span the episode aims to cover, in seconds (drives its density).
     pub(super) fn target_span_seconds(&self) -> f64 {
         spec(self.kind).target_span_seconds
@@ -90,6 +95,7 @@ impl<'t> ActiveEpisode<'t> {
             complete: self.is_finished(),
             parameters,
             actors,
+            scheduled: None,
         }
     }
 }

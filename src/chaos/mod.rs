@@ -141,6 +141,29 @@ pub struct EpisodeSummary {
     pub complete: bool,
     pub parameters: serde_json::Value,
     pub actors: Actors,
+    /// For an episode a scenario's timeline scheduled: what it asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<ScheduledInfo>,
+}
+
+/// What a scenario asked of a scheduled episode, as its episodes-file row records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduledInfo {
+    /// When it was due to start.
+    pub at: Timestamp,
+    pub duration_ms: u64,
+    pub ramp_ms: u64,
+    /// `any`, `service ssh`, `host 10.16.0.11`, `subnet 10.16.16.0/20`.
+    pub target: String,
+    pub intensity: f64,
+    pub difficulty: &'static str,
+    /// Which occurrence of a `repeat` (0 for the first or only one).
+    pub occurrence: u32,
+    /// The scenario file and line it came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
 }
 
 #[cfg(test)]

@@ -33,10 +33,7 @@ pub struct EpisodeScheduler<'t> {
 impl<'t> EpisodeScheduler<'t> {
     /// `traffic_share` is the share of all records that traffic lanes carry (1 − port-scan share).
     pub fn new(settings: ChaosSettings, traffic_share: f64, lane_rate: f64, run_id: &str, worker: u32) -> Self {
-        let fractions = PerKind::from_fn(|kind| {
-            let in_lane = spec(kind).placement == Placement::TrafficLanes;
-            if in_lane && traffic_share > 0.0 { (settings.probability(kind) / traffic_share).min(1.0) } else { 0.0 }
-        });
+        let fractions = fractions(&settings, traffic_share);
         EpisodeScheduler {
             settings,
             fractions,
@@ -47,6 +44,14 @@ impl<'t> EpisodeScheduler<'t> {
             worker,
             next_number: 0,
         }
+    }
+
+    /// New background chaos from here on (a scenario's next phase): each kind's fraction and
+    /// parameters change; episodes in progress go on as they started.
+    pub fn reconfigure(&mut self, settings: &ChaosSettings, traffic_share: f64, lane_rate: f64) {
+        self.fractions = fractions(settings, traffic_share);
+        self.settings = settings.clone();
+        self.lane_rate = lane_rate;
     }
 
     /// Picks what the next record is. Returns the anomaly kind when it belongs to an episode.
@@ -112,4 +117,13 @@ impl<'t> EpisodeScheduler<'t> {
     pub fn open_episodes(&self) -> Vec<EpisodeSummary> {
         self.active.values().flatten().filter(|episode| episode.emitted > 0).map(|episode| episode.summary(self.worker)).collect()
     }
+}
+
+/// Fraction of a traffic lane's records that belong to each kind: 0 for a kind of the dedicated
+/// lane, which never starts here.
+fn fractions(settings: &ChaosSettings, traffic_share: f64) -> PerKind<f64> {
+    PerKind::from_fn(|kind| {
+        let in_lane = spec(kind).placement == Placement::TrafficLanes;
+        if in_lane && traffic_share > 0.0 { (settings.probability(kind) / traffic_share).min(1.0) } else { 0.0 }
+    })
 }

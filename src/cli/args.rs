@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::generator::GeneratorSettings;
+use crate::generator::profile::{Bursts, RateProfile};
+use crate::generator::{GeneratorSettings, RunPlan, Shard, Speed};
 use crate::records::Timestamp;
 
 use super::UsageError;
@@ -15,9 +16,26 @@ use super::chaos_args::ChaosArgs;
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct GeneratorArgs {
-    /// Target records per second, all workers together; 0 = as fast as possible.
+    /// Mean records per second of logical time, all workers together. 0 = as fast as possible
+    /// with a nominal logical rate of 100,000/s and `--duration` on the wall clock (what
+    /// `--speed max` does with any rate, the duration then in logical time).
     #[arg(long, env = "EPS_TARGET", default_value = "5000", value_parser = parse_rate, allow_negative_numbers = true)]
     pub(crate) eps: f64,
+
+    /// How fast logical time (the records' time) runs: `1` is real time, `60` an hour a minute,
+    /// `max` as fast as possible. The records are the same at any speed.
+    #[arg(long, env = "NETCHAOS_SPEED", default_value = "1", value_parser = parse_speed)]
+    pub(crate) speed: Speed,
+
+    /// Self-similar bursts with this Hurst parameter (0.5 to 0.99): ON/OFF periods with
+    /// heavy-tailed lengths; 0.5 gives Poisson arrivals. The mean rate is held over the run.
+    #[arg(long, env = "NETCHAOS_HURST", value_parser = parse_hurst)]
+    pub(crate) hurst: Option<f64>,
+
+    /// Emit only shard K of N of the stream (`--shard 1/4`): lane i belongs to shard i mod N.
+    /// N instances with the same settings and shards 0/N..N-1/N emit together what one emits.
+    #[arg(long, env = "NETCHAOS_SHARD", default_value = "0/1", value_parser = parse_shard)]
+    pub(crate) shard: Shard,
 
     /// Generator worker threads (the port scan adds one dedicated worker of its own). Part of
     /// what makes a run reproducible: keep it fixed to get the same records.
@@ -70,6 +88,15 @@ impl GeneratorArgs {
         if start_time_ms < EARLIEST_START_MS {
             return Err(UsageError("--start-time must be 1970-01-01T00:10:00Z or later (flow windows reach back up to a minute)".into()));
         }
+        let lanes = self.workers.get() + u32::from(chaos.probability[crate::records::AnomalyKind::PortScan] > 0.0);
+        if self.shard.count > lanes {
+            return Err(UsageError(format!(
+                "--shard {} splits the stream into more shards than its {lanes} lanes: use at most {lanes} shards, or more --workers",
+                self.shard
+            )));
+        }
+        let profile = RateProfile { bursts: self.hurst.map(|hurst| Bursts { hurst }), ..RateProfile::default() };
+        let plan = RunPlan { speed: self.speed, profile, shard: self.shard, ..RunPlan::default() };
         Ok(GeneratorSettings {
             seed,
             instance_id: self.instance_id,
@@ -80,6 +107,7 @@ impl GeneratorArgs {
             start_time_ms,
             chaos,
             firewall_ratio: self.firewall_ratio,
+            plan,
         })
     }
 }
@@ -114,6 +142,40 @@ pub(crate) fn parse_rate(text: &str) -> Result<f64, String> {
         return Err(format!("`{text}` is not a rate: use a number >= 0 (0 = as fast as possible)"));
     }
     Ok(rate)
+}
+
+/// Most speed-up: a year of logical time in about five minutes of wall clock.
+const MAX_SPEED: f64 = 100_000.0;
+
+pub(crate) fn parse_speed(text: &str) -> Result<Speed, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("max") {
+        return Ok(Speed::Max);
+    }
+    let speed: f64 = text.parse().map_err(|_| format!("`{text}` is not a speed: use a number like 1, 60 or 0.5, or `max`"))?;
+    if !speed.is_finite() || speed <= 0.0 || speed > MAX_SPEED {
+        return Err(format!("{text} is not a speed netchaos runs at: use more than 0 and at most {MAX_SPEED}, or `max`"));
+    }
+    Ok(Speed::Times(speed))
+}
+
+pub(crate) fn parse_hurst(text: &str) -> Result<f64, String> {
+    let hurst: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number"))?;
+    if !(0.5..=0.99).contains(&hurst) {
+        return Err(format!("{hurst} is outside 0.5-0.99: a Hurst parameter of bursty traffic is 0.5 (Poisson) to just under 1"));
+    }
+    Ok(hurst)
+}
+
+pub(crate) fn parse_shard(text: &str) -> Result<Shard, String> {
+    let wrong = || format!("`{text}` is not a shard: use K/N with 0 <= K < N, like 0/4");
+    let (index, count) = text.trim().split_once('/').ok_or_else(wrong)?;
+    let index: u32 = index.trim().parse().map_err(|_| wrong())?;
+    let count: u32 = count.trim().parse().map_err(|_| wrong())?;
+    if count == 0 || index >= count || count > MAX_WORKERS + 1 {
+        return Err(wrong());
+    }
+    Ok(Shard { index, count })
 }
 
 pub(crate) fn parse_workers(text: &str) -> Result<NonZeroU32, String> {
@@ -244,5 +306,21 @@ mod tests {
         assert_eq!(parse_rate("0"), Ok(0.0));
         assert!(parse_probability("1.5").is_err());
         assert!(parse_workers("0").is_err());
+    }
+
+    #[test]
+    fn speeds_hurst_parameters_and_shards_are_checked() {
+        assert_eq!(parse_speed("max"), Ok(Speed::Max));
+        assert_eq!(parse_speed("60"), Ok(Speed::Times(60.0)));
+        for bad in ["0", "-1", "fast", "1e9", "NaN"] {
+            assert!(parse_speed(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_hurst("0.8"), Ok(0.8));
+        assert!(parse_hurst("0.4").unwrap_err().contains("outside 0.5-0.99"));
+        assert!(parse_hurst("1").is_err());
+        assert_eq!(parse_shard("1/4"), Ok(Shard { index: 1, count: 4 }));
+        for bad in ["4/4", "0/0", "1", "a/b", "-1/2"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! The collector: merges lane chunks in schedule order and hands them to the output.
 //!
 //! Slice *k* of every lane is written before slice *k + 1* of any, lanes in worker order, so the
-//! same settings always give the same byte stream however the threads were scheduled. Only what
+//! same settings always give the same byte stream however the threads were scheduled. A lane that
+//! runs unpaced sends nothing for a slice it has nothing for; the collector looks at the next
+//! chunk of every lane and writes the earliest slice first, so a skipped slice changes nothing. Only what
 //! the output accepted is counted: after Ctrl-C or an output error, the tally is exactly what was
 //! emitted, which is what the manifest reports.
 
@@ -47,22 +49,22 @@ impl Tally {
 /// Merges `lanes` (one receiver per lane, in schedule order) into `sink` until every lane is done.
 pub fn collect(lanes: Vec<Receiver<Chunk>>, sink: &mut dyn ChunkSink, stop: &Shutdown) -> (Tally, anyhow::Result<()>) {
     let mut tally = Tally { lane_records: vec![0; lanes.len()], ..Tally::default() };
-    let mut open: Vec<Option<Receiver<Chunk>>> = lanes.into_iter().map(Some).collect();
+    // Each lane's next chunk, once received; `None` once the lane is done.
+    let mut next: Vec<Option<Chunk>> = lanes.iter().map(|receiver| receiver.recv().ok()).collect();
     let mut failure: Option<anyhow::Error> = None;
-    while open.iter().any(Option::is_some) {
-        for (lane, slot) in open.iter_mut().enumerate() {
-            let Some(receiver) = slot else { continue };
-            let Ok(chunk) = receiver.recv() else {
-                *slot = None;
-                continue;
-            };
-            if failure.is_some() {
-                // Keep draining so that lanes blocked on a full channel can see the stop flag.
-                continue;
-            }
-            if let Err(error) = accept(sink, chunk, lane, &mut tally) {
-                stop.request();
-                failure = Some(error);
+    while let Some(slice) = next.iter().flatten().map(|chunk| chunk.slice).min() {
+        for (lane, (slot, receiver)) in next.iter_mut().zip(&lanes).enumerate() {
+            // A lane may have several chunks for one slice (its last one carries open episodes).
+            while slot.as_ref().is_some_and(|chunk| chunk.slice == slice) {
+                let Some(chunk) = std::mem::replace(slot, receiver.recv().ok()) else { break };
+                if failure.is_some() {
+                    // Keep draining so that lanes blocked on a full channel can see the stop flag.
+                    continue;
+                }
+                if let Err(error) = accept(sink, chunk, lane, &mut tally) {
+                    stop.request();
+                    failure = Some(error);
+                }
             }
         }
     }

@@ -1,9 +1,11 @@
 //! A worker lane: one thread, one RNG, one slice of the schedule at a time.
 //!
 //! Nothing on the hot path is shared or locked: the lane owns its RNG, its baseline sampler, its
-//! episode scheduler and its output buffer, and hands a finished [`Chunk`] to the collector once
-//! per slice. When paced, it sleeps until its slice is due: once per slice, never per event, and
-//! against the absolute schedule, so a late lane catches up instead of drifting.
+//! episode schedulers, its walk through the arrival times and its output buffer, and hands a
+//! finished [`Chunk`] to the collector once per slice. When paced, it sleeps until its slice is
+//! due (`slice start / speed` on the wall clock): once per slice, never per event, and against the
+//! absolute schedule, so a late lane catches up instead of drifting. Unpaced, it skips the slices
+//! it has nothing for.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -17,6 +19,8 @@ use crate::runtime::Shutdown;
 
 use super::Chunk;
 use super::schedule::{LaneRole, LaneSchedule, Schedule};
+use super::scheduled::ScheduledEpisodes;
+use super::timeline::Timeline;
 use crate::network::baseline::{Baseline, Draw};
 use crate::network::random::{LaneRng, chance};
 use crate::network::session::{RecordContext, render_firewall, render_flow, render_no_data};
@@ -34,6 +38,10 @@ pub struct LaneShared<'s> {
     pub firewall_ratio: f64,
     pub start_ms: i64,
     pub schedule: &'s Schedule,
+    pub timeline: &'s Timeline,
+    /// The flags' rate (phases set their own).
+    pub eps: f64,
+    pub traffic_lanes: u32,
     pub stop: &'s Shutdown,
     pub clock_start: Instant,
 }
@@ -45,6 +53,14 @@ struct Lane<'s> {
     rng: LaneRng,
     baseline: Baseline<'s>,
     scheduler: EpisodeScheduler<'s>,
+    /// The scenario's episodes this lane runs.
+    scheduled: ScheduledEpisodes<'s>,
+    /// The phase in force (an index into the timeline's phases), and the span it covers.
+    phase: Option<usize>,
+    phase_span: (u64, u64),
+    /// Each VPC's share of the traffic now, when a daily rhythm moves it.
+    vpc_weights: Vec<f64>,
+    weights_tick: u64,
     /// The port-scan lane's current episode.
     scan: Option<ActiveEpisode<'s>>,
     scan_number: u64,
@@ -59,34 +75,55 @@ struct Lane<'s> {
 /// Runs one lane to completion (count reached, stop flag raised, or collector gone).
 pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, output: SyncSender<Chunk>) {
     let traffic_share = 1.0 - shared.chaos.probability[AnomalyKind::PortScan];
+    let episodes = if plan.role == LaneRole::Traffic { shared.timeline.episodes.as_slice() } else { &[] };
     let mut lane = Lane {
         shared,
         plan,
         rng,
         baseline: Baseline::new(shared.topology),
         scheduler: EpisodeScheduler::new(shared.chaos.clone(), traffic_share, plan.lane_rate(), shared.run_id, plan.worker),
+        scheduled: ScheduledEpisodes::new(episodes, plan.worker, shared.traffic_lanes, shared.run_id, shared.start_ms),
+        phase: None,
+        phase_span: (0, 0),
+        vpc_weights: Vec::new(),
+        weights_tick: u64::MAX,
         scan: None,
         scan_number: 0,
         sessions: 0,
         pending: VecDeque::new(),
         last_episode: Default::default(),
     };
+    let schedule = shared.schedule;
+    let mut clock = schedule.clock(plan);
     let count = plan.count.unwrap_or(u64::MAX);
     let mut next_seq = 0u64;
+    let mut next_offset = clock.offset_ns(0);
     let mut slice = 0u64;
     // Room for a slice's records up front: growing the buffer by doubling copied it over and over.
-    let records_per_slice = (plan.lane_rate() * shared.schedule.slice_ns as f64 / 1e9).ceil() as usize + 1;
+    let records_per_slice = (plan.lane_rate() * schedule.slice_ns as f64 / 1e9).ceil() as usize + 1;
     let bytes_per_slice = records_per_slice.min(1 << 16) * EXPECTED_RECORD_BYTES;
     while next_seq < count && !shared.stop.is_requested() {
-        if shared.schedule.paced {
-            wait_until(shared.clock_start + Duration::from_nanos(slice * shared.schedule.slice_ns), shared.stop);
+        let Some(offset) = next_offset else { break };
+        match schedule.pace {
+            Some(speed) => {
+                wait_until(
+                    shared.clock_start + Duration::from_secs_f64(slice as f64 * schedule.slice_ns as f64 / 1e9 / speed),
+                    shared.stop,
+                );
+            }
+            // Unpaced, nobody waits for an empty slice: go straight to the next record's.
+            None => slice = slice.max(offset / schedule.slice_ns),
         }
-        let slice_end_ns = (slice + 1) * shared.schedule.slice_ns;
+        let slice_end_ns = (slice + 1) * schedule.slice_ns;
         let mut chunk = Chunk::new(plan.worker, slice, next_seq);
         chunk.data.reserve(bytes_per_slice);
-        while next_seq < count && plan.offset_ns(next_seq) < slice_end_ns {
-            lane.emit(next_seq, &mut chunk);
+        while next_seq < count
+            && let Some(offset) = next_offset
+            && offset < slice_end_ns
+        {
+            lane.emit(next_seq, offset, &mut chunk);
             next_seq += 1;
+            next_offset = clock.offset_ns(next_seq);
         }
         if output.send(chunk).is_err() {
             return;
@@ -111,13 +148,21 @@ fn wait_until(due: Instant, stop: &Shutdown) {
 }
 
 impl<'s> Lane<'s> {
-    fn emit(&mut self, seq: u64, chunk: &mut Chunk) {
-        let schedule_ms = self.shared.start_ms + (self.plan.offset_ns(seq) / 1_000_000) as i64;
+    fn emit(&mut self, seq: u64, offset_ns: u64, chunk: &mut Chunk) {
+        let offset_ms = offset_ns / 1_000_000;
+        let schedule_ms = self.shared.start_ms + offset_ms as i64;
+        if !self.shared.timeline.phases.is_empty() && !(self.phase_span.0..self.phase_span.1).contains(&offset_ms) {
+            self.enter_phase(offset_ms);
+        }
         let (kind, episode_id, emission, time_ms) = match self.plan.role {
-            LaneRole::Traffic => match self.scheduler.next(&mut self.rng, &self.baseline, schedule_ms, &mut chunk.episodes) {
-                Some((kind, episode_id, emission)) => (Some(kind), Some(episode_id), emission, schedule_ms),
-                None => (None, None, self.baseline_emission(), schedule_ms),
-            },
+            LaneRole::Traffic => {
+                let chaos = self.chaos_in_force();
+                let scheduled = self.scheduled.next(&mut self.rng, &self.baseline, chaos, offset_ms, schedule_ms, &mut chunk.episodes);
+                match scheduled.or_else(|| self.scheduler.next(&mut self.rng, &self.baseline, schedule_ms, &mut chunk.episodes)) {
+                    Some((kind, episode_id, emission)) => (Some(kind), Some(episode_id), emission, schedule_ms),
+                    None => (None, None, self.baseline_emission(offset_ns), schedule_ms),
+                }
+            }
             LaneRole::PortScan => {
                 let (episode_id, emission, time_ms) = self.next_scan_probe(schedule_ms, &mut chunk.episodes);
                 (Some(AnomalyKind::PortScan), Some(episode_id), emission, time_ms)
@@ -153,11 +198,25 @@ impl<'s> Lane<'s> {
     /// direction at each of our ENIs it touches (both ends of an east-west call, our end of an
     /// internet one; a refused probe only where it was refused), and the firewall's session record
     /// for a share of conversations (`--firewall-ratio`).
-    fn baseline_emission(&mut self) -> Emission<'s> {
+    fn baseline_emission(&mut self, offset_ns: u64) -> Emission<'s> {
         if let Some(emission) = self.pending.pop_front() {
             return emission;
         }
-        let session = match self.baseline.draw(&mut self.rng) {
+        let tick = offset_ns / super::arrivals::TICK_NS;
+        if tick != self.weights_tick
+            && let Some(shape) = self.shared.schedule.shape()
+        {
+            self.weights_tick = tick;
+            if !shape.vpc_weights(offset_ns, &mut self.vpc_weights) {
+                self.vpc_weights.clear();
+            }
+        }
+        let draw = if self.vpc_weights.is_empty() {
+            self.baseline.draw(&mut self.rng)
+        } else {
+            self.baseline.draw_weighted(&mut self.rng, &self.vpc_weights)
+        };
+        let session = match draw {
             Draw::NoData(host) => return Emission::NoData(host),
             Draw::Session(session) => session,
         };
@@ -176,14 +235,9 @@ impl<'s> Lane<'s> {
             None => {
                 let id: Rc<str> = format!("{}-{}-e{}", self.shared.run_id, self.plan.worker, self.scan_number).into();
                 self.scan_number += 1;
-                let mut episode = start_episode(
-                    AnomalyKind::PortScan,
-                    id,
-                    &mut self.rng,
-                    &self.baseline,
-                    &Start::background(&self.shared.chaos, spec(AnomalyKind::PortScan)),
-                    1.0,
-                );
+                let chaos = self.chaos_in_force();
+                let start = Start::background(chaos, spec(AnomalyKind::PortScan));
+                let mut episode = start_episode(AnomalyKind::PortScan, id, &mut self.rng, &self.baseline, &start, 1.0);
                 episode.first_ms = schedule_ms;
                 self.scan.insert(episode)
             }
@@ -200,8 +254,40 @@ impl<'s> Lane<'s> {
         (id, emission, time_ms)
     }
 
+    /// The background chaos of the phase in force, or the flags'.
+    fn chaos_in_force(&self) -> &'s ChaosSettings {
+        match self.phase {
+            Some(index) => &self.shared.timeline.phases[index].chaos,
+            None => &self.shared.chaos,
+        }
+    }
+
+    /// Finds the phase in force at `offset_ms` and hands its chaos to the background scheduler.
+    fn enter_phase(&mut self, offset_ms: u64) {
+        let phases = &self.shared.timeline.phases;
+        let found = phases.iter().position(|phase| (phase.start_ms..phase.end_ms).contains(&offset_ms));
+        self.phase_span = match found {
+            Some(index) => (phases[index].start_ms, phases[index].end_ms),
+            // Between phases: up to the next one's start (or for ever).
+            None => {
+                let previous_end = phases.iter().map(|phase| phase.end_ms).filter(|end| *end <= offset_ms).max().unwrap_or(0);
+                let next_start = phases.iter().map(|phase| phase.start_ms).filter(|start| *start > offset_ms).min().unwrap_or(u64::MAX);
+                (previous_end, next_start)
+            }
+        };
+        if found == self.phase && self.phase.is_some() {
+            return;
+        }
+        self.phase = found;
+        let chaos = self.chaos_in_force();
+        let eps = found.map_or(self.shared.eps, |index| phases[index].eps);
+        let lane_rate = self.plan.lane_rate() * if self.shared.eps > 0.0 { eps / self.shared.eps } else { 1.0 };
+        self.scheduler.reconfigure(chaos, 1.0 - chaos.probability[AnomalyKind::PortScan], lane_rate.max(1e-9));
+    }
+
     fn open_episodes(&self) -> Vec<EpisodeSummary> {
         let mut open = self.scheduler.open_episodes();
+        open.extend(self.scheduled.open_episodes());
         open.extend(self.scan.iter().filter(|episode| episode.emitted > 0).map(|episode| episode.summary(self.plan.worker)));
         open
     }

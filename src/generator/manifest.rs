@@ -93,14 +93,15 @@ impl RunManifest {
     pub fn new(
         settings: &GeneratorSettings,
         schedule: &Schedule,
+        lanes: &[usize],
         tally: &Tally,
         started_at: Timestamp,
         finished_at: Timestamp,
         complete: bool,
     ) -> Self {
-        let lanes = schedule
-            .lanes
+        let lanes = lanes
             .iter()
+            .map(|lane| &schedule.lanes[*lane])
             .zip(&tally.lane_records)
             .map(|(lane, records)| ManifestLane {
                 worker: lane.worker,

@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod metered;
 pub mod profile;
 pub mod schedule;
+pub mod scheduled;
 pub mod timeline;
 
 use std::num::NonZeroU32;
@@ -30,9 +31,13 @@ pub use collector::{ChunkSink, Tally};
 pub use manifest::RunManifest;
 pub use metered::MeteredOutput;
 
-use crate::network::topology::Topology;
+use crate::network::topology::{Topology, TopologySize};
+use arrivals::Segment;
 use lane::{LaneShared, run_lane};
-use schedule::Schedule;
+use profile::RateProfile;
+pub use schedule::Speed;
+use schedule::{Schedule, ScheduleInput, ShapeInput};
+use timeline::Timeline;
 
 /// Chunks a lane may have in flight before it waits for the collector.
 const LANE_CHANNEL_CHUNKS: usize = 4;
@@ -53,6 +58,43 @@ pub struct GeneratorSettings {
     pub chaos: ChaosSettings,
     /// Share of baseline conversations the firewall also logs.
     pub firewall_ratio: f64,
+    /// The speed, the rate's shape, the timeline, the estate and the shard.
+    pub plan: RunPlan,
+}
+
+/// What a run is beyond its rate, size and chaos flags: how fast logical time runs, how the rate
+/// moves, what the scenario's timeline schedules, how big the estate is, and which shard of the
+/// stream this instance emits. The default is a flat run in real time, all of it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunPlan {
+    pub speed: Speed,
+    pub profile: RateProfile,
+    pub timeline: Timeline,
+    pub topology: TopologySize,
+    pub shard: Shard,
+    /// The scenario file the plan came from, if any.
+    pub scenario: Option<String>,
+}
+
+/// Which lanes of the stream this instance emits: lane *i* of the schedule (traffic lanes in
+/// worker order, then the port-scan lane) belongs to shard `i mod count`. N instances with the
+/// same settings and shards 0..N emit, together, exactly the records one instance emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard { index: 0, count: 1 }
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 impl GeneratorSettings {
@@ -61,7 +103,8 @@ impl GeneratorSettings {
         format!("{:016x}", random::split_seed(self.seed, 0x5EED_0000_0000 + u64::from(self.instance_id)))
     }
 
-    /// Records the run is bounded to: `--count`, or `--duration × --eps` when paced.
+    /// Records the run is bounded to at the flags' rate: `--count`, or `--duration × --eps` when
+    /// paced (phases change it: the schedule's lanes hold the exact counts).
     pub fn effective_count(&self) -> Option<u64> {
         let by_duration = match self.duration {
             Some(duration) if self.eps > 0.0 => Some((duration.as_secs_f64() * self.eps).round() as u64),
@@ -73,8 +116,42 @@ impl GeneratorSettings {
         }
     }
 
-    pub fn schedule(&self) -> Schedule {
-        Schedule::new(self.eps, self.workers.get(), self.effective_count(), self.chaos.probability[AnomalyKind::PortScan])
+    /// The logical schedule of the whole stream (every shard's lanes).
+    pub fn schedule(&self, topology: &Topology) -> Schedule {
+        let plan = &self.plan;
+        let shaped = !plan.profile.is_flat() || !plan.timeline.phases.is_empty();
+        let shape = shaped.then(|| ShapeInput {
+            start_ms: self.start_time_ms,
+            phases: plan
+                .timeline
+                .phases
+                .iter()
+                .map(|phase| Segment {
+                    start_ns: phase.start_ms.saturating_mul(1_000_000),
+                    end_ns: phase.end_ms.saturating_mul(1_000_000),
+                    eps: phase.eps,
+                    scan_share: phase.chaos.probability[AnomalyKind::PortScan],
+                })
+                .collect(),
+            profile: plan.profile.clone(),
+            regions: topology.vpcs.iter().map(|vpc| (vpc.weight, plan.profile.utc_offset(vpc.region))).collect(),
+            seed: random::split_seed(self.seed, 0xA441_5EED),
+        });
+        Schedule::build(ScheduleInput {
+            eps: self.eps,
+            speed: plan.speed,
+            workers: self.workers.get(),
+            count: if shaped { self.count } else { self.effective_count() },
+            bound_ns: self.duration.map(|duration| duration.as_nanos().min(u128::from(u64::MAX)) as u64),
+            port_scan_share: self.chaos.probability[AnomalyKind::PortScan],
+            shape,
+        })
+    }
+
+    /// The lanes of the schedule this instance's shard runs, as indices into its lanes.
+    pub fn shard_lanes(&self, schedule: &Schedule) -> Vec<usize> {
+        let shard = self.plan.shard;
+        (0..schedule.lanes.len()).filter(|lane| *lane as u32 % shard.count.max(1) == shard.index).collect()
     }
 }
 
@@ -137,7 +214,8 @@ pub struct GenerateReport {
 /// requested, or the sink fails (which requests `stop` itself, as the duration does).
 pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &Shutdown) -> GenerateReport {
     let topology = Topology::new(settings.seed);
-    let schedule = settings.schedule();
+    let schedule = settings.schedule(&topology);
+    let lanes = settings.shard_lanes(&schedule);
     let run_id = settings.run_id();
     let started_at = Timestamp::now();
     let clock_start = Instant::now();
@@ -149,21 +227,24 @@ pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &S
         firewall_ratio: settings.firewall_ratio,
         start_ms: settings.start_time_ms,
         schedule: &schedule,
+        timeline: &settings.plan.timeline,
+        eps: settings.eps,
+        traffic_lanes: settings.workers.get(),
         stop,
         clock_start,
     };
     let lane_seed = random::split_seed(settings.seed, 0x1A4E_0000 + u64::from(settings.instance_id));
     let (tally, result) = std::thread::scope(|scope| {
-        let mut receivers = Vec::with_capacity(schedule.lanes.len());
-        for plan in &schedule.lanes {
+        let mut receivers = Vec::with_capacity(lanes.len());
+        for plan in lanes.iter().map(|lane| &schedule.lanes[*lane]) {
             let (sender, receiver) = sync_channel(LANE_CHANNEL_CHUNKS);
             receivers.push(receiver);
             let shared = &shared;
             let rng = random::rng_for(lane_seed, u64::from(plan.worker));
             scope.spawn(move || run_lane(shared, plan, rng, sender));
         }
-        // An unpaced run bounded by time: wall-clock duration.
-        if let (Some(duration), false) = (settings.duration, schedule.paced) {
+        // `--eps 0` bounded by time: a wall-clock duration, as it always was.
+        if let (Some(duration), true) = (settings.duration, settings.eps == 0.0) {
             let finished = &finished;
             scope.spawn(move || stop_after(duration, clock_start, stop, finished));
         }
@@ -171,10 +252,10 @@ pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &S
         finished.store(true, Ordering::Relaxed);
         outcome
     });
-    let expected = schedule.lanes.iter().map(|lane| lane.count).collect::<Option<Vec<u64>>>();
+    let expected = lanes.iter().map(|lane| schedule.lanes[*lane].count).collect::<Option<Vec<u64>>>();
     let complete = result.is_ok() && expected.is_none_or(|counts| counts == tally.lane_records);
     let complete = complete && (settings.effective_count().is_some() || settings.duration.is_some());
-    let manifest = RunManifest::new(settings, &schedule, &tally, started_at, Timestamp::now(), complete);
+    let manifest = RunManifest::new(settings, &schedule, &lanes, &tally, started_at, Timestamp::now(), complete);
     GenerateReport { manifest, elapsed: clock_start.elapsed(), error: result.err() }
 }
 

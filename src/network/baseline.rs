@@ -105,7 +105,13 @@ impl<'t> Baseline<'t> {
     }
 
     pub fn draw(&self, rng: &mut LaneRng) -> Draw<'t> {
-        let vpc = weighted(rng, &self.vpc_weights);
+        self.draw_weighted(rng, &self.vpc_weights)
+    }
+
+    /// A conversation in a VPC picked by `vpc_weights` (one per VPC: a daily rhythm moves each
+    /// region's share of the traffic).
+    pub fn draw_weighted(&self, rng: &mut LaneRng, vpc_weights: &[f64]) -> Draw<'t> {
+        let vpc = weighted(rng, vpc_weights);
         match CLASSES[weighted(rng, &self.class_weights)].0 {
             Class::InternetToService => Draw::Session(self.internet_to_service(rng, vpc)),
             Class::EastWest => Draw::Session(self.east_west(rng, vpc)),

@@ -49,6 +49,7 @@ pub(crate) fn generator_settings(seed: u64, workers: u32, count: u64) -> Generat
         start_time_ms: 1_780_000_000_000,
         chaos: ChaosSettings::new(PerKind::new([0.05, 0.05, 0.02, 0.03])).with(&EXFIL_BYTES, 200_000),
         firewall_ratio: 0.3,
+        plan: Default::default(),
     }
 }
 

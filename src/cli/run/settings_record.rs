@@ -29,7 +29,9 @@ const START_TIME: &str = "--start-time";
 fn settings_by_flag(settings: &GeneratorSettings) -> Vec<(String, String)> {
     // Destructured whole: a new setting does not compile until it is recorded here too. Each
     // kind's probability and parameters come from its spec.
-    let GeneratorSettings { seed, instance_id, workers, eps, count, duration, start_time_ms, chaos, firewall_ratio } = settings;
+    let GeneratorSettings { seed, instance_id, workers, eps, count, duration, start_time_ms, chaos, firewall_ratio, plan } = settings;
+    // The speed changes when records come, never which: it is not recorded.
+    let crate::generator::RunPlan { speed: _, profile, timeline, topology, shard, scenario: _ } = plan;
     let optional = |value: Option<String>| value.unwrap_or_else(|| "none".to_owned());
     let mut flags = vec![
         ("--seed", seed.to_string()),
@@ -46,7 +48,18 @@ fn settings_by_flag(settings: &GeneratorSettings) -> Vec<(String, String)> {
     flags.extend(KINDS.iter().map(|(kind, spec)| (format!("--{}", spec.probability.flag), chaos.probability[kind].to_string())));
     flags.extend(chaos.parameters().map(|(parameter, value)| (format!("--{}", parameter.flag), value.to_string())));
     flags.push(("--firewall-ratio".to_owned(), firewall_ratio.to_string()));
+    flags.push(("--hurst and the rate profile".to_owned(), format!("{profile:?}")));
+    flags.push(("--shard".to_owned(), shard.to_string()));
+    flags.push(("the scenario's topology".to_owned(), format!("{topology:?}")));
+    flags.push(("the scenario's timeline (digest)".to_owned(), digest(&format!("{timeline:?}"))));
     flags
+}
+
+/// 16 hex digits of FNV-1a over `text`: a stable digest (the same in every build) of a setting too
+/// long to record whole.
+fn digest(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+    format!("{hash:016x}")
 }
 
 /// Records `settings` for the run's source at its first start; on a rerun, adopts the recorded
@@ -132,6 +145,7 @@ mod tests {
             start_time_ms: 1_767_225_600_000,
             chaos: ChaosSettings::new(PerKind::new([0.01, 0.01, 0.005, 0.01])).with(&EXFIL_BYTES, 10_000_000),
             firewall_ratio: 0.5,
+            plan: Default::default(),
         }
     }
 

@@ -64,6 +64,7 @@ pub fn settings(seed: u64, workers: u32, count: u64, chaos: ChaosSettings) -> Ge
         start_time_ms: 1_767_225_600_000,
         chaos,
         firewall_ratio: 0.25,
+        plan: Default::default(),
     }
 }
 

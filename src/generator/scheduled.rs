@@ -1,0 +1,154 @@
+//! Scheduled episodes in a traffic lane: each starts at its `at`, spreads its planned records
+//! over its duration (rising linearly over its ramp first), and takes precedence over the
+//! background chaos and the baseline when its next record is due.
+//!
+//! Episode *i* of the timeline runs in traffic lane `i mod workers` with the id
+//! `<run_id>-s<i>`. Its record *j* is due at `at + τ(j)`, where τ inverts the ramped rate's
+//! cumulative count: with rate `c · min(τ / ramp, 1)` and `c = planned / (duration − ramp / 2)`,
+//! the last record falls just before `at + duration`. A lane writes a due record at its next
+//! slot of the schedule, so a record is late by at most the lane's spacing (`workers / eps`),
+//! unless the episode asks for more records than the lane has slots.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use crate::chaos::{ActiveEpisode, ChaosSettings, Emission, EpisodeSummary, KINDS, ScheduledInfo, Start, start_episode};
+use crate::network::baseline::Baseline;
+use crate::network::random::LaneRng;
+use crate::records::{AnomalyKind, Timestamp};
+
+use super::timeline::ScheduledEpisode;
+
+/// One scheduled episode in progress.
+#[derive(Debug)]
+struct Running<'s> {
+    plan: &'s ScheduledEpisode,
+    episode: ActiveEpisode<'s>,
+}
+
+/// A traffic lane's scheduled episodes: those not yet due, and those in progress.
+#[derive(Debug)]
+pub struct ScheduledEpisodes<'s> {
+    waiting: VecDeque<(usize, &'s ScheduledEpisode)>,
+    running: Vec<Running<'s>>,
+    run_id: &'s str,
+    start_ms: i64,
+    worker: u32,
+}
+
+impl<'s> ScheduledEpisodes<'s> {
+    /// The episodes of `timeline` that lane `lane_index` of `traffic_lanes` runs.
+    pub fn new(episodes: &'s [ScheduledEpisode], lane_index: u32, traffic_lanes: u32, run_id: &'s str, start_ms: i64) -> Self {
+        let mut waiting: Vec<(usize, &ScheduledEpisode)> =
+            episodes.iter().enumerate().filter(|(index, _)| *index as u32 % traffic_lanes.max(1) == lane_index).collect();
+        waiting.sort_by_key(|(index, episode)| (episode.at_ms, *index));
+        ScheduledEpisodes { waiting: waiting.into(), running: Vec::new(), run_id, start_ms, worker: lane_index }
+    }
+
+    /// The record due at logical offset `offset_ms` (stamped `time_ms`), when a scheduled episode
+    /// has one due; episodes that end with it go to `finished`.
+    pub fn next(
+        &mut self,
+        rng: &mut LaneRng,
+        baseline: &Baseline<'s>,
+        chaos: &ChaosSettings,
+        offset_ms: u64,
+        time_ms: i64,
+        finished: &mut Vec<EpisodeSummary>,
+    ) -> Option<(AnomalyKind, Rc<str>, Emission<'s>)> {
+        while self.waiting.front().is_some_and(|(_, episode)| episode.at_ms <= offset_ms) {
+            let Some((index, plan)) = self.waiting.pop_front() else { break };
+            let mut settings = chaos.clone();
+            for parameter in KINDS[plan.kind].parameters {
+                if let Some(value) = plan.parameters.get(parameter.name) {
+                    settings = settings.with(parameter, *value);
+                }
+            }
+            let start = Start { settings: &settings, target: &plan.target, intensity: plan.intensity, difficulty: plan.difficulty };
+            let id: Rc<str> = format!("{}-s{index}", self.run_id).into();
+            let episode = start_episode(plan.kind, id, rng, baseline, &start, 1.0);
+            self.running.push(Running { plan, episode });
+        }
+        let due = self
+            .running
+            .iter()
+            .position(|running| running.episode.has_pending_records())
+            .or_else(|| self.running.iter().position(|running| running.due_offset_ms() <= offset_ms as f64))?;
+        let running = &mut self.running[due];
+        let emission = running.episode.emit(rng, baseline, time_ms);
+        let kind = running.episode.kind;
+        let id = running.episode.episode_id.clone();
+        if running.episode.is_finished() {
+            let running = self.running.swap_remove(due);
+            finished.push(self.summary(&running));
+        }
+        Some((kind, id, emission))
+    }
+
+    fn summary(&self, running: &Running<'_>) -> EpisodeSummary {
+        let plan = running.plan;
+        let mut summary = running.episode.summary(self.worker);
+        summary.scheduled = Some(ScheduledInfo {
+            at: Timestamp::from_unix_millis(self.start_ms + plan.at_ms as i64),
+            duration_ms: plan.duration_ms,
+            ramp_ms: plan.ramp_ms,
+            target: plan.target.to_string(),
+            intensity: plan.intensity,
+            difficulty: plan.difficulty,
+            occurrence: plan.occurrence,
+            file: plan.origin.as_ref().map(|origin| origin.file.clone()),
+            line: plan.origin.as_ref().map(|origin| origin.line),
+        });
+        summary
+    }
+
+    /// Episodes in progress when the lane stops, summarised as they stand.
+    pub fn open_episodes(&self) -> Vec<EpisodeSummary> {
+        self.running.iter().filter(|running| running.episode.emitted > 0).map(|running| self.summary(running)).collect()
+    }
+}
+
+impl Running<'_> {
+    /// Logical offset (ms) at which the episode's next record is due.
+    fn due_offset_ms(&self) -> f64 {
+        let plan = self.plan;
+        plan.at_ms as f64 + due_after_ms(self.episode.emitted, self.episode.planned, plan.duration_ms as f64, plan.ramp_ms as f64)
+    }
+}
+
+/// When record `j` of `planned` is due, ms after the episode's start, for a rate that rises
+/// linearly over `ramp` ms and then holds, placing `planned` records in `duration` ms.
+fn due_after_ms(j: u64, planned: u64, duration: f64, ramp: f64) -> f64 {
+    let ramp = ramp.min(duration);
+    let rate = planned as f64 / (duration - ramp / 2.0).max(f64::MIN_POSITIVE);
+    let j = j as f64;
+    if ramp > 0.0 && j <= rate * ramp / 2.0 { (2.0 * ramp * j / rate).sqrt() } else { j / rate + ramp / 2.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_spread_evenly_over_the_duration_without_a_ramp() {
+        assert_eq!(due_after_ms(0, 100, 60_000.0, 0.0), 0.0);
+        assert_eq!(due_after_ms(50, 100, 60_000.0, 0.0), 30_000.0);
+        assert!(due_after_ms(99, 100, 60_000.0, 0.0) < 60_000.0);
+    }
+
+    #[test]
+    fn a_ramp_starts_slow_and_still_ends_within_the_duration() {
+        let (planned, duration, ramp) = (1_000, 600_000.0, 300_000.0);
+        let times: Vec<f64> = (0..planned).map(|j| due_after_ms(j, planned, duration, ramp)).collect();
+        assert!(times.windows(2).all(|pair| pair[0] <= pair[1]));
+        assert!(*times.last().unwrap() < duration && *times.last().unwrap() > duration * 0.99);
+        // A quarter of the way into the ramp, the rate is a quarter of the full one.
+        let early_gap = times[11] - times[10];
+        let late_gap = times[900] - times[899];
+        assert!(early_gap > 3.0 * late_gap, "{early_gap} vs {late_gap}");
+        // Continuous at the ramp's end.
+        let at_ramp_end = (planned as f64 / (duration - ramp / 2.0)) * ramp / 2.0;
+        let j = at_ramp_end.floor() as u64;
+        assert!((due_after_ms(j, planned, duration, ramp) - ramp).abs() < 1_000.0);
+    }
+}
