@@ -14,7 +14,9 @@ use crate::records::{EventType, Timestamp};
 
 use super::GeneratorSettings;
 use super::collector::Tally;
+use super::profile::RateProfile;
 use super::schedule::{LaneRole, Schedule};
+use crate::network::topology::TopologySize;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ManifestSettings {
@@ -29,6 +31,36 @@ pub struct ManifestSettings {
     #[serde(flatten)]
     pub chaos: ChaosSettings,
     pub firewall_ratio: f64,
+    /// `1`, `60`, `max`: how fast logical time ran (it changes when records came, never which).
+    #[serde(default = "real_time")]
+    pub speed: String,
+    /// `K/N`: the shard of the stream this run emitted (`0/1`: all of it).
+    #[serde(default = "whole_stream")]
+    pub shard: String,
+    /// How the rate moved: daily curve, weekend, time zones, bursts.
+    #[serde(default)]
+    pub profile: RateProfile,
+    #[serde(default)]
+    pub topology: TopologySize,
+    /// The scenario file the run came from, with its phases and scheduled episodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<ManifestScenario>,
+}
+
+/// What a run's scenario scheduled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestScenario {
+    pub file: String,
+    pub phases: u64,
+    pub scheduled_episodes: u64,
+}
+
+fn real_time() -> String {
+    "1".to_owned()
+}
+
+fn whole_stream() -> String {
+    "0/1".to_owned()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +162,15 @@ impl RunManifest {
                 start_time: Timestamp::from_unix_millis(settings.start_time_ms),
                 chaos: settings.chaos.clone(),
                 firewall_ratio: settings.firewall_ratio,
+                speed: settings.plan.speed.to_string(),
+                shard: settings.plan.shard.to_string(),
+                profile: settings.plan.profile.clone(),
+                topology: settings.plan.topology,
+                scenario: settings.plan.scenario.as_ref().map(|file| ManifestScenario {
+                    file: file.clone(),
+                    phases: settings.plan.timeline.phases.len() as u64,
+                    scheduled_episodes: settings.plan.timeline.episodes.len() as u64,
+                }),
             },
             event_ids: "lane w emitted `<run_id>-<w>-<seq>` for every seq in 0..lanes[w].records".to_owned(),
             lanes,

@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 /// The shape of a day's traffic, in local time.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DailyCurve {
     /// The same rate at every hour.
     #[default]
@@ -18,7 +21,7 @@ pub enum DailyCurve {
 }
 
 /// Self-similar bursts: an ON/OFF superposition with heavy-tailed periods.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Bursts {
     /// The target Hurst parameter, 0.5 ≤ H < 1: 0.5 gives Poisson arrivals (no long-range
     /// dependence), more gives longer and longer-correlated bursts.
@@ -26,7 +29,7 @@ pub struct Bursts {
 }
 
 /// How the logical rate moves around its mean. The default is flat: record *i* at `t0 + i / eps`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RateProfile {
     pub daily: DailyCurve,
     /// Rate multiplier on Saturday and Sunday, local time (1: no weekend).

@@ -164,7 +164,7 @@ const PUBLIC_FIRST_OCTETS: [u8; 24] =
     [3, 13, 18, 20, 23, 31, 34, 35, 44, 52, 54, 64, 66, 72, 81, 85, 91, 104, 107, 142, 151, 185, 203, 212];
 
 /// How big the simulated estate is: what a scenario's `topology` sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TopologySize {
     /// AWS accounts the VPCs belong to.
     pub accounts: u32,

@@ -8,8 +8,9 @@
 //! cannot be typed (lost, unacknowledged by Kafka, or found without a readable label or type, such
 //! as a cut record in the DLQ); a surplus never is.
 //!
-//! Two manifests of one run count once. When they disagree (neither names every lane at its
-//! largest count) the run's expected counts are unknown, and that is a failure of its own.
+//! Two manifests of one run count once; the shards of a run (`--shard K/N`, recorded in each
+//! manifest) each count once. When two manifests of one shard disagree (neither names every lane
+//! at its largest count) the run's expected counts are unknown, and that is a failure of its own.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,16 +32,18 @@ pub(super) struct ExpectedCounts {
 
 impl ExpectedCounts {
     pub(super) fn from_manifests(manifests: &[RunManifest]) -> Self {
-        let mut by_run: HashMap<&str, Vec<&RunManifest>> = HashMap::new();
+        let mut by_run: HashMap<(&str, &str), Vec<&RunManifest>> = HashMap::new();
         for manifest in manifests {
-            by_run.entry(manifest.run_id.as_str()).or_default().push(manifest);
+            by_run.entry((manifest.run_id.as_str(), manifest.settings.shard.as_str())).or_default().push(manifest);
         }
         let mut counts = ExpectedCounts::default();
-        let mut runs: Vec<(&str, Vec<&RunManifest>)> = by_run.into_iter().collect();
-        runs.sort_by_key(|(run_id, _)| *run_id);
-        for (run_id, of_run) in runs {
+        let mut runs: Vec<((&str, &str), Vec<&RunManifest>)> = by_run.into_iter().collect();
+        runs.sort_by_key(|(run, _)| *run);
+        for ((run_id, _), of_run) in runs {
             let Some(chosen) = covering_manifest(&of_run) else {
-                counts.disagreeing_runs.push(run_id.to_owned());
+                if !counts.disagreeing_runs.iter().any(|run| run == run_id) {
+                    counts.disagreeing_runs.push(run_id.to_owned());
+                }
                 continue;
             };
             for (name, count) in &chosen.by_event_type {
