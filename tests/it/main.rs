@@ -16,6 +16,7 @@ mod common;
 // Records, the generator and chaos.
 mod chaos_episodes;
 mod generator_records;
+mod logical_clock;
 mod validation;
 
 // The binary against bad flags, signals and hostile input.
