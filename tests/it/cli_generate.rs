@@ -31,6 +31,12 @@ fn bad_flags_give_one_line_and_exit_2() {
     assert_usage_error(&["generate", "--latency-spike-prob", "-0.1"], &[], "latency-spike-prob");
     assert_usage_error(&["generate", "--latency-spike-prob", "0.5", "--port-scan-prob", "0.4", "--data-exfil-prob", "0.2"], &[], "sum to");
     assert_usage_error(&["generate", "--eps", "fast"], &[], "not a number");
+    assert_usage_error(&["generate", "--speed", "0"], &[], "not a speed netchaos runs at");
+    assert_usage_error(&["generate", "--speed", "warp"], &[], "`max`");
+    assert_usage_error(&["generate"], &[("NETCHAOS_SPEED", "-3")], "not a speed");
+    assert_usage_error(&["generate", "--hurst", "1.2"], &[], "outside 0.5-0.99");
+    assert_usage_error(&["generate", "--shard", "4/4"], &[], "not a shard");
+    assert_usage_error(&["generate", "--shard", "3/9", "--workers", "4", "--port-scan-prob", "0"], &[], "at most 4 shards");
     assert_usage_error(&["generate", "--workers", "0"], &[], "at least 1");
     assert_usage_error(&["generate", "--duration", "soon"], &[], "not a duration");
     assert_usage_error(&["generate", "--count", "5", "--start-time", "someday"], &[], "not a time");
