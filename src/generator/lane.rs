@@ -72,8 +72,10 @@ struct Lane<'s> {
     last_episode: PerKind<Option<Rc<str>>>,
 }
 
-/// Runs one lane to completion (count reached, stop flag raised, or collector gone).
-pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, output: SyncSender<Chunk>) {
+/// Runs one lane to completion (count reached, stop flag raised, or collector gone). Returns the
+/// records its scheduled episodes added to the schedule's slots (the lane's total is its count
+/// plus these).
+pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, output: SyncSender<Chunk>) -> u64 {
     let traffic_share = 1.0 - shared.chaos.probability[AnomalyKind::PortScan];
     let episodes = if plan.role == LaneRole::Traffic { shared.timeline.episodes.as_slice() } else { &[] };
     let mut lane = Lane {
@@ -96,14 +98,19 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
     let schedule = shared.schedule;
     let mut clock = schedule.clock(plan);
     let count = plan.count.unwrap_or(u64::MAX);
+    // The schedule's slots used so far, and the lane's records (slots plus scheduled episodes').
+    let mut slots = 0u64;
     let mut next_seq = 0u64;
-    let mut next_offset = clock.offset_ns(0);
+    let mut next_slot = clock.offset_ns(0).filter(|_| count > 0);
     let mut slice = 0u64;
     // Room for a slice's records up front: growing the buffer by doubling copied it over and over.
     let records_per_slice = (plan.lane_rate() * schedule.slice_ns as f64 / 1e9).ceil() as usize + 1;
     let bytes_per_slice = records_per_slice.min(1 << 16) * EXPECTED_RECORD_BYTES;
-    while next_seq < count && !shared.stop.is_requested() {
-        let Some(offset) = next_offset else { break };
+    // The lane ends with its last slot: a scheduled record due later is past the run.
+    while let Some(slot) = next_slot
+        && !shared.stop.is_requested()
+    {
+        let first = lane.scheduled.next_due_ns().map_or(slot, |due| due.min(slot));
         match schedule.pace {
             Some(speed) => {
                 wait_until(
@@ -112,21 +119,25 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
                 );
             }
             // Unpaced, nobody waits for an empty slice: go straight to the next record's.
-            None => slice = slice.max(offset / schedule.slice_ns),
+            None => slice = slice.max(first / schedule.slice_ns),
         }
         let slice_end_ns = (slice + 1) * schedule.slice_ns;
         let mut chunk = Chunk::new(plan.worker, slice, next_seq);
         chunk.data.reserve(bytes_per_slice);
-        while next_seq < count
-            && let Some(offset) = next_offset
-            && offset < slice_end_ns
-        {
-            lane.emit(next_seq, offset, &mut chunk);
+        while let Some(slot) = next_slot {
+            match lane.scheduled.next_due_ns() {
+                Some(due) if due <= slot && due < slice_end_ns => lane.emit(next_seq, due, Source::Scheduled, &mut chunk),
+                _ if slot < slice_end_ns => {
+                    lane.emit(next_seq, slot, Source::Slot, &mut chunk);
+                    slots += 1;
+                    next_slot = if slots < count { clock.offset_ns(slots) } else { None };
+                }
+                _ => break,
+            }
             next_seq += 1;
-            next_offset = clock.offset_ns(next_seq);
         }
         if output.send(chunk).is_err() {
-            return;
+            return next_seq - slots;
         }
         slice += 1;
     }
@@ -134,6 +145,16 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
     last.episodes = lane.open_episodes();
     // The collector may already be gone after an output error; nothing is left to tell it then.
     let _ = output.send(last);
+    next_seq - slots
+}
+
+/// Where a lane's next record comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The schedule's next slot: baseline or background chaos (or the port scan, in its lane).
+    Slot,
+    /// A scheduled episode's record, due now: added to the slots.
+    Scheduled,
 }
 
 /// Sleeps until `due`, waking early if the run is stopped.
@@ -148,21 +169,23 @@ fn wait_until(due: Instant, stop: &Shutdown) {
 }
 
 impl<'s> Lane<'s> {
-    fn emit(&mut self, seq: u64, offset_ns: u64, chunk: &mut Chunk) {
+    fn emit(&mut self, seq: u64, offset_ns: u64, source: Source, chunk: &mut Chunk) {
         let offset_ms = offset_ns / 1_000_000;
         let schedule_ms = self.shared.start_ms + offset_ms as i64;
         if !self.shared.timeline.phases.is_empty() && !(self.phase_span.0..self.phase_span.1).contains(&offset_ms) {
             self.enter_phase(offset_ms);
         }
         let (kind, episode_id, emission, time_ms) = match self.plan.role {
-            LaneRole::Traffic => {
+            _ if source == Source::Scheduled => {
                 let chaos = self.chaos_in_force();
-                let scheduled = self.scheduled.next(&mut self.rng, &self.baseline, chaos, offset_ms, schedule_ms, &mut chunk.episodes);
-                match scheduled.or_else(|| self.scheduler.next(&mut self.rng, &self.baseline, schedule_ms, &mut chunk.episodes)) {
-                    Some((kind, episode_id, emission)) => (Some(kind), Some(episode_id), emission, schedule_ms),
-                    None => (None, None, self.baseline_emission(offset_ns), schedule_ms),
-                }
+                let (kind, episode_id, emission) =
+                    self.scheduled.emit_due(&mut self.rng, &self.baseline, chaos, schedule_ms, &mut chunk.episodes);
+                (Some(kind), Some(episode_id), emission, schedule_ms)
             }
+            LaneRole::Traffic => match self.scheduler.next(&mut self.rng, &self.baseline, schedule_ms, &mut chunk.episodes) {
+                Some((kind, episode_id, emission)) => (Some(kind), Some(episode_id), emission, schedule_ms),
+                None => (None, None, self.baseline_emission(offset_ns), schedule_ms),
+            },
             LaneRole::PortScan => {
                 let (episode_id, emission, time_ms) = self.next_scan_probe(schedule_ms, &mut chunk.episodes);
                 (Some(AnomalyKind::PortScan), Some(episode_id), emission, time_ms)

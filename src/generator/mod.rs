@@ -234,25 +234,30 @@ pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &S
         clock_start,
     };
     let lane_seed = random::split_seed(settings.seed, 0x1A4E_0000 + u64::from(settings.instance_id));
-    let (tally, result) = std::thread::scope(|scope| {
+    let (tally, result, added) = std::thread::scope(|scope| {
         let mut receivers = Vec::with_capacity(lanes.len());
+        let mut handles = Vec::with_capacity(lanes.len());
         for plan in lanes.iter().map(|lane| &schedule.lanes[*lane]) {
             let (sender, receiver) = sync_channel(LANE_CHANNEL_CHUNKS);
             receivers.push(receiver);
             let shared = &shared;
             let rng = random::rng_for(lane_seed, u64::from(plan.worker));
-            scope.spawn(move || run_lane(shared, plan, rng, sender));
+            handles.push(scope.spawn(move || run_lane(shared, plan, rng, sender)));
         }
         // `--eps 0` bounded by time: a wall-clock duration, as it always was.
         if let (Some(duration), true) = (settings.duration, settings.eps == 0.0) {
             let finished = &finished;
             scope.spawn(move || stop_after(duration, clock_start, stop, finished));
         }
-        let outcome = collector::collect(receivers, sink, stop);
+        let (tally, result) = collector::collect(receivers, sink, stop);
         finished.store(true, Ordering::Relaxed);
-        outcome
+        // A lane that panicked added nothing it could report; its count then falls short.
+        let added: Vec<u64> = handles.into_iter().map(|handle| handle.join().unwrap_or(0)).collect();
+        (tally, result, added)
     });
-    let expected = lanes.iter().map(|lane| schedule.lanes[*lane].count).collect::<Option<Vec<u64>>>();
+    // Each lane's slots, plus the records its scheduled episodes added.
+    let expected =
+        lanes.iter().zip(&added).map(|(lane, added)| schedule.lanes[*lane].count.map(|count| count + added)).collect::<Option<Vec<u64>>>();
     let complete = result.is_ok() && expected.is_none_or(|counts| counts == tally.lane_records);
     let complete = complete && (settings.effective_count().is_some() || settings.duration.is_some());
     let manifest = RunManifest::new(settings, &schedule, &lanes, &tally, started_at, Timestamp::now(), complete);

@@ -1,13 +1,15 @@
-//! Scheduled episodes in a traffic lane: each starts at its `at`, spreads its planned records
-//! over its duration (rising linearly over its ramp first), and takes precedence over the
-//! background chaos and the baseline when its next record is due.
+//! Scheduled episodes in a traffic lane: each starts at its `at` and spreads its planned records
+//! over its duration (rising linearly over its ramp first). Their records come on top of the
+//! schedule's slots, at their own times, as an attack adds its traffic to a network's: a
+//! ten-minute exfiltration of 10 MB at 25 records/s of baseline is 50,000 records of its own, far
+//! more than the baseline's slots in that time.
 //!
 //! Episode *i* of the timeline runs in traffic lane `i mod workers` with the id
 //! `<run_id>-s<i>`. Its record *j* is due at `at + τ(j)`, where τ inverts the ramped rate's
 //! cumulative count: with rate `c · min(τ / ramp, 1)` and `c = planned / (duration − ramp / 2)`,
-//! the last record falls just before `at + duration`. A lane writes a due record at its next
-//! slot of the schedule, so a record is late by at most the lane's spacing (`workers / eps`),
-//! unless the episode asks for more records than the lane has slots.
+//! the last record falls just before `at + duration`. A conversation's further records follow its
+//! first at once. The lane merges these times with its slots', so every record is written at its
+//! own time, to the millisecond.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -45,44 +47,55 @@ impl<'s> ScheduledEpisodes<'s> {
         ScheduledEpisodes { waiting: waiting.into(), running: Vec::new(), run_id, start_ms, worker: lane_index }
     }
 
-    /// The record due at logical offset `offset_ms` (stamped `time_ms`), when a scheduled episode
-    /// has one due; episodes that end with it go to `finished`.
-    pub fn next(
+    /// Logical offset (ns) at which the next scheduled record is due: a conversation's next
+    /// record at once (at its episode's last record's time), else the earliest due episode's.
+    pub fn next_due_ns(&self) -> Option<u64> {
+        let running = self.running.iter().map(Running::due_ns).min();
+        let waiting = self.waiting.front().map(|(_, episode)| episode.at_ms.saturating_mul(1_000_000));
+        running.into_iter().chain(waiting).min()
+    }
+
+    /// Writes the record [`Self::next_due_ns`] named, stamped `time_ms`, starting its episode when
+    /// it is the first; an episode that ends with it goes to `finished`.
+    pub fn emit_due(
         &mut self,
         rng: &mut LaneRng,
         baseline: &Baseline<'s>,
         chaos: &ChaosSettings,
-        offset_ms: u64,
         time_ms: i64,
         finished: &mut Vec<EpisodeSummary>,
-    ) -> Option<(AnomalyKind, Rc<str>, Emission<'s>)> {
-        while self.waiting.front().is_some_and(|(_, episode)| episode.at_ms <= offset_ms) {
-            let Some((index, plan)) = self.waiting.pop_front() else { break };
-            let mut settings = chaos.clone();
-            for parameter in KINDS[plan.kind].parameters {
-                if let Some(value) = plan.parameters.get(parameter.name) {
-                    settings = settings.with(parameter, *value);
-                }
-            }
-            let start = Start { settings: &settings, target: &plan.target, intensity: plan.intensity, difficulty: plan.difficulty };
-            let id: Rc<str> = format!("{}-s{index}", self.run_id).into();
-            let episode = start_episode(plan.kind, id, rng, baseline, &start, 1.0);
-            self.running.push(Running { plan, episode });
-        }
-        let due = self
-            .running
-            .iter()
-            .position(|running| running.episode.has_pending_records())
-            .or_else(|| self.running.iter().position(|running| running.due_offset_ms() <= offset_ms as f64))?;
-        let running = &mut self.running[due];
+    ) -> (AnomalyKind, Rc<str>, Emission<'s>) {
+        let running_due = self.running.iter().enumerate().min_by_key(|(_, running)| running.due_ns());
+        let waiting_due = self.waiting.front().map(|(_, episode)| episode.at_ms.saturating_mul(1_000_000));
+        let index = match (running_due, waiting_due) {
+            (Some((index, running)), waiting) if waiting.is_none_or(|at| running.due_ns() <= at) => index,
+            _ => self.start_next(rng, baseline, chaos),
+        };
+        let running = &mut self.running[index];
         let emission = running.episode.emit(rng, baseline, time_ms);
         let kind = running.episode.kind;
         let id = running.episode.episode_id.clone();
         if running.episode.is_finished() {
-            let running = self.running.swap_remove(due);
+            let running = self.running.swap_remove(index);
             finished.push(self.summary(&running));
         }
-        Some((kind, id, emission))
+        (kind, id, emission)
+    }
+
+    /// Starts the first waiting episode; returns its index in `running`.
+    fn start_next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'s>, chaos: &ChaosSettings) -> usize {
+        let Some((index, plan)) = self.waiting.pop_front() else { return 0 };
+        let mut settings = chaos.clone();
+        for parameter in KINDS[plan.kind].parameters {
+            if let Some(value) = plan.parameters.get(parameter.name) {
+                settings = settings.with(parameter, *value);
+            }
+        }
+        let start = Start { settings: &settings, target: &plan.target, intensity: plan.intensity, difficulty: plan.difficulty };
+        let id: Rc<str> = format!("{}-s{index}", self.run_id).into();
+        let episode = start_episode(plan.kind, id, rng, baseline, &start, 1.0);
+        self.running.push(Running { plan, episode });
+        self.running.len() - 1
     }
 
     fn summary(&self, running: &Running<'_>) -> EpisodeSummary {
@@ -109,10 +122,18 @@ impl<'s> ScheduledEpisodes<'s> {
 }
 
 impl Running<'_> {
-    /// Logical offset (ms) at which the episode's next record is due.
-    fn due_offset_ms(&self) -> f64 {
+    /// Logical offset (ns) at which the episode's next record is due: at once in the middle of a
+    /// conversation (its last record's time), else where its rate puts it.
+    fn due_ns(&self) -> u64 {
         let plan = self.plan;
-        plan.at_ms as f64 + due_after_ms(self.episode.emitted, self.episode.planned, plan.duration_ms as f64, plan.ramp_ms as f64)
+        if self.episode.has_pending_records() {
+            let last_offset_ms = plan.at_ms as f64
+                + due_after_ms(self.episode.emitted.saturating_sub(1), self.episode.planned, plan.duration_ms as f64, plan.ramp_ms as f64);
+            return (last_offset_ms * 1e6) as u64;
+        }
+        let due_ms =
+            plan.at_ms as f64 + due_after_ms(self.episode.emitted, self.episode.planned, plan.duration_ms as f64, plan.ramp_ms as f64);
+        (due_ms * 1e6) as u64
     }
 }
 
