@@ -13,6 +13,10 @@ use super::random::{LaneRng, between, chance, log_normal, pareto, pick, unit, we
 use super::session::{Endpoint, Outcome, Session};
 use super::topology::{Callers, Host, Role, Service, Topology};
 
+mod target;
+
+pub use target::ServiceTarget;
+
 /// A baseline draw: a conversation, or an interface that saw nothing this window.
 #[derive(Debug)]
 pub enum Draw<'t> {
@@ -104,14 +108,19 @@ impl<'t> Baseline<'t> {
         }
     }
 
+    /// A baseline draw, its VPC drawn by the VPCs' own weights ([`Vpc::weight`]).
+    ///
+    /// [`Vpc::weight`]: super::topology::Vpc::weight
     pub fn draw(&self, rng: &mut LaneRng) -> Draw<'t> {
         self.draw_weighted(rng, &self.vpc_weights)
     }
 
-    /// A conversation in a VPC picked by `vpc_weights` (one per VPC: a daily rhythm moves each
-    /// region's share of the traffic).
+    /// A baseline draw, its VPC drawn by `vpc_weights`: one weight per VPC of the topology, in
+    /// [`Topology::vpcs`] order, summing above zero (a daily rhythm moves each region's share of
+    /// the traffic). Extra weights are never drawn.
     pub fn draw_weighted(&self, rng: &mut LaneRng, vpc_weights: &[f64]) -> Draw<'t> {
-        let vpc = weighted(rng, vpc_weights);
+        debug_assert_eq!(vpc_weights.len(), self.topology.vpcs.len());
+        let vpc = weighted(rng, vpc_weights).min(self.topology.vpcs.len() - 1);
         match CLASSES[weighted(rng, &self.class_weights)].0 {
             Class::InternetToService => Draw::Session(self.internet_to_service(rng, vpc)),
             Class::EastWest => Draw::Session(self.east_west(rng, vpc)),
@@ -163,7 +172,19 @@ impl<'t> Baseline<'t> {
 
     /// A normal TCP conversation with `service`.
     pub fn service_session(&self, rng: &mut LaneRng, service: &'t Service, client: Endpoint<'t>) -> Session<'t> {
-        let server = Endpoint::Host(&self.topology.hosts[*pick(rng, &service.members)]);
+        self.service_session_on(rng, service, client, None)
+    }
+
+    /// A normal TCP conversation with `service`, served by `server` (a member of the service) or,
+    /// when `None`, by a member drawn from `rng`.
+    pub fn service_session_on(
+        &self,
+        rng: &mut LaneRng,
+        service: &'t Service,
+        client: Endpoint<'t>,
+        server: Option<&'t Host>,
+    ) -> Session<'t> {
+        let server = Endpoint::Host(server.unwrap_or_else(|| &self.topology.hosts[*pick(rng, &service.members)]));
         let request_bytes = log_normal(rng, 700.0, 0.9).clamp(60.0, 200_000.0) as u64;
         let response_bytes = if chance(rng, 0.04) {
             pareto(rng, service.response_median * 20.0, 1.2).min(4.0e9)
@@ -356,6 +377,28 @@ mod tests {
         let top_one_percent: u64 = sizes[sizes.len() * 99 / 100..].iter().sum();
         assert!(p999 > 50.0 * median, "median {median} p99.9 {p999}");
         assert!(top_one_percent as f64 > 0.3 * total as f64, "elephants carry too little: {top_one_percent} of {total}");
+    }
+
+    #[test]
+    fn draw_weighted_draws_as_draw_with_the_vpcs_weights_and_follows_other_weights() {
+        let topology = Topology::new(8);
+        let baseline = Baseline::new(&topology);
+        let weights: Vec<f64> = topology.vpcs.iter().map(|vpc| vpc.weight).collect();
+        let (mut plain, mut weighted_rng) = (rng_for(8, 8), rng_for(8, 8));
+        for _ in 0..2_000 {
+            assert_eq!(format!("{:?}", baseline.draw(&mut plain)), format!("{:?}", baseline.draw_weighted(&mut weighted_rng, &weights)));
+        }
+        let vpc_of = |draw: Draw<'_>| match draw {
+            Draw::NoData(host) => host.vpc,
+            Draw::Session(session) => match (session.client, session.server) {
+                (Endpoint::Host(host), _) | (_, Endpoint::Host(host)) => host.vpc,
+                _ => usize::MAX,
+            },
+        };
+        let mut rng = rng_for(9, 9);
+        assert!((0..2_000).all(|_| vpc_of(baseline.draw_weighted(&mut rng, &[0.0, 0.0, 1.0])) == 2));
+        let in_first = (0..10_000).filter(|_| vpc_of(baseline.draw_weighted(&mut rng, &[0.8, 0.1, 0.1])) == 0).count();
+        assert!((7_700..8_300).contains(&in_first), "{in_first} of 10000 in the VPC weighted 0.8");
     }
 
     #[test]
