@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use serde_json::json;
 
-use crate::network::baseline::Baseline;
+use crate::network::baseline::{Baseline, ServiceTarget};
 use crate::network::random::{LaneRng, between, chance, pick, weighted};
 use crate::network::session::{Outcome, Side};
 use crate::network::topology::Service;
@@ -36,30 +36,23 @@ pub(super) static KIND: KindSpec = KindSpec {
     start,
 };
 
-fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, _start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
-    Box::new(ConnectionReset::start(rng, baseline))
+fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
+    Box::new(ConnectionReset::start(rng, baseline, start))
 }
 
 #[derive(Debug)]
 pub struct ConnectionReset<'t> {
-    service: &'t Service,
+    target: ServiceTarget<'t>,
     planned_records: u64,
     actors: Actors,
 }
 
 impl<'t> ConnectionReset<'t> {
-    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>) -> Self {
-        let vpc = weighted(rng, &baseline.topology.vpcs.iter().map(|vpc| vpc.weight).collect::<Vec<_>>());
-        // HTTP services most of the time, so the 5xx side of the storm shows.
-        let mut service = baseline.pick_service(rng, vpc, false);
-        for _ in 0..8 {
-            if service.app_proto == AppProto::Http || chance(rng, 0.2) {
-                break;
-            }
-            let internet_facing = chance(rng, 0.3);
-            service = baseline.pick_service(rng, vpc, internet_facing);
-        }
-        ConnectionReset { service, planned_records: between(rng, 100, 500), actors: service_actors(baseline, service) }
+    /// A storm on the start's target service (pinned to its host for a host target; else a
+    /// service drawn from `rng`) of about `intensity` times the kind's own number of records.
+    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Self {
+        let target = baseline.target_service(rng, start.target).unwrap_or_else(|| ServiceTarget::whole(drawn_service(rng, baseline)));
+        ConnectionReset { target, planned_records: start.scaled(between(rng, 100, 500)), actors: service_actors(baseline, &target) }
     }
 }
 
@@ -73,15 +66,28 @@ impl<'t> Episode<'t> for ConnectionReset<'t> {
     }
 
     fn describe(&self) -> (serde_json::Value, Actors) {
-        (json!({ "service": self.service.name, "planned_records": self.planned_records }), self.actors.clone())
+        (json!({ "service": self.target.service.name, "planned_records": self.planned_records }), self.actors.clone())
     }
+}
+
+/// The kind's own pick: HTTP services most of the time, so the 5xx side of the storm shows.
+fn drawn_service<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>) -> &'t Service {
+    let vpc = weighted(rng, &baseline.topology.vpcs.iter().map(|vpc| vpc.weight).collect::<Vec<_>>());
+    let mut service = baseline.pick_service(rng, vpc, false);
+    for _ in 0..8 {
+        if service.app_proto == AppProto::Http || chance(rng, 0.2) {
+            break;
+        }
+        let internet_facing = chance(rng, 0.3);
+        service = baseline.pick_service(rng, vpc, internet_facing);
+    }
+    service
 }
 
 impl<'t> ConnectionReset<'t> {
     /// One torn-down connection, as a flow of the side that reset or as the firewall's session.
     fn next_record(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>) -> Emission<'t> {
-        let client = baseline.client_of(rng, self.service);
-        let mut session = baseline.service_session(rng, self.service, client);
+        let mut session = baseline.target_session(rng, &self.target);
         session.outcome = Outcome::Reset;
         session.bytes_down = session.bytes_down.min(session.packets_down * 600).max(session.packets_down * 40);
         session.duration_ms = between(rng, 2, 3_000);

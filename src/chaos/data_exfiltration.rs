@@ -49,7 +49,7 @@ pub const EXFIL_BYTES: Parameter = Parameter {
 };
 
 fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
-    Box::new(DataExfiltration::start(rng, baseline, start.settings.parameter(&EXFIL_BYTES)))
+    Box::new(DataExfiltration::start(rng, baseline, start))
 }
 
 #[derive(Debug)]
@@ -65,10 +65,19 @@ pub struct DataExfiltration<'t> {
 }
 
 impl<'t> DataExfiltration<'t> {
-    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>, exfil_bytes: u64) -> Self {
-        let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
-        let host = baseline.caller_host(rng, vpc, &[Role::Worker, Role::Api, Role::Database, Role::Bastion]);
-        let planned_bytes = (exfil_bytes as f64 * (1.0 + 0.5 * unit(rng))) as u64;
+    /// Exfiltration from the start's target host (else a worker, API, database or bastion host
+    /// drawn from `rng`) of about `intensity` times the configured bytes.
+    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Self {
+        let host = match baseline.target_host(rng, start.target) {
+            Some(host) => host,
+            None => {
+                let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
+                baseline.caller_host(rng, vpc, &[Role::Worker, Role::Api, Role::Database, Role::Bastion])
+            }
+        };
+        let exfil_bytes = start.settings.parameter(&EXFIL_BYTES);
+        // `* intensity` last: at intensity 1 the product is the kind's own plan, bit for bit.
+        let planned_bytes = (exfil_bytes as f64 * (1.0 + 0.5 * unit(rng)) * start.intensity).max(1.0) as u64;
         let outbound_flows = between(rng, 50, 150);
         DataExfiltration {
             host,

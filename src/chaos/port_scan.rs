@@ -16,7 +16,8 @@ use serde_json::json;
 use crate::network::baseline::{Baseline, ephemeral_port, normal_latency};
 use crate::network::random::{LaneRng, between, chance, pick, unit};
 use crate::network::session::{Endpoint, Outcome, Session, Side};
-use crate::network::topology::Host;
+use crate::network::target::Target;
+use crate::network::topology::{Host, Service};
 use crate::records::{AnomalyKind, AppProto, TcpFlags, protocol};
 
 use super::{Actors, Emission, Episode, KindSpec, Placement, ProbabilityFlag, Start};
@@ -39,14 +40,16 @@ pub(super) static KIND: KindSpec = KindSpec {
     start,
 };
 
-fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, _start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
-    Box::new(PortScan::start(rng, baseline))
+fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
+    Box::new(PortScan::start(rng, baseline, start))
 }
 
 #[derive(Debug)]
 pub struct PortScan<'t> {
     scanner: Endpoint<'t>,
     target: &'t Host,
+    /// The service a service target named (its port is swept).
+    service: Option<&'static str>,
     source_port: u16,
     first_port: u16,
     port_count: u64,
@@ -58,9 +61,16 @@ pub struct PortScan<'t> {
 }
 
 impl<'t> PortScan<'t> {
-    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>) -> Self {
-        let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
-        let target = baseline.random_host(rng, vpc);
+    /// A scan of the start's target host (else a host drawn from `rng`), of about `intensity`
+    /// times the kind's own number of ports; a service target's port is among those swept.
+    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Self {
+        let (vpc, target) = match baseline.target_host(rng, start.target) {
+            Some(host) => (host.vpc, host),
+            None => {
+                let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
+                (vpc, baseline.random_host(rng, vpc))
+            }
+        };
         let scanner = if chance(rng, 1.0 / 3.0) {
             let mut insider = baseline.random_host(rng, vpc);
             while std::ptr::eq(insider, target) {
@@ -70,11 +80,17 @@ impl<'t> PortScan<'t> {
         } else {
             Endpoint::External(*pick(rng, &baseline.topology.internet_noise_sources))
         };
-        let port_count = between(rng, 100, 1_024);
-        let first_port = if chance(rng, 0.5) { 1 } else { between(rng, 1, 65_535 - port_count) as u16 };
+        // At most every port but one, so that a sweep not from port 1 has somewhere to start.
+        let port_count = start.scaled(between(rng, 100, 1_024)).min(65_534);
+        let mut first_port = if chance(rng, 0.5) { 1 } else { between(rng, 1, 65_535 - port_count) as u16 };
+        let service = targeted_service(baseline, start.target);
+        if let Some(service) = service {
+            first_port = sweep_start_covering(first_port, port_count, service.port);
+        }
         PortScan {
             scanner,
             target,
+            service: service.map(|service| service.name),
             source_port: ephemeral_port(rng),
             first_port,
             port_count,
@@ -112,7 +128,7 @@ impl<'t> Episode<'t> for PortScan<'t> {
             sources: vec![IpAddr::V4(self.scanner.address())],
             targets: vec![IpAddr::V4(self.target.address)],
             ports: vec![self.first_port, last_port as u16],
-            service: None,
+            service: self.service,
         };
         (parameters, actors)
     }
@@ -120,6 +136,26 @@ impl<'t> Episode<'t> for PortScan<'t> {
     fn records_per_second(&self) -> Option<f64> {
         Some(self.ports_per_second)
     }
+}
+
+/// The service a [`Target::Service`] names (any VPC's: they share the port).
+fn targeted_service<'t>(baseline: &Baseline<'t>, target: &Target) -> Option<&'t Service> {
+    match target {
+        Target::Service(name) => baseline.topology.services.iter().find(|service| service.name == name),
+        _ => None,
+    }
+}
+
+/// `first_port` if the sweep of `port_count` ports from it reaches `port`, else the start that
+/// puts `port` near the middle of the sweep (staying inside 1–65,535).
+fn sweep_start_covering(first_port: u16, port_count: u64, port: u16) -> u16 {
+    let covers = |first: u64| (first..first + port_count).contains(&u64::from(port));
+    if covers(u64::from(first_port)) {
+        return first_port;
+    }
+    let first = u64::from(port).saturating_sub(port_count / 2).clamp(1, 65_536 - port_count);
+    debug_assert!(covers(first));
+    first as u16
 }
 
 impl<'t> PortScan<'t> {
