@@ -193,3 +193,77 @@ impl<'t> PortScan<'t> {
         Emission::Flow { session, side: Side::Request, prefer_destination: true }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{assert_draws_as_before, involves, run, session_of};
+    use super::*;
+    use crate::network::topology::Topology;
+
+    #[test]
+    fn any_target_at_intensity_one_draws_as_before() {
+        assert_draws_as_before(
+            AnomalyKind::PortScan,
+            1,
+            836,
+            11_726_815_860_973_996_490,
+            r#"{"first_port":1,"last_port":676,"planned_ports":676,"ports_per_second":566.0}"#,
+        );
+        assert_draws_as_before(
+            AnomalyKind::PortScan,
+            2,
+            1115,
+            17_294_590_374_332_491_575,
+            r#"{"first_port":48659,"last_port":49557,"planned_ports":899,"ports_per_second":142.0}"#,
+        );
+    }
+
+    #[test]
+    fn a_host_target_is_the_host_scanned() {
+        let topology = Topology::new(7);
+        let host = &topology.hosts[100];
+        for seed in 0..6 {
+            let scan = run(AnomalyKind::PortScan, &topology, &Target::Host(host.address), 1.0, seed);
+            assert!(scan.emissions.iter().all(|emission| session_of(emission).unwrap().server.address() == host.address));
+            assert_eq!(scan.actors.targets, [IpAddr::V4(host.address)]);
+        }
+    }
+
+    #[test]
+    fn a_service_target_has_its_port_swept() {
+        let topology = Topology::new(7);
+        for seed in 0..10 {
+            let scan = run(AnomalyKind::PortScan, &topology, &Target::Service("postgres".into()), 1.0, seed);
+            let IpAddr::V4(target) = scan.actors.targets[0] else { panic!("an IPv6 target") };
+            let postgres = |service: &Service| {
+                service.name == "postgres" && service.members.iter().any(|member| topology.hosts[*member].address == target)
+            };
+            assert!(topology.services.iter().any(postgres), "{target} serves no postgres");
+            assert!(scan.emissions.iter().any(|emission| session_of(emission).unwrap().server_port == 5432), "seed {seed}");
+            assert_eq!(scan.actors.service, Some("postgres"));
+            assert!(scan.emissions.iter().all(|emission| involves(emission, target)));
+        }
+    }
+
+    #[test]
+    fn intensity_scales_the_ports() {
+        let topology = Topology::new(7);
+        let ports = |intensity: f64, seed: u64| {
+            run(AnomalyKind::PortScan, &topology, &Target::Any, intensity, seed).parameters["planned_ports"].as_u64().unwrap()
+        };
+        for seed in 0..6 {
+            assert_eq!(ports(2.0, seed), 2 * ports(1.0, seed));
+            assert_eq!(ports(0.5, seed), (ports(1.0, seed) as f64 * 0.5).round() as u64);
+        }
+        assert_eq!(ports(1_000.0, 1), 65_534, "at most every port but one");
+    }
+
+    #[test]
+    fn the_sweep_is_moved_only_to_cover_the_port() {
+        assert_eq!(sweep_start_covering(1, 676, 443), 1);
+        assert_eq!(sweep_start_covering(48_659, 899, 22), 1);
+        assert_eq!(sweep_start_covering(100, 200, 5432), 5332);
+        assert_eq!(sweep_start_covering(1, 1_000, 65_535), 64_536);
+        assert_eq!(sweep_start_covering(1, 65_534, 65_535), 2);
+    }
+}

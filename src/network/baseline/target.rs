@@ -70,7 +70,7 @@ impl<'t> Baseline<'t> {
             Target::Any => None,
             Target::Service(name) => {
                 let services: Vec<&'t Service> = topology.services.iter().filter(|service| service.name == name).collect();
-                (!services.is_empty()).then(|| ServiceTarget::whole(*pick(rng, &services)))
+                (!services.is_empty()).then(|| ServiceTarget::whole(pick::<&Service>(rng, &services)))
             }
             Target::Host(_) | Target::Subnet { .. } => {
                 let host = self.target_host(rng, target)?;
@@ -78,10 +78,10 @@ impl<'t> Baseline<'t> {
                 let in_vpc = || topology.vpcs[host.vpc].services.iter().map(|index| &topology.services[*index]);
                 let served: Vec<&'t Service> = in_vpc().filter(|service| service.members.iter().any(is_host)).collect();
                 if !served.is_empty() {
-                    return Some(ServiceTarget { server: Some(host), ..ServiceTarget::whole(*pick(rng, &served)) });
+                    return Some(ServiceTarget { server: Some(host), ..ServiceTarget::whole(pick::<&Service>(rng, &served)) });
                 }
                 let called: Vec<&'t Service> = in_vpc().filter(|service| service.clients.iter().any(is_host)).collect();
-                (!called.is_empty()).then(|| ServiceTarget { client: Some(host), ..ServiceTarget::whole(*pick(rng, &called)) })
+                (!called.is_empty()).then(|| ServiceTarget { client: Some(host), ..ServiceTarget::whole(pick::<&Service>(rng, &called)) })
             }
         }
     }
