@@ -78,6 +78,9 @@ pub struct Baseline<'t> {
     public_services: Vec<(Vec<&'t Service>, Vec<f64>)>,
     internal_services: Vec<(Vec<&'t Service>, Vec<f64>)>,
     http_weights: Vec<f64>,
+    /// Per VPC, per role ([`Role::ALL`] order): the positions in the VPC's host list of the hosts of
+    /// that role, ascending (so that finding a caller costs a search, not a walk, in a large VPC).
+    role_positions: Vec<Vec<Vec<usize>>>,
 }
 
 impl<'t> Baseline<'t> {
@@ -105,6 +108,17 @@ impl<'t> Baseline<'t> {
             public_services: split(true),
             internal_services: split(false),
             http_weights: HTTP_STATUSES.iter().map(|(_, weight)| *weight).collect(),
+            role_positions: topology
+                .vpcs
+                .iter()
+                .map(|vpc| {
+                    let mut positions = vec![Vec::new(); Role::ALL.len()];
+                    for (position, host) in vpc.hosts.iter().enumerate() {
+                        positions[topology.hosts[*host].role as usize].push(position);
+                    }
+                    positions
+                })
+                .collect(),
         }
     }
 
@@ -288,14 +302,15 @@ impl<'t> Baseline<'t> {
             .with_timing(packets * 1000, normal_latency(rng))
     }
 
+    /// A host of one of `roles` in `vpc`: a role drawn, then the first host of it at or after a
+    /// drawn position of the VPC's host list, going round (any host, if the VPC has none of it).
     pub fn caller_host(&self, rng: &mut LaneRng, vpc: usize, roles: &[Role]) -> &'t Host {
         let role = *pick(rng, roles);
         let hosts = &self.topology.vpcs[vpc].hosts;
         let start = (unit(rng) * hosts.len() as f64) as usize;
-        (0..hosts.len())
-            .map(|offset| &self.topology.hosts[hosts[(start + offset) % hosts.len()]])
-            .find(|host| host.role == role)
-            .unwrap_or(&self.topology.hosts[hosts[start % hosts.len()]])
+        let positions = &self.role_positions[vpc][role as usize];
+        let position = positions.get(positions.partition_point(|position| *position < start)).or(positions.first());
+        &self.topology.hosts[hosts[position.copied().unwrap_or(start % hosts.len())]]
     }
 }
 
@@ -349,6 +364,7 @@ fn tcp_phase(rng: &mut LaneRng, response_bytes: u64) -> (TcpFlags, TcpFlags, u64
 mod tests {
     use super::*;
     use crate::network::random::rng_for;
+    use crate::network::session::Side;
 
     #[test]
     fn tcp_volume_respects_header_minimum() {
@@ -399,6 +415,54 @@ mod tests {
         assert!((0..2_000).all(|_| vpc_of(baseline.draw_weighted(&mut rng, &[0.0, 0.0, 1.0])) == 2));
         let in_first = (0..10_000).filter(|_| vpc_of(baseline.draw_weighted(&mut rng, &[0.8, 0.1, 0.1])) == 0).count();
         assert!((7_700..8_300).contains(&in_first), "{in_first} of 10000 in the VPC weighted 0.8");
+    }
+
+    #[test]
+    fn caller_host_finds_the_first_host_of_the_role_going_round() {
+        let topology = Topology::with_size(2, crate::network::topology::TopologySize { accounts: 1, vpcs: 2, instances: 500 }).unwrap();
+        let baseline = Baseline::new(&topology);
+        let (mut indexed, mut walked) = (rng_for(2, 2), rng_for(2, 2));
+        for draw in 0..5_000 {
+            let vpc = draw % 2;
+            let roles: &[Role] = if draw % 3 == 0 { &[Role::Bastion] } else { &[Role::Api, Role::Worker, Role::Web] };
+            let found = baseline.caller_host(&mut indexed, vpc, roles);
+            // The walk it replaces, draw for draw.
+            let role = *pick(&mut walked, roles);
+            let hosts = &topology.vpcs[vpc].hosts;
+            let start = (unit(&mut walked) * hosts.len() as f64) as usize;
+            let walk = (0..hosts.len()).map(|offset| &topology.hosts[hosts[(start + offset) % hosts.len()]]).find(|host| host.role == role);
+            assert!(std::ptr::eq(found, walk.unwrap()), "draw {draw}");
+        }
+    }
+
+    #[test]
+    fn records_of_a_large_estate_validate() {
+        use crate::network::session::{RecordContext, render_firewall, render_flow, render_no_data};
+        use crate::records::{EventId, Record, validate, write_record};
+        let size = crate::network::topology::TopologySize { accounts: 7, vpcs: 40, instances: 20_000 };
+        let topology = Topology::with_size(12, size).unwrap();
+        let baseline = Baseline::new(&topology);
+        let mut rng = rng_for(12, 12);
+        let mut out = Vec::new();
+        let context =
+            |seq: u64| RecordContext { event_id: EventId::new("0123456789abcdef", 0, seq), time_ms: 1_767_225_600_000, label: None };
+        let mut regions = std::collections::BTreeSet::new();
+        for seq in 0..20_000 {
+            let record = match baseline.draw(&mut rng) {
+                Draw::NoData(host) => Record::VpcFlow(render_no_data(&topology, host, context(seq))),
+                Draw::Session(session) if seq % 2 == 0 => {
+                    Record::VpcFlow(render_flow(&topology, &session, Side::Request, true, context(seq)))
+                }
+                Draw::Session(session) => Record::Firewall(render_firewall(&topology, &session, seq, context(seq))),
+            };
+            out.clear();
+            write_record(&record, &mut out);
+            let parsed = validate(&out).unwrap_or_else(|rejection| panic!("{rejection:?}: {}", String::from_utf8_lossy(&out)));
+            if let Record::VpcFlow(flow) = parsed {
+                regions.insert(flow.region.to_string());
+            }
+        }
+        assert_eq!(regions.len(), crate::network::topology::REGIONS.len(), "{regions:?}");
     }
 
     #[test]

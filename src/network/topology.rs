@@ -36,6 +36,12 @@ pub enum Role {
     Worker,
 }
 
+impl Role {
+    /// Every role, in declaration order (`role as usize` is its index here).
+    pub const ALL: [Role; 9] =
+        [Role::Web, Role::Api, Role::Auth, Role::Database, Role::Cache, Role::Broker, Role::Search, Role::Bastion, Role::Worker];
+}
+
 /// Who calls a service.
 #[derive(Debug, Clone, Copy)]
 pub enum Callers {
