@@ -1,12 +1,12 @@
 //! The address plan: accounts, regions and AZs, VPCs, subnets in private ranges, instances with
 //! ENIs, services with their ports and callers, and external peers.
 //!
-//! Built once from the seed and a [`TopologySize`] (accounts, VPCs, instances; the default is the
-//! estate of three VPCs the generator always had, [`plan`] says how other sizes are laid out and
-//! which it refuses) and shared read-only by every lane, so the same hosts and services
-//! recur across records and across record kinds (a flow and the firewall session of the same
-//! conversation name the same addresses). Identifiers have AWS's shapes (`eni-` + 17 hex, 12-digit
-//! accounts, `use1-az1`), addresses come from 10.0.0.0/8 inside and from public ranges outside.
+//! Built once from the seed and a [`TopologySize`] (accounts, VPCs, instances; the default is
+//! the estate of three VPCs the generator always had; the `plan` submodule says how other sizes
+//! are laid out and which it refuses) and shared read-only by every lane, so the same hosts and
+//! services recur across records and across record kinds (a flow and the firewall session of the
+//! same conversation name the same addresses). Identifiers have AWS's shapes (`eni-` + 17 hex,
+//! 12-digit accounts, `use1-az1`), addresses come from 10.0.0.0/8 inside and from public ranges outside.
 
 use std::net::Ipv4Addr;
 
@@ -77,7 +77,7 @@ pub struct Subnet {
     pub az_id: String,
     pub availability_zone: String,
     pub public: bool,
-    /// Its network address; the subnet is a `/20` (see [`plan`]'s address plan).
+    /// Its network address; the subnet is a `/20` (see the address plan in `plan.rs`).
     pub network: Ipv4Addr,
 }
 
