@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use serde_json::json;
 
-use crate::network::baseline::Baseline;
+use crate::network::baseline::{Baseline, ServiceTarget};
 use crate::network::random::{LaneRng, between, chance, pick, weighted};
 use crate::network::session::{Outcome, Side};
 use crate::network::topology::Service;
@@ -36,30 +36,23 @@ pub(super) static KIND: KindSpec = KindSpec {
     start,
 };
 
-fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, _start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
-    Box::new(ConnectionReset::start(rng, baseline))
+fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
+    Box::new(ConnectionReset::start(rng, baseline, start))
 }
 
 #[derive(Debug)]
 pub struct ConnectionReset<'t> {
-    service: &'t Service,
+    target: ServiceTarget<'t>,
     planned_records: u64,
     actors: Actors,
 }
 
 impl<'t> ConnectionReset<'t> {
-    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>) -> Self {
-        let vpc = weighted(rng, &baseline.topology.vpcs.iter().map(|vpc| vpc.weight).collect::<Vec<_>>());
-        // HTTP services most of the time, so the 5xx side of the storm shows.
-        let mut service = baseline.pick_service(rng, vpc, false);
-        for _ in 0..8 {
-            if service.app_proto == AppProto::Http || chance(rng, 0.2) {
-                break;
-            }
-            let internet_facing = chance(rng, 0.3);
-            service = baseline.pick_service(rng, vpc, internet_facing);
-        }
-        ConnectionReset { service, planned_records: between(rng, 100, 500), actors: service_actors(baseline, service) }
+    /// A storm on the start's target service (pinned to its host for a host target; else a
+    /// service drawn from `rng`) of about `intensity` times the kind's own number of records.
+    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Self {
+        let target = baseline.target_service(rng, start.target).unwrap_or_else(|| ServiceTarget::whole(drawn_service(rng, baseline)));
+        ConnectionReset { target, planned_records: start.scaled(between(rng, 100, 500)), actors: service_actors(baseline, &target) }
     }
 }
 
@@ -73,15 +66,28 @@ impl<'t> Episode<'t> for ConnectionReset<'t> {
     }
 
     fn describe(&self) -> (serde_json::Value, Actors) {
-        (json!({ "service": self.service.name, "planned_records": self.planned_records }), self.actors.clone())
+        (json!({ "service": self.target.service.name, "planned_records": self.planned_records }), self.actors.clone())
     }
+}
+
+/// The kind's own pick: HTTP services most of the time, so the 5xx side of the storm shows.
+fn drawn_service<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>) -> &'t Service {
+    let vpc = weighted(rng, &baseline.topology.vpcs.iter().map(|vpc| vpc.weight).collect::<Vec<_>>());
+    let mut service = baseline.pick_service(rng, vpc, false);
+    for _ in 0..8 {
+        if service.app_proto == AppProto::Http || chance(rng, 0.2) {
+            break;
+        }
+        let internet_facing = chance(rng, 0.3);
+        service = baseline.pick_service(rng, vpc, internet_facing);
+    }
+    service
 }
 
 impl<'t> ConnectionReset<'t> {
     /// One torn-down connection, as a flow of the side that reset or as the firewall's session.
     fn next_record(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>) -> Emission<'t> {
-        let client = baseline.client_of(rng, self.service);
-        let mut session = baseline.service_session(rng, self.service, client);
+        let mut session = baseline.target_session(rng, &self.target);
         session.outcome = Outcome::Reset;
         session.bytes_down = session.bytes_down.min(session.packets_down * 600).max(session.packets_down * 40);
         session.duration_ms = between(rng, 2, 3_000);
@@ -103,5 +109,77 @@ impl<'t> ConnectionReset<'t> {
         }
         let side = if server_reset { Side::Response } else { Side::Request };
         Emission::Flow { session, side, prefer_destination: chance(rng, 0.5) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::super::testing::{Run, assert_draws_as_before, involves, run, session_of};
+    use super::*;
+    use crate::network::target::Target;
+    use crate::network::topology::{Role, Topology};
+
+    #[test]
+    fn any_target_at_intensity_one_draws_as_before() {
+        assert_draws_as_before(
+            AnomalyKind::ConnectionReset,
+            1,
+            319,
+            7_763_345_230_190_604_652,
+            r#"{"planned_records":319,"service":"api"}"#,
+        );
+        assert_draws_as_before(
+            AnomalyKind::ConnectionReset,
+            2,
+            412,
+            9_758_411_037_431_173_845,
+            r#"{"planned_records":412,"service":"api"}"#,
+        );
+    }
+
+    #[test]
+    fn a_host_target_is_in_every_record() {
+        let topology = Topology::new(7);
+        for role in [Role::Api, Role::Web, Role::Worker] {
+            let host = topology.hosts.iter().rev().find(|host| host.role == role).unwrap();
+            let episode = run(AnomalyKind::ConnectionReset, &topology, &Target::Host(host.address), 1.0, 4);
+            assert!(episode.emissions.iter().all(|emission| involves(emission, host.address)), "{role:?}");
+            let named = episode.actors.targets.iter().chain(&episode.actors.sources).any(|actor| *actor == IpAddr::V4(host.address));
+            assert!(named, "{role:?}: {:?}", episode.actors);
+        }
+    }
+
+    #[test]
+    fn a_service_target_is_its_port_in_every_record() {
+        let topology = Topology::new(7);
+        for (name, port) in [("postgres", 5432), ("web-https", 443), ("ssh", 22)] {
+            let episode = run(AnomalyKind::ConnectionReset, &topology, &Target::Service(name.into()), 1.0, 5);
+            assert!(episode.emissions.iter().all(|emission| session_of(emission).unwrap().server_port == port), "{name}");
+            assert_eq!((episode.actors.service, episode.actors.ports.as_slice()), (Some(name), [port].as_slice()));
+        }
+        let unknown = run(AnomalyKind::ConnectionReset, &topology, &Target::Host(Ipv4Addr::new(10, 99, 0, 1)), 1.0, 1);
+        assert_eq!(
+            unknown.parameters,
+            run(AnomalyKind::ConnectionReset, &topology, &Target::Any, 1.0, 1).parameters,
+            "no such host: the kind's own pick"
+        );
+    }
+
+    #[test]
+    fn intensity_scales_the_sessions() {
+        let topology = Topology::new(7);
+        let records = |run: &Run<'_>| run.emissions.len() as f64;
+        let (mut once, mut twice) = (0.0, 0.0);
+        for seed in 0..8 {
+            let single = run(AnomalyKind::ConnectionReset, &topology, &Target::Any, 1.0, seed);
+            let double = run(AnomalyKind::ConnectionReset, &topology, &Target::Any, 2.0, seed);
+            let planned = |run: &Run<'_>| run.parameters["planned_records"].as_u64().unwrap();
+            assert_eq!(planned(&double), 2 * planned(&single));
+            once += records(&single);
+            twice += records(&double);
+        }
+        assert!((1.9..2.1).contains(&(twice / once)), "{twice} records at intensity 2, {once} at 1");
     }
 }

@@ -49,7 +49,7 @@ pub const EXFIL_BYTES: Parameter = Parameter {
 };
 
 fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
-    Box::new(DataExfiltration::start(rng, baseline, start.settings.parameter(&EXFIL_BYTES)))
+    Box::new(DataExfiltration::start(rng, baseline, start))
 }
 
 #[derive(Debug)]
@@ -65,10 +65,19 @@ pub struct DataExfiltration<'t> {
 }
 
 impl<'t> DataExfiltration<'t> {
-    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>, exfil_bytes: u64) -> Self {
-        let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
-        let host = baseline.caller_host(rng, vpc, &[Role::Worker, Role::Api, Role::Database, Role::Bastion]);
-        let planned_bytes = (exfil_bytes as f64 * (1.0 + 0.5 * unit(rng))) as u64;
+    /// Exfiltration from the start's target host (else a worker, API, database or bastion host
+    /// drawn from `rng`) of about `intensity` times the configured bytes.
+    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Self {
+        let host = match baseline.target_host(rng, start.target) {
+            Some(host) => host,
+            None => {
+                let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
+                baseline.caller_host(rng, vpc, &[Role::Worker, Role::Api, Role::Database, Role::Bastion])
+            }
+        };
+        let exfil_bytes = start.settings.parameter(&EXFIL_BYTES);
+        // `* intensity` last: at intensity 1 the product is the kind's own plan, bit for bit.
+        let planned_bytes = (exfil_bytes as f64 * (1.0 + 0.5 * unit(rng)) * start.intensity).max(1.0) as u64;
         let outbound_flows = between(rng, 50, 150);
         DataExfiltration {
             host,
@@ -142,6 +151,76 @@ impl<'t> DataExfiltration<'t> {
             }
             2 => Emission::Flow { session, side: Side::Response, prefer_destination: false },
             _ => Emission::Firewall(session),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{assert_draws_as_before, involves, run, session_of};
+    use super::*;
+    use crate::network::target::Target;
+    use crate::network::topology::Topology;
+
+    #[test]
+    fn any_target_at_intensity_one_draws_as_before() {
+        assert_draws_as_before(
+            AnomalyKind::DataExfiltration,
+            1,
+            292,
+            932_356_335_793_568_297,
+            r#"{"bytes_per_flow":95342,"bytes_sent":13919932,"outbound_flows":146,"planned_bytes":13919853,"port":53,"protocol":"udp"}"#,
+        );
+        assert_draws_as_before(
+            AnomalyKind::DataExfiltration,
+            2,
+            272,
+            13_351_503_035_760_949_954,
+            r#"{"bytes_per_flow":81497,"bytes_sent":11083592,"outbound_flows":136,"planned_bytes":11083589,"port":53,"protocol":"udp"}"#,
+        );
+    }
+
+    #[test]
+    fn a_host_target_is_the_host_that_exfiltrates() {
+        let topology = Topology::new(7);
+        let host = &topology.hosts[5];
+        let exfiltration = run(AnomalyKind::DataExfiltration, &topology, &Target::Host(host.address), 1.0, 3);
+        assert!(exfiltration.emissions.iter().all(|emission| session_of(emission).unwrap().client.address() == host.address));
+        assert_eq!(exfiltration.actors.sources, [IpAddr::V4(host.address)]);
+        let in_subnet = Target::Subnet { network: Ipv4Addr::new(10, 32, 48, 0), prefix: 20 };
+        let exfiltration = run(AnomalyKind::DataExfiltration, &topology, &in_subnet, 1.0, 3);
+        let IpAddr::V4(source) = exfiltration.actors.sources[0] else { panic!("an IPv6 source") };
+        assert_eq!(u32::from(source) >> 12, u32::from(Ipv4Addr::new(10, 32, 48, 0)) >> 12);
+        assert!(exfiltration.emissions.iter().all(|emission| involves(emission, source)));
+    }
+
+    #[test]
+    fn a_service_target_is_one_of_its_members_exfiltrating() {
+        let topology = Topology::new(7);
+        let redis: Vec<Ipv4Addr> = topology
+            .services
+            .iter()
+            .filter(|service| service.name == "redis")
+            .flat_map(|service| service.members.iter().map(|member| topology.hosts[*member].address))
+            .collect();
+        for seed in 0..5 {
+            let exfiltration = run(AnomalyKind::DataExfiltration, &topology, &Target::Service("redis".into()), 1.0, seed);
+            let IpAddr::V4(source) = exfiltration.actors.sources[0] else { panic!("an IPv6 source") };
+            assert!(redis.contains(&source), "{source} serves no redis");
+            assert!(exfiltration.emissions.iter().all(|emission| involves(emission, source)));
+        }
+    }
+
+    #[test]
+    fn intensity_scales_the_bytes() {
+        let topology = Topology::new(7);
+        for seed in 0..5 {
+            let once = run(AnomalyKind::DataExfiltration, &topology, &Target::Any, 1.0, seed);
+            let twice = run(AnomalyKind::DataExfiltration, &topology, &Target::Any, 2.0, seed);
+            let sent = |run: &super::super::testing::Run<'_>| run.parameters["bytes_sent"].as_u64().unwrap() as f64;
+            let ratio = sent(&twice) / sent(&once);
+            assert!((1.99..2.01).contains(&ratio), "seed {seed}: {ratio}");
+            assert_eq!(twice.emissions.len(), once.emissions.len(), "the same flows, each carrying twice the bytes");
         }
     }
 }

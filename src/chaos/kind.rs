@@ -56,6 +56,16 @@ impl<'a> Start<'a> {
     pub fn background(settings: &'a ChaosSettings, kind: &KindSpec) -> Self {
         Start { settings, target: &Target::Any, intensity: 1.0, difficulty: kind.difficulties[0] }
     }
+
+    /// `amount` (ports, bytes, sessions of the kind's own plan) times the intensity, rounded, at
+    /// least 1; exactly `amount` at intensity 1.
+    pub fn scaled(&self, amount: u64) -> u64 {
+        if self.intensity == 1.0 {
+            return amount;
+        }
+        // `as` saturates: an intensity that is not a positive number gives the floor of 1.
+        ((amount as f64 * self.intensity).round() as u64).max(1)
+    }
 }
 
 /// Where a kind's records are written.

@@ -10,9 +10,8 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
-use crate::network::baseline::Baseline;
+use crate::network::baseline::{Baseline, ServiceTarget};
 use crate::network::random::{LaneRng, between, chance, weighted};
-use crate::network::topology::Service;
 use crate::records::{AnomalyKind, AppProto};
 
 use super::{Actors, Emission, Episode, KindSpec, Placement, ProbabilityFlag, Start};
@@ -35,13 +34,13 @@ pub(super) static KIND: KindSpec = KindSpec {
     start,
 };
 
-fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, _start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
-    Box::new(LatencySpike::start(rng, baseline))
+fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
+    Box::new(LatencySpike::start(rng, baseline, start))
 }
 
 #[derive(Debug)]
 pub struct LatencySpike<'t> {
-    service: &'t Service,
+    target: ServiceTarget<'t>,
     latency_floor_ms: u32,
     latency_peak_ms: u32,
     planned_records: u64,
@@ -49,17 +48,21 @@ pub struct LatencySpike<'t> {
 }
 
 impl<'t> LatencySpike<'t> {
-    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>) -> Self {
-        let vpc = weighted(rng, &baseline.topology.vpcs.iter().map(|vpc| vpc.weight).collect::<Vec<_>>());
-        let internet_facing = chance(rng, 0.3);
-        let service = baseline.pick_service(rng, vpc, internet_facing);
+    /// A spike on the start's target service (pinned to its host for a host target; else a
+    /// service drawn from `rng`) of about `intensity` times the kind's own number of records.
+    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Self {
+        let target = baseline.target_service(rng, start.target).unwrap_or_else(|| {
+            let vpc = weighted(rng, &baseline.topology.vpcs.iter().map(|vpc| vpc.weight).collect::<Vec<_>>());
+            let internet_facing = chance(rng, 0.3);
+            ServiceTarget::whole(baseline.pick_service(rng, vpc, internet_facing))
+        });
         let latency_floor_ms = between(rng, 2_000, 3_000) as u32;
         LatencySpike {
-            service,
+            target,
             latency_floor_ms,
             latency_peak_ms: latency_floor_ms + between(rng, 1_000, 6_000) as u32,
-            planned_records: between(rng, 100, 500),
-            actors: service_actors(baseline, service),
+            planned_records: start.scaled(between(rng, 100, 500)),
+            actors: service_actors(baseline, &target),
         }
     }
 }
@@ -72,8 +75,7 @@ impl<'t> Episode<'t> for LatencySpike<'t> {
     /// One slow conversation with the service, written whole (flows both ways at each of our
     /// ENIs, and the firewall's record for some), every record with the spiked latency.
     fn next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>, _time_ms: i64, out: &mut VecDeque<Emission<'t>>) {
-        let client = baseline.client_of(rng, self.service);
-        let mut session = baseline.service_session(rng, self.service, client);
+        let mut session = baseline.target_session(rng, &self.target);
         session.latency_ms = between(rng, u64::from(self.latency_floor_ms), u64::from(self.latency_peak_ms)) as u32;
         session.duration_ms = (session.duration_ms + u64::from(session.latency_ms)).min(59_000);
         if session.app_proto == AppProto::Http && chance(rng, 0.1) {
@@ -85,7 +87,7 @@ impl<'t> Episode<'t> for LatencySpike<'t> {
 
     fn describe(&self) -> (serde_json::Value, Actors) {
         let parameters = json!({
-            "service": self.service.name,
+            "service": self.target.service.name,
             "latency_floor_ms": self.latency_floor_ms,
             "latency_peak_ms": self.latency_peak_ms,
             "planned_records": self.planned_records,
@@ -94,8 +96,86 @@ impl<'t> Episode<'t> for LatencySpike<'t> {
     }
 }
 
-/// Actors of a service-wide episode: the service's hosts and its port.
-pub(crate) fn service_actors(baseline: &Baseline<'_>, service: &Service) -> Actors {
-    let targets = service.members.iter().map(|index| IpAddr::V4(baseline.topology.hosts[*index].address)).collect();
-    Actors { sources: Vec::new(), targets, ports: vec![service.port], service: Some(service.name) }
+/// Actors of a service-wide episode: the service's hosts (its pinned server only, when it has
+/// one), its pinned client if any, and its port.
+pub(crate) fn service_actors(baseline: &Baseline<'_>, target: &ServiceTarget<'_>) -> Actors {
+    let service = target.service;
+    let targets = match target.server {
+        Some(host) => vec![IpAddr::V4(host.address)],
+        None => service.members.iter().map(|index| IpAddr::V4(baseline.topology.hosts[*index].address)).collect(),
+    };
+    let sources = target.client.map(|host| IpAddr::V4(host.address)).into_iter().collect();
+    Actors { sources, targets, ports: vec![service.port], service: Some(service.name) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::super::testing::{Run, assert_draws_as_before, involves, run, session_of};
+    use super::*;
+    use crate::network::target::Target;
+    use crate::network::topology::{Role, Topology};
+
+    #[test]
+    fn any_target_at_intensity_one_draws_as_before() {
+        assert_draws_as_before(
+            AnomalyKind::LatencySpike,
+            1,
+            187,
+            17_500_242_219_900_430_115,
+            r#"{"latency_floor_ms":2558,"latency_peak_ms":4813,"planned_records":187,"service":"web-https"}"#,
+        );
+        assert_draws_as_before(
+            AnomalyKind::LatencySpike,
+            2,
+            442,
+            7_244_475_134_807_344_709,
+            r#"{"latency_floor_ms":2795,"latency_peak_ms":7200,"planned_records":438,"service":"api"}"#,
+        );
+    }
+
+    #[test]
+    fn a_host_target_is_in_every_record() {
+        let topology = Topology::new(7);
+        for role in [Role::Api, Role::Web, Role::Worker] {
+            let host = topology.hosts.iter().rev().find(|host| host.role == role).unwrap();
+            let episode = run(AnomalyKind::LatencySpike, &topology, &Target::Host(host.address), 1.0, 4);
+            assert!(episode.emissions.iter().all(|emission| involves(emission, host.address)), "{role:?}");
+            let named = episode.actors.targets.iter().chain(&episode.actors.sources).any(|actor| *actor == IpAddr::V4(host.address));
+            assert!(named, "{role:?}: {:?}", episode.actors);
+        }
+    }
+
+    #[test]
+    fn a_service_target_is_its_port_in_every_record() {
+        let topology = Topology::new(7);
+        for (name, port) in [("postgres", 5432), ("web-https", 443), ("ssh", 22)] {
+            let episode = run(AnomalyKind::LatencySpike, &topology, &Target::Service(name.into()), 1.0, 5);
+            assert!(episode.emissions.iter().all(|emission| session_of(emission).unwrap().server_port == port), "{name}");
+            assert_eq!((episode.actors.service, episode.actors.ports.as_slice()), (Some(name), [port].as_slice()));
+        }
+        let unknown = run(AnomalyKind::LatencySpike, &topology, &Target::Host(Ipv4Addr::new(10, 99, 0, 1)), 1.0, 1);
+        assert_eq!(
+            unknown.parameters,
+            run(AnomalyKind::LatencySpike, &topology, &Target::Any, 1.0, 1).parameters,
+            "no such host: the kind's own pick"
+        );
+    }
+
+    #[test]
+    fn intensity_scales_the_sessions() {
+        let topology = Topology::new(7);
+        let records = |run: &Run<'_>| run.emissions.len() as f64;
+        let (mut once, mut twice) = (0.0, 0.0);
+        for seed in 0..8 {
+            let single = run(AnomalyKind::LatencySpike, &topology, &Target::Any, 1.0, seed);
+            let double = run(AnomalyKind::LatencySpike, &topology, &Target::Any, 2.0, seed);
+            let planned = |run: &Run<'_>| run.parameters["planned_records"].as_u64().unwrap();
+            assert_eq!(planned(&double), 2 * planned(&single));
+            once += records(&single);
+            twice += records(&double);
+        }
+        assert!((1.9..2.1).contains(&(twice / once)), "{twice} records at intensity 2, {once} at 1");
+    }
 }

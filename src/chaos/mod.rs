@@ -206,3 +206,5 @@ mod tests {
         assert_eq!(dedicated, [AnomalyKind::PortScan], "the schedule has one dedicated lane");
     }
 }
+#[cfg(test)]
+mod testing;

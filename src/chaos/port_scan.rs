@@ -16,7 +16,8 @@ use serde_json::json;
 use crate::network::baseline::{Baseline, ephemeral_port, normal_latency};
 use crate::network::random::{LaneRng, between, chance, pick, unit};
 use crate::network::session::{Endpoint, Outcome, Session, Side};
-use crate::network::topology::Host;
+use crate::network::target::Target;
+use crate::network::topology::{Host, Service};
 use crate::records::{AnomalyKind, AppProto, TcpFlags, protocol};
 
 use super::{Actors, Emission, Episode, KindSpec, Placement, ProbabilityFlag, Start};
@@ -39,14 +40,16 @@ pub(super) static KIND: KindSpec = KindSpec {
     start,
 };
 
-fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, _start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
-    Box::new(PortScan::start(rng, baseline))
+fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
+    Box::new(PortScan::start(rng, baseline, start))
 }
 
 #[derive(Debug)]
 pub struct PortScan<'t> {
     scanner: Endpoint<'t>,
     target: &'t Host,
+    /// The service a service target named (its port is swept).
+    service: Option<&'static str>,
     source_port: u16,
     first_port: u16,
     port_count: u64,
@@ -58,9 +61,16 @@ pub struct PortScan<'t> {
 }
 
 impl<'t> PortScan<'t> {
-    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>) -> Self {
-        let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
-        let target = baseline.random_host(rng, vpc);
+    /// A scan of the start's target host (else a host drawn from `rng`), of about `intensity`
+    /// times the kind's own number of ports; a service target's port is among those swept.
+    pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Self {
+        let (vpc, target) = match baseline.target_host(rng, start.target) {
+            Some(host) => (host.vpc, host),
+            None => {
+                let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
+                (vpc, baseline.random_host(rng, vpc))
+            }
+        };
         let scanner = if chance(rng, 1.0 / 3.0) {
             let mut insider = baseline.random_host(rng, vpc);
             while std::ptr::eq(insider, target) {
@@ -70,11 +80,17 @@ impl<'t> PortScan<'t> {
         } else {
             Endpoint::External(*pick(rng, &baseline.topology.internet_noise_sources))
         };
-        let port_count = between(rng, 100, 1_024);
-        let first_port = if chance(rng, 0.5) { 1 } else { between(rng, 1, 65_535 - port_count) as u16 };
+        // At most every port but one, so that a sweep not from port 1 has somewhere to start.
+        let port_count = start.scaled(between(rng, 100, 1_024)).min(65_534);
+        let mut first_port = if chance(rng, 0.5) { 1 } else { between(rng, 1, 65_535 - port_count) as u16 };
+        let service = targeted_service(baseline, start.target);
+        if let Some(service) = service {
+            first_port = sweep_start_covering(first_port, port_count, service.port);
+        }
         PortScan {
             scanner,
             target,
+            service: service.map(|service| service.name),
             source_port: ephemeral_port(rng),
             first_port,
             port_count,
@@ -112,7 +128,7 @@ impl<'t> Episode<'t> for PortScan<'t> {
             sources: vec![IpAddr::V4(self.scanner.address())],
             targets: vec![IpAddr::V4(self.target.address)],
             ports: vec![self.first_port, last_port as u16],
-            service: None,
+            service: self.service,
         };
         (parameters, actors)
     }
@@ -120,6 +136,26 @@ impl<'t> Episode<'t> for PortScan<'t> {
     fn records_per_second(&self) -> Option<f64> {
         Some(self.ports_per_second)
     }
+}
+
+/// The service a [`Target::Service`] names (any VPC's: they share the port).
+fn targeted_service<'t>(baseline: &Baseline<'t>, target: &Target) -> Option<&'t Service> {
+    match target {
+        Target::Service(name) => baseline.topology.services.iter().find(|service| service.name == name),
+        _ => None,
+    }
+}
+
+/// `first_port` if the sweep of `port_count` ports from it reaches `port`, else the start that
+/// puts `port` near the middle of the sweep (staying inside 1–65,535).
+fn sweep_start_covering(first_port: u16, port_count: u64, port: u16) -> u16 {
+    let covers = |first: u64| (first..first + port_count).contains(&u64::from(port));
+    if covers(u64::from(first_port)) {
+        return first_port;
+    }
+    let first = u64::from(port).saturating_sub(port_count / 2).clamp(1, 65_536 - port_count);
+    debug_assert!(covers(first));
+    first as u16
 }
 
 impl<'t> PortScan<'t> {
@@ -155,5 +191,79 @@ impl<'t> PortScan<'t> {
             self.pending_firewall = Some(session.clone());
         }
         Emission::Flow { session, side: Side::Request, prefer_destination: true }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{assert_draws_as_before, involves, run, session_of};
+    use super::*;
+    use crate::network::topology::Topology;
+
+    #[test]
+    fn any_target_at_intensity_one_draws_as_before() {
+        assert_draws_as_before(
+            AnomalyKind::PortScan,
+            1,
+            836,
+            11_726_815_860_973_996_490,
+            r#"{"first_port":1,"last_port":676,"planned_ports":676,"ports_per_second":566.0}"#,
+        );
+        assert_draws_as_before(
+            AnomalyKind::PortScan,
+            2,
+            1115,
+            17_294_590_374_332_491_575,
+            r#"{"first_port":48659,"last_port":49557,"planned_ports":899,"ports_per_second":142.0}"#,
+        );
+    }
+
+    #[test]
+    fn a_host_target_is_the_host_scanned() {
+        let topology = Topology::new(7);
+        let host = &topology.hosts[100];
+        for seed in 0..6 {
+            let scan = run(AnomalyKind::PortScan, &topology, &Target::Host(host.address), 1.0, seed);
+            assert!(scan.emissions.iter().all(|emission| session_of(emission).unwrap().server.address() == host.address));
+            assert_eq!(scan.actors.targets, [IpAddr::V4(host.address)]);
+        }
+    }
+
+    #[test]
+    fn a_service_target_has_its_port_swept() {
+        let topology = Topology::new(7);
+        for seed in 0..10 {
+            let scan = run(AnomalyKind::PortScan, &topology, &Target::Service("postgres".into()), 1.0, seed);
+            let IpAddr::V4(target) = scan.actors.targets[0] else { panic!("an IPv6 target") };
+            let postgres = |service: &Service| {
+                service.name == "postgres" && service.members.iter().any(|member| topology.hosts[*member].address == target)
+            };
+            assert!(topology.services.iter().any(postgres), "{target} serves no postgres");
+            assert!(scan.emissions.iter().any(|emission| session_of(emission).unwrap().server_port == 5432), "seed {seed}");
+            assert_eq!(scan.actors.service, Some("postgres"));
+            assert!(scan.emissions.iter().all(|emission| involves(emission, target)));
+        }
+    }
+
+    #[test]
+    fn intensity_scales_the_ports() {
+        let topology = Topology::new(7);
+        let ports = |intensity: f64, seed: u64| {
+            run(AnomalyKind::PortScan, &topology, &Target::Any, intensity, seed).parameters["planned_ports"].as_u64().unwrap()
+        };
+        for seed in 0..6 {
+            assert_eq!(ports(2.0, seed), 2 * ports(1.0, seed));
+            assert_eq!(ports(0.5, seed), (ports(1.0, seed) as f64 * 0.5).round() as u64);
+        }
+        assert_eq!(ports(1_000.0, 1), 65_534, "at most every port but one");
+    }
+
+    #[test]
+    fn the_sweep_is_moved_only_to_cover_the_port() {
+        assert_eq!(sweep_start_covering(1, 676, 443), 1);
+        assert_eq!(sweep_start_covering(48_659, 899, 22), 1);
+        assert_eq!(sweep_start_covering(100, 200, 5432), 5332);
+        assert_eq!(sweep_start_covering(1, 1_000, 65_535), 64_536);
+        assert_eq!(sweep_start_covering(1, 65_534, 65_535), 2);
     }
 }

@@ -13,6 +13,10 @@ use super::random::{LaneRng, between, chance, log_normal, pareto, pick, unit, we
 use super::session::{Endpoint, Outcome, Session};
 use super::topology::{Callers, Host, Role, Service, Topology};
 
+mod target;
+
+pub use target::ServiceTarget;
+
 /// A baseline draw: a conversation, or an interface that saw nothing this window.
 #[derive(Debug)]
 pub enum Draw<'t> {
@@ -74,6 +78,9 @@ pub struct Baseline<'t> {
     public_services: Vec<(Vec<&'t Service>, Vec<f64>)>,
     internal_services: Vec<(Vec<&'t Service>, Vec<f64>)>,
     http_weights: Vec<f64>,
+    /// Per VPC, per role ([`Role::ALL`] order): the positions in the VPC's host list of the hosts of
+    /// that role, ascending (so that finding a caller costs a search, not a walk, in a large VPC).
+    role_positions: Vec<Vec<Vec<usize>>>,
 }
 
 impl<'t> Baseline<'t> {
@@ -101,17 +108,33 @@ impl<'t> Baseline<'t> {
             public_services: split(true),
             internal_services: split(false),
             http_weights: HTTP_STATUSES.iter().map(|(_, weight)| *weight).collect(),
+            role_positions: topology
+                .vpcs
+                .iter()
+                .map(|vpc| {
+                    let mut positions = vec![Vec::new(); Role::ALL.len()];
+                    for (position, host) in vpc.hosts.iter().enumerate() {
+                        positions[topology.hosts[*host].role as usize].push(position);
+                    }
+                    positions
+                })
+                .collect(),
         }
     }
 
+    /// A baseline draw, its VPC drawn by the VPCs' own weights ([`Vpc::weight`]).
+    ///
+    /// [`Vpc::weight`]: super::topology::Vpc::weight
     pub fn draw(&self, rng: &mut LaneRng) -> Draw<'t> {
         self.draw_weighted(rng, &self.vpc_weights)
     }
 
-    /// A conversation in a VPC picked by `vpc_weights` (one per VPC: a daily rhythm moves each
-    /// region's share of the traffic).
+    /// A baseline draw, its VPC drawn by `vpc_weights`: one weight per VPC of the topology, in
+    /// [`Topology::vpcs`] order, summing above zero (a daily rhythm moves each region's share of
+    /// the traffic). Extra weights are never drawn.
     pub fn draw_weighted(&self, rng: &mut LaneRng, vpc_weights: &[f64]) -> Draw<'t> {
-        let vpc = weighted(rng, vpc_weights);
+        debug_assert_eq!(vpc_weights.len(), self.topology.vpcs.len());
+        let vpc = weighted(rng, vpc_weights).min(self.topology.vpcs.len() - 1);
         match CLASSES[weighted(rng, &self.class_weights)].0 {
             Class::InternetToService => Draw::Session(self.internet_to_service(rng, vpc)),
             Class::EastWest => Draw::Session(self.east_west(rng, vpc)),
@@ -163,7 +186,19 @@ impl<'t> Baseline<'t> {
 
     /// A normal TCP conversation with `service`.
     pub fn service_session(&self, rng: &mut LaneRng, service: &'t Service, client: Endpoint<'t>) -> Session<'t> {
-        let server = Endpoint::Host(&self.topology.hosts[*pick(rng, &service.members)]);
+        self.service_session_on(rng, service, client, None)
+    }
+
+    /// A normal TCP conversation with `service`, served by `server` (a member of the service) or,
+    /// when `None`, by a member drawn from `rng`.
+    pub fn service_session_on(
+        &self,
+        rng: &mut LaneRng,
+        service: &'t Service,
+        client: Endpoint<'t>,
+        server: Option<&'t Host>,
+    ) -> Session<'t> {
+        let server = Endpoint::Host(server.unwrap_or_else(|| &self.topology.hosts[*pick(rng, &service.members)]));
         let request_bytes = log_normal(rng, 700.0, 0.9).clamp(60.0, 200_000.0) as u64;
         let response_bytes = if chance(rng, 0.04) {
             pareto(rng, service.response_median * 20.0, 1.2).min(4.0e9)
@@ -267,14 +302,15 @@ impl<'t> Baseline<'t> {
             .with_timing(packets * 1000, normal_latency(rng))
     }
 
+    /// A host of one of `roles` in `vpc`: a role drawn, then the first host of it at or after a
+    /// drawn position of the VPC's host list, going round (any host, if the VPC has none of it).
     pub fn caller_host(&self, rng: &mut LaneRng, vpc: usize, roles: &[Role]) -> &'t Host {
         let role = *pick(rng, roles);
         let hosts = &self.topology.vpcs[vpc].hosts;
         let start = (unit(rng) * hosts.len() as f64) as usize;
-        (0..hosts.len())
-            .map(|offset| &self.topology.hosts[hosts[(start + offset) % hosts.len()]])
-            .find(|host| host.role == role)
-            .unwrap_or(&self.topology.hosts[hosts[start % hosts.len()]])
+        let positions = &self.role_positions[vpc][role as usize];
+        let position = positions.get(positions.partition_point(|position| *position < start)).or(positions.first());
+        &self.topology.hosts[hosts[position.copied().unwrap_or(start % hosts.len())]]
     }
 }
 
@@ -328,6 +364,7 @@ fn tcp_phase(rng: &mut LaneRng, response_bytes: u64) -> (TcpFlags, TcpFlags, u64
 mod tests {
     use super::*;
     use crate::network::random::rng_for;
+    use crate::network::session::Side;
 
     #[test]
     fn tcp_volume_respects_header_minimum() {
@@ -356,6 +393,76 @@ mod tests {
         let top_one_percent: u64 = sizes[sizes.len() * 99 / 100..].iter().sum();
         assert!(p999 > 50.0 * median, "median {median} p99.9 {p999}");
         assert!(top_one_percent as f64 > 0.3 * total as f64, "elephants carry too little: {top_one_percent} of {total}");
+    }
+
+    #[test]
+    fn draw_weighted_draws_as_draw_with_the_vpcs_weights_and_follows_other_weights() {
+        let topology = Topology::new(8);
+        let baseline = Baseline::new(&topology);
+        let weights: Vec<f64> = topology.vpcs.iter().map(|vpc| vpc.weight).collect();
+        let (mut plain, mut weighted_rng) = (rng_for(8, 8), rng_for(8, 8));
+        for _ in 0..2_000 {
+            assert_eq!(format!("{:?}", baseline.draw(&mut plain)), format!("{:?}", baseline.draw_weighted(&mut weighted_rng, &weights)));
+        }
+        let vpc_of = |draw: Draw<'_>| match draw {
+            Draw::NoData(host) => host.vpc,
+            Draw::Session(session) => match (session.client, session.server) {
+                (Endpoint::Host(host), _) | (_, Endpoint::Host(host)) => host.vpc,
+                _ => usize::MAX,
+            },
+        };
+        let mut rng = rng_for(9, 9);
+        assert!((0..2_000).all(|_| vpc_of(baseline.draw_weighted(&mut rng, &[0.0, 0.0, 1.0])) == 2));
+        let in_first = (0..10_000).filter(|_| vpc_of(baseline.draw_weighted(&mut rng, &[0.8, 0.1, 0.1])) == 0).count();
+        assert!((7_700..8_300).contains(&in_first), "{in_first} of 10000 in the VPC weighted 0.8");
+    }
+
+    #[test]
+    fn caller_host_finds_the_first_host_of_the_role_going_round() {
+        let topology = Topology::with_size(2, crate::network::topology::TopologySize { accounts: 1, vpcs: 2, instances: 500 }).unwrap();
+        let baseline = Baseline::new(&topology);
+        let (mut indexed, mut walked) = (rng_for(2, 2), rng_for(2, 2));
+        for draw in 0..5_000 {
+            let vpc = draw % 2;
+            let roles: &[Role] = if draw % 3 == 0 { &[Role::Bastion] } else { &[Role::Api, Role::Worker, Role::Web] };
+            let found = baseline.caller_host(&mut indexed, vpc, roles);
+            // The walk it replaces, draw for draw.
+            let role = *pick(&mut walked, roles);
+            let hosts = &topology.vpcs[vpc].hosts;
+            let start = (unit(&mut walked) * hosts.len() as f64) as usize;
+            let walk = (0..hosts.len()).map(|offset| &topology.hosts[hosts[(start + offset) % hosts.len()]]).find(|host| host.role == role);
+            assert!(std::ptr::eq(found, walk.unwrap()), "draw {draw}");
+        }
+    }
+
+    #[test]
+    fn records_of_a_large_estate_validate() {
+        use crate::network::session::{RecordContext, render_firewall, render_flow, render_no_data};
+        use crate::records::{EventId, Record, validate, write_record};
+        let size = crate::network::topology::TopologySize { accounts: 7, vpcs: 40, instances: 20_000 };
+        let topology = Topology::with_size(12, size).unwrap();
+        let baseline = Baseline::new(&topology);
+        let mut rng = rng_for(12, 12);
+        let mut out = Vec::new();
+        let context =
+            |seq: u64| RecordContext { event_id: EventId::new("0123456789abcdef", 0, seq), time_ms: 1_767_225_600_000, label: None };
+        let mut regions = std::collections::BTreeSet::new();
+        for seq in 0..20_000 {
+            let record = match baseline.draw(&mut rng) {
+                Draw::NoData(host) => Record::VpcFlow(render_no_data(&topology, host, context(seq))),
+                Draw::Session(session) if seq % 2 == 0 => {
+                    Record::VpcFlow(render_flow(&topology, &session, Side::Request, true, context(seq)))
+                }
+                Draw::Session(session) => Record::Firewall(render_firewall(&topology, &session, seq, context(seq))),
+            };
+            out.clear();
+            write_record(&record, &mut out);
+            let parsed = validate(&out).unwrap_or_else(|rejection| panic!("{rejection:?}: {}", String::from_utf8_lossy(&out)));
+            if let Record::VpcFlow(flow) = parsed {
+                regions.insert(flow.region.to_string());
+            }
+        }
+        assert_eq!(regions.len(), crate::network::topology::REGIONS.len(), "{regions:?}");
     }
 
     #[test]

@@ -1,16 +1,26 @@
 //! The address plan: accounts, regions and AZs, VPCs, subnets in private ranges, instances with
 //! ENIs, services with their ports and callers, and external peers.
 //!
-//! Built once from the seed and shared read-only by every lane, so the same hosts and services
-//! recur across records and across record kinds (a flow and the firewall session of the same
-//! conversation name the same addresses). Identifiers have AWS's shapes (`eni-` + 17 hex, 12-digit
-//! accounts, `use1-az1`), addresses come from 10.0.0.0/8 inside and from public ranges outside.
+//! Built once from the seed and a [`TopologySize`] (accounts, VPCs, instances; the default is
+//! the estate of three VPCs the generator always had; the `plan` submodule says how other sizes
+//! are laid out and which it refuses) and shared read-only by every lane, so the same hosts and
+//! services recur across records and across record kinds (a flow and the firewall session of the
+//! same conversation name the same addresses). Identifiers have AWS's shapes (`eni-` + 17 hex,
+//! 12-digit accounts, `use1-az1`), addresses come from 10.0.0.0/8 inside and from public ranges outside.
 
 use std::net::Ipv4Addr;
 
 use crate::records::{AppProto, protocol};
 
 use super::random::{LaneRng, between, hex, rng_for, unit};
+
+mod catalog;
+mod plan;
+
+use catalog::SERVICE_CATALOG;
+pub use catalog::service_names;
+use plan::{FLEET, VpcPlan};
+pub use plan::{MAX_INSTANCES, MAX_INSTANCES_PER_VPC, MAX_VPCS, REGIONS, Region, SUBNET_HOSTS, TopologySize};
 
 /// Roles a host plays; services are offered by roles and called by roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +36,12 @@ pub enum Role {
     Worker,
 }
 
+impl Role {
+    /// Every role, in declaration order (`role as usize` is its index here).
+    pub const ALL: [Role; 9] =
+        [Role::Web, Role::Api, Role::Auth, Role::Database, Role::Cache, Role::Broker, Role::Search, Role::Bastion, Role::Worker];
+}
+
 /// Who calls a service.
 #[derive(Debug, Clone, Copy)]
 pub enum Callers {
@@ -35,158 +51,18 @@ pub enum Callers {
     Roles(&'static [Role]),
 }
 
-struct ServiceTemplate {
-    name: &'static str,
-    role: Role,
-    port: u16,
-    app_proto: AppProto,
-    callers: Callers,
-    /// Share of a VPC's service traffic.
-    weight: f64,
-    /// Median response size in bytes.
-    response_median: f64,
-}
-
-const SERVICE_CATALOG: [ServiceTemplate; 9] = [
-    ServiceTemplate {
-        name: "web-https",
-        role: Role::Web,
-        port: 443,
-        app_proto: AppProto::Tls,
-        callers: Callers::Internet,
-        weight: 0.22,
-        response_median: 18_000.0,
-    },
-    ServiceTemplate {
-        name: "web-http",
-        role: Role::Web,
-        port: 80,
-        app_proto: AppProto::Http,
-        callers: Callers::Internet,
-        weight: 0.04,
-        response_median: 600.0,
-    },
-    ServiceTemplate {
-        name: "api",
-        role: Role::Api,
-        port: 8080,
-        app_proto: AppProto::Http,
-        callers: Callers::Roles(&[Role::Web]),
-        weight: 0.24,
-        response_median: 4_000.0,
-    },
-    ServiceTemplate {
-        name: "auth",
-        role: Role::Auth,
-        port: 8443,
-        app_proto: AppProto::Tls,
-        callers: Callers::Roles(&[Role::Web, Role::Api]),
-        weight: 0.08,
-        response_median: 1_500.0,
-    },
-    ServiceTemplate {
-        name: "postgres",
-        role: Role::Database,
-        port: 5432,
-        app_proto: AppProto::Postgresql,
-        callers: Callers::Roles(&[Role::Api, Role::Worker]),
-        weight: 0.14,
-        response_median: 6_000.0,
-    },
-    ServiceTemplate {
-        name: "redis",
-        role: Role::Cache,
-        port: 6379,
-        app_proto: AppProto::Redis,
-        callers: Callers::Roles(&[Role::Api, Role::Web]),
-        weight: 0.12,
-        response_median: 800.0,
-    },
-    ServiceTemplate {
-        name: "kafka",
-        role: Role::Broker,
-        port: 9092,
-        app_proto: AppProto::Kafka,
-        callers: Callers::Roles(&[Role::Api, Role::Worker]),
-        weight: 0.10,
-        response_median: 12_000.0,
-    },
-    ServiceTemplate {
-        name: "search",
-        role: Role::Search,
-        port: 9200,
-        app_proto: AppProto::Http,
-        callers: Callers::Roles(&[Role::Api]),
-        weight: 0.05,
-        response_median: 9_000.0,
-    },
-    ServiceTemplate {
-        name: "ssh",
-        role: Role::Bastion,
-        port: 22,
-        app_proto: AppProto::Ssh,
-        callers: Callers::Internet,
-        weight: 0.01,
-        response_median: 30_000.0,
-    },
-];
-
-/// Hosts per role in each VPC.
-const FLEET: [(Role, usize); 9] = [
-    (Role::Web, 6),
-    (Role::Api, 10),
-    (Role::Auth, 2),
-    (Role::Database, 3),
-    (Role::Cache, 3),
-    (Role::Broker, 3),
-    (Role::Search, 3),
-    (Role::Bastion, 1),
-    (Role::Worker, 8),
-];
-
-struct VpcTemplate {
-    account: usize,
-    region: &'static str,
-    region_code: &'static str,
-    name: &'static str,
-    /// Share of all traffic.
-    weight: f64,
-}
-
-const VPC_PLAN: [VpcTemplate; 3] = [
-    VpcTemplate { account: 0, region: "us-east-1", region_code: "use1", name: "prod-use1", weight: 0.5 },
-    VpcTemplate { account: 0, region: "eu-west-1", region_code: "euw1", name: "prod-euw1", weight: 0.35 },
-    VpcTemplate { account: 1, region: "us-west-2", region_code: "usw2", name: "staging-usw2", weight: 0.15 },
-];
-
 /// First octets of public address space (no private, loopback, link-local, CGNAT or multicast).
 const PUBLIC_FIRST_OCTETS: [u8; 24] =
     [3, 13, 18, 20, 23, 31, 34, 35, 44, 52, 54, 64, 66, 72, 81, 85, 91, 104, 107, 142, 151, 185, 203, 212];
-
-/// How big the simulated estate is: what a scenario's `topology` sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct TopologySize {
-    /// AWS accounts the VPCs belong to.
-    pub accounts: u32,
-    pub vpcs: u32,
-    /// Instances (each with one ENI) over all VPCs.
-    pub instances: u32,
-}
-
-impl Default for TopologySize {
-    /// Today's estate: two accounts, three VPCs (us-east-1, eu-west-1, us-west-2), 43 instances each.
-    fn default() -> Self {
-        TopologySize { accounts: 2, vpcs: 3, instances: 129 }
-    }
-}
 
 #[derive(Debug)]
 pub struct Vpc {
     pub account_id: String,
     pub region: &'static str,
     pub vpc_id: String,
-    pub name: &'static str,
+    pub name: String,
     pub firewall_name: String,
+    /// Its share of all traffic (the VPCs' shares sum to 1).
     pub weight: f64,
     /// Indices into [`Topology::services`] of this VPC's services.
     pub services: Vec<usize>,
@@ -201,6 +77,8 @@ pub struct Subnet {
     pub az_id: String,
     pub availability_zone: String,
     pub public: bool,
+    /// Its network address; the subnet is a `/20` (see the address plan in `plan.rs`).
+    pub network: Ipv4Addr,
 }
 
 #[derive(Debug)]
@@ -231,6 +109,8 @@ pub struct Service {
 
 #[derive(Debug)]
 pub struct Topology {
+    /// The size it was built to.
+    pub size: TopologySize,
     pub vpcs: Vec<Vpc>,
     pub subnets: Vec<Subnet>,
     pub hosts: Vec<Host>,
@@ -247,10 +127,26 @@ pub struct Topology {
 }
 
 impl Topology {
+    /// Today's estate ([`TopologySize::default`]) from `seed`.
     pub fn new(seed: u64) -> Self {
+        Topology::build(seed, TopologySize::default())
+    }
+
+    /// An estate of `size` from `seed`; the error, when the address plan cannot hold `size`, is
+    /// [`TopologySize::check`]'s. The default size gives exactly [`Topology::new`]'s estate.
+    pub fn with_size(seed: u64, size: TopologySize) -> Result<Self, String> {
+        size.check()?;
+        Ok(Topology::build(seed, size))
+    }
+
+    /// The estate of a `size` that passed [`TopologySize::check`] (the default size does).
+    fn build(seed: u64, size: TopologySize) -> Self {
+        debug_assert_eq!(size.check(), Ok(()));
         let mut rng = rng_for(seed, 0x7090_1067);
-        let accounts: Vec<String> = (0..2).map(|_| (0..12).map(|_| char::from(b'0' + between(&mut rng, 0, 9) as u8)).collect()).collect();
+        let accounts: Vec<String> =
+            (0..size.accounts).map(|_| (0..12).map(|_| char::from(b'0' + between(&mut rng, 0, 9) as u8)).collect()).collect();
         let mut topology = Topology {
+            size,
             vpcs: Vec::new(),
             subnets: Vec::new(),
             hosts: Vec::new(),
@@ -261,24 +157,23 @@ impl Topology {
             dns_resolvers: public_addresses(&mut rng, 12),
             internet_noise_sources: public_addresses(&mut rng, 3000),
         };
-        for (vpc_index, plan) in VPC_PLAN.iter().enumerate() {
-            topology.add_vpc(&mut rng, vpc_index, plan, &accounts);
+        for vpc_index in 0..size.vpcs as usize {
+            topology.add_vpc(&mut rng, vpc_index, size.vpc_plan(vpc_index), &accounts);
         }
         topology
     }
 
-    fn add_vpc(&mut self, rng: &mut LaneRng, vpc_index: usize, plan: &VpcTemplate, accounts: &[String]) {
+    fn add_vpc(&mut self, rng: &mut LaneRng, vpc_index: usize, plan: VpcPlan, accounts: &[String]) {
         self.vpcs.push(Vpc {
             account_id: accounts[plan.account].clone(),
-            region: plan.region,
+            region: plan.region.name,
             vpc_id: format!("vpc-{}", hex(rng, 17)),
-            name: plan.name,
             firewall_name: format!("nfw-{}", plan.name),
+            name: plan.name,
             weight: plan.weight,
             services: Vec::new(),
             hosts: Vec::new(),
         });
-        let second_octet = 16 + vpc_index as u8 * 16;
         let az_letters = ['a', 'b', 'c'];
         let subnet_base = self.subnets.len();
         for (az, letter) in az_letters.iter().enumerate() {
@@ -286,25 +181,23 @@ impl Topology {
                 self.subnets.push(Subnet {
                     vpc: vpc_index,
                     subnet_id: format!("subnet-{}", hex(rng, 17)),
-                    az_id: format!("{}-az{}", plan.region_code, az + 1),
-                    availability_zone: format!("{}{letter}", plan.region),
+                    az_id: format!("{}-az{}", plan.region.code, az + 1),
+                    availability_zone: format!("{}{letter}", plan.region.name),
                     public,
+                    network: plan::subnet_network(plan.second_octet, az * 2 + usize::from(!public)),
                 });
             }
         }
-        let mut host_counter = [0u8; 6];
-        for (role, count) in FLEET {
+        let mut hosts_in_subnet = [0u32; plan::SUBNETS_PER_VPC];
+        for ((role, _), count) in FLEET.iter().zip(plan::role_counts(plan.hosts)) {
             for replica in 0..count {
-                let az = replica % 3;
-                let public = matches!(role, Role::Web | Role::Bastion);
-                let subnet_offset = az * 2 + usize::from(!public);
-                host_counter[subnet_offset] += 1;
-                let third_octet = (subnet_offset * 16) as u8;
+                let offset = subnet_offset(*role, replica);
+                hosts_in_subnet[offset] += 1;
                 self.hosts.push(Host {
-                    subnet: subnet_base + subnet_offset,
+                    subnet: subnet_base + offset,
                     vpc: vpc_index,
-                    role,
-                    address: Ipv4Addr::new(10, second_octet, third_octet, 10 + host_counter[subnet_offset]),
+                    role: *role,
+                    address: plan::host_address(self.subnets[subnet_base + offset].network, hosts_in_subnet[offset]),
                     interface_id: format!("eni-{}", hex(rng, 17)),
                     instance_id: Some(format!("i-{}", hex(rng, 17))),
                 });
@@ -346,6 +239,48 @@ impl Topology {
     pub fn vpc_of(&self, host: &Host) -> &Vpc {
         &self.vpcs[host.vpc]
     }
+
+    /// The regions the VPCs are in, each once, in the order of the VPCs.
+    pub fn regions(&self) -> Vec<&'static str> {
+        let mut regions: Vec<&'static str> = Vec::new();
+        for vpc in &self.vpcs {
+            if !regions.contains(&vpc.region) {
+                regions.push(vpc.region);
+            }
+        }
+        regions
+    }
+
+    /// The host with this private address.
+    pub fn host_at(&self, address: Ipv4Addr) -> Option<&Host> {
+        self.hosts.iter().find(|host| host.address == address)
+    }
+
+    /// Whether a host has this address: what a scenario's `target: {host: …}` must name.
+    pub fn has_host(&self, address: Ipv4Addr) -> bool {
+        self.host_at(address).is_some()
+    }
+
+    /// The hosts inside `network/prefix` (a `prefix` over 32 counts as 32).
+    pub fn hosts_in_subnet(&self, network: Ipv4Addr, prefix: u8) -> impl Iterator<Item = &Host> + '_ {
+        let mask = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+        let network = u32::from(network) & mask;
+        self.hosts.iter().filter(move |host| u32::from(host.address) & mask == network)
+    }
+
+    /// Whether a host lies inside `network/prefix`: what a scenario's `target: {subnet: …}` must
+    /// hold.
+    pub fn subnet_has_host(&self, network: Ipv4Addr, prefix: u8) -> bool {
+        self.hosts_in_subnet(network, prefix).next().is_some()
+    }
+}
+
+/// Which of its VPC's six subnets the `replica`th host of `role` is in: AZs in turn, web servers
+/// and bastions in the public subnets.
+fn subnet_offset(role: Role, replica: usize) -> usize {
+    let az = replica % 3;
+    let public = matches!(role, Role::Web | Role::Bastion);
+    az * 2 + usize::from(!public)
 }
 
 fn public_addresses(rng: &mut LaneRng, count: usize) -> Vec<Ipv4Addr> {
@@ -379,6 +314,118 @@ mod tests {
         for address in topology.internet_clients.iter().chain(&topology.dns_resolvers) {
             assert!(!address.is_private() && !address.is_loopback() && !address.is_link_local(), "{address}");
         }
+    }
+
+    /// Every invariant of an estate of `size`, whatever the size.
+    fn check_estate(topology: &Topology, size: TopologySize) {
+        assert_eq!(topology.size, size);
+        assert_eq!(topology.vpcs.len(), size.vpcs as usize);
+        assert_eq!(topology.hosts.len(), size.instances as usize);
+        assert_eq!(topology.subnets.len(), size.vpcs as usize * 6);
+        assert_eq!(topology.services.len(), size.vpcs as usize * SERVICE_CATALOG.len());
+        let accounts: std::collections::HashSet<&str> = topology.vpcs.iter().map(|vpc| vpc.account_id.as_str()).collect();
+        assert_eq!(accounts.len(), size.accounts as usize, "{size:?}");
+        let weights: f64 = topology.vpcs.iter().map(|vpc| vpc.weight).sum();
+        assert!((weights - 1.0).abs() < 1e-9, "{size:?}: weights sum to {weights}");
+        let mut addresses: Vec<Ipv4Addr> = topology.hosts.iter().map(|host| host.address).collect();
+        addresses.sort_unstable();
+        addresses.dedup();
+        assert_eq!(addresses.len(), topology.hosts.len(), "{size:?}: host addresses collide");
+        for host in &topology.hosts {
+            let subnet = topology.subnet_of(host);
+            assert!(host.address.is_private(), "{}", host.address);
+            assert_eq!(u32::from(host.address) & !0xfff, u32::from(subnet.network), "{} outside {}/20", host.address, subnet.network);
+            assert_eq!(subnet.vpc, host.vpc);
+            assert_eq!(subnet.public, matches!(host.role, Role::Web | Role::Bastion));
+        }
+        for (index, vpc) in topology.vpcs.iter().enumerate() {
+            for (role, _) in FLEET {
+                assert!(vpc.hosts.iter().any(|host| topology.hosts[*host].role == role), "VPC {index} has no {role:?}");
+            }
+        }
+        for service in &topology.services {
+            assert!(!service.members.is_empty(), "{}", service.name);
+            if matches!(service.callers, Callers::Roles(_)) {
+                assert!(!service.clients.is_empty(), "{}", service.name);
+            }
+            let vpc_of_members = service.members.iter().chain(&service.clients).map(|host| topology.hosts[*host].vpc);
+            assert!(vpc_of_members.into_iter().all(|vpc| vpc == service.vpc), "{} crosses VPCs", service.name);
+        }
+    }
+
+    #[test]
+    fn the_default_size_is_todays_estate() {
+        let today = Topology::new(9);
+        let sized = Topology::with_size(9, TopologySize::default()).unwrap();
+        check_estate(&today, TopologySize::default());
+        assert_eq!(today.hosts.len(), 117, "three VPCs of the 39-host fleet");
+        let describe = |topology: &Topology| -> Vec<String> {
+            let vpcs =
+                topology.vpcs.iter().map(|vpc| format!("{} {} {} {} {}", vpc.account_id, vpc.region, vpc.vpc_id, vpc.name, vpc.weight));
+            let hosts = topology.hosts.iter().map(|host| format!("{} {} {:?}", host.address, host.interface_id, host.role));
+            vpcs.chain(hosts).collect()
+        };
+        assert_eq!(describe(&today), describe(&sized));
+        assert_eq!(today.vpcs.iter().map(|vpc| vpc.weight).collect::<Vec<_>>(), [0.5, 0.35, 0.15]);
+        assert_eq!(today.vpcs.iter().map(|vpc| vpc.name.as_str()).collect::<Vec<_>>(), ["prod-use1", "prod-euw1", "staging-usw2"]);
+        assert_eq!(today.vpcs[0].account_id, today.vpcs[1].account_id);
+        assert_ne!(today.vpcs[1].account_id, today.vpcs[2].account_id);
+        assert_eq!(today.regions(), ["us-east-1", "eu-west-1", "us-west-2"]);
+        assert_eq!((today.hosts[0].address, today.hosts[116].address), (Ipv4Addr::new(10, 16, 0, 11), Ipv4Addr::new(10, 48, 48, 21)));
+    }
+
+    #[test]
+    fn sizes_are_honoured() {
+        for size in [
+            TopologySize { accounts: 1, vpcs: 1, instances: 9 },
+            TopologySize { accounts: 1, vpcs: 2, instances: 50 },
+            TopologySize { accounts: 3, vpcs: 5, instances: 1_001 },
+            TopologySize { accounts: 4, vpcs: 16, instances: 2_000 },
+        ] {
+            check_estate(&Topology::with_size(3, size).unwrap(), size);
+        }
+        let five = Topology::with_size(3, TopologySize { accounts: 2, vpcs: 5, instances: 500 }).unwrap();
+        assert_eq!(five.regions(), ["us-east-1", "eu-west-1", "us-west-2", "eu-central-1", "ap-southeast-1"]);
+        assert_eq!(five.subnets[24].az_id, "apse1-az1");
+        assert_eq!(five.subnets[24].availability_zone, "ap-southeast-1a");
+        assert!(Topology::with_size(3, TopologySize { accounts: 1, vpcs: 65, instances: 1_000 }).unwrap_err().contains("`vpcs`"));
+    }
+
+    #[test]
+    fn the_largest_sizes_build() {
+        for size in [
+            TopologySize { accounts: 8, vpcs: MAX_VPCS, instances: MAX_INSTANCES },
+            TopologySize { accounts: 1, vpcs: 1, instances: MAX_INSTANCES_PER_VPC },
+        ] {
+            let topology = Topology::with_size(11, size).unwrap();
+            check_estate(&topology, size);
+            assert_eq!(topology.regions().len(), REGIONS.len().min(size.vpcs as usize));
+        }
+    }
+
+    #[test]
+    fn hosts_and_subnets_are_found_by_address() {
+        let topology = Topology::new(2);
+        let host = &topology.hosts[40];
+        assert!(std::ptr::eq(topology.host_at(host.address).unwrap(), host));
+        assert!(topology.has_host(host.address));
+        assert!(!topology.has_host(Ipv4Addr::new(10, 16, 0, 200)));
+        assert!(!topology.has_host(Ipv4Addr::new(192, 168, 1, 1)));
+        assert!(topology.subnet_has_host(Ipv4Addr::new(10, 32, 0, 0), 16));
+        assert!(topology.subnet_has_host(Ipv4Addr::new(10, 0, 0, 0), 8));
+        assert!(topology.subnet_has_host(host.address, 32));
+        assert!(!topology.subnet_has_host(Ipv4Addr::new(10, 64, 0, 0), 16));
+        assert!(!topology.subnet_has_host(Ipv4Addr::new(10, 16, 96, 0), 20));
+        assert_eq!(topology.hosts_in_subnet(Ipv4Addr::new(10, 16, 0, 0), 12).count(), 39);
+        assert_eq!(topology.hosts_in_subnet(Ipv4Addr::new(0, 0, 0, 0), 0).count(), 117);
+    }
+
+    #[test]
+    fn service_names_are_the_catalog() {
+        let names: Vec<&str> = service_names().collect();
+        assert_eq!(names, ["web-https", "web-http", "api", "auth", "postgres", "redis", "kafka", "search", "ssh"]);
+        let topology = Topology::new(1);
+        assert!(topology.services.iter().all(|service| names.contains(&service.name)));
     }
 
     #[test]

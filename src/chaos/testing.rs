@@ -1,0 +1,75 @@
+//! What the kinds' unit tests share: one episode run to its end from a given [`Start`], and what
+//! its records involve.
+
+use std::net::Ipv4Addr;
+use std::rc::Rc;
+
+use rand::RngCore;
+
+use crate::network::baseline::Baseline;
+use crate::network::random::rng_for;
+use crate::network::session::Session;
+use crate::network::target::Target;
+use crate::network::topology::Topology;
+use crate::records::{AnomalyKind, PerKind};
+
+use super::{Actors, ChaosSettings, Emission, Start, spec, start_episode};
+
+/// One episode, run to its end.
+#[derive(Debug)]
+pub(super) struct Run<'t> {
+    pub emissions: Vec<Emission<'t>>,
+    pub parameters: serde_json::Value,
+    pub actors: Actors,
+    /// The lane's next draw after the episode: equal only if every draw before it was.
+    pub next_draw: u64,
+}
+
+/// An episode of `kind` aimed at `target` with `intensity`, its draws from a lane seeded with
+/// `seed`, on `topology`, run to its end.
+pub(super) fn run<'t>(kind: AnomalyKind, topology: &'t Topology, target: &Target, intensity: f64, seed: u64) -> Run<'t> {
+    let baseline = Baseline::new(topology);
+    let settings = ChaosSettings::new(PerKind::default());
+    let start = Start { target, intensity, ..Start::background(&settings, spec(kind)) };
+    let mut rng = rng_for(seed, 1300 + kind as u64);
+    let mut episode = start_episode(kind, Rc::from("e-test"), &mut rng, &baseline, &start, 1.0);
+    let mut emissions = Vec::new();
+    let mut time_ms = 1_767_225_600_000;
+    while !episode.is_finished() {
+        emissions.push(episode.emit(&mut rng, &baseline, time_ms));
+        time_ms += 250;
+        assert!(emissions.len() < 10_000_000, "the episode never ends");
+    }
+    let summary = episode.summary(0);
+    Run { emissions, parameters: summary.parameters, actors: summary.actors, next_draw: rng.next_u64() }
+}
+
+/// The conversation a record is part of (`None` for a `NODATA` record).
+pub(super) fn session_of<'e, 't>(emission: &'e Emission<'t>) -> Option<&'e Session<'t>> {
+    match emission {
+        Emission::Flow { session, .. } | Emission::Firewall(session) => Some(session),
+        Emission::NoData(_) => None,
+    }
+}
+
+/// Whether a record involves the host at `address`, at either end.
+pub(super) fn involves(emission: &Emission<'_>, address: Ipv4Addr) -> bool {
+    match emission {
+        Emission::NoData(host) => host.address == address,
+        Emission::Flow { session, .. } | Emission::Firewall(session) => {
+            session.client.address() == address || session.server.address() == address
+        }
+    }
+}
+
+/// What a run of the code before targets and intensities existed gave for `kind` and `seed`
+/// (topology seed 7, [`run`] with any target, intensity 1): records, the next draw, parameters.
+pub(super) fn assert_draws_as_before(kind: AnomalyKind, seed: u64, records: usize, next_draw: u64, parameters: &str) {
+    let topology = Topology::new(7);
+    let today = run(kind, &topology, &Target::Any, 1.0, seed);
+    assert_eq!(
+        (today.emissions.len(), today.next_draw, today.parameters.to_string()),
+        (records, next_draw, parameters.to_owned()),
+        "{kind:?} with seed {seed} no longer draws as before"
+    );
+}
