@@ -213,7 +213,11 @@ pub struct GenerateReport {
 /// Runs the generator into `sink` until the count is reached, the duration has passed, `stop` is
 /// requested, or the sink fails (which requests `stop` itself, as the duration does).
 pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &Shutdown) -> GenerateReport {
-    let topology = Topology::new(settings.seed);
+    // The CLI refuses a size the address plan cannot hold (`TopologySize::check`) before it gets here.
+    let topology = Topology::with_size(settings.seed, settings.plan.topology).unwrap_or_else(|error| {
+        tracing::warn!("{error}: generating today's estate instead");
+        Topology::new(settings.seed)
+    });
     let schedule = settings.schedule(&topology);
     let lanes = settings.shard_lanes(&schedule);
     let run_id = settings.run_id();

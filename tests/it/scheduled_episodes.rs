@@ -81,11 +81,7 @@ fn scheduled_episodes_start_on_time_last_their_duration_hit_their_target_and_rep
         // Flow records carry whole seconds: the schedule's resolution here.
         assert!((first - at).abs() <= 1_000, "{} starts at {first}, scheduled {at}", summary.episode_id);
         let end = at + info.duration_ms as i64;
-        assert!(
-            last <= end && last >= end - (info.duration_ms / 20) as i64 - 1_000,
-            "{} ends at {last}, due {end}",
-            summary.episode_id
-        );
+        assert!(last <= end && last >= end - (info.duration_ms / 20) as i64 - 1_000, "{} ends at {last}, due {end}", summary.episode_id);
         match summary.kind {
             AnomalyKind::PortScan => {
                 let text = target_host.to_string();

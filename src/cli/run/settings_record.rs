@@ -48,10 +48,21 @@ fn settings_by_flag(settings: &GeneratorSettings) -> Vec<(String, String)> {
     flags.extend(KINDS.iter().map(|(kind, spec)| (format!("--{}", spec.probability.flag), chaos.probability[kind].to_string())));
     flags.extend(chaos.parameters().map(|(parameter, value)| (format!("--{}", parameter.flag), value.to_string())));
     flags.push(("--firewall-ratio".to_owned(), firewall_ratio.to_string()));
-    flags.push(("--hurst and the rate profile".to_owned(), format!("{profile:?}")));
-    flags.push(("--shard".to_owned(), shard.to_string()));
-    flags.push(("the scenario's topology".to_owned(), format!("{topology:?}")));
-    flags.push(("the scenario's timeline (digest)".to_owned(), digest(&format!("{timeline:?}"))));
+    // What a scenario, --hurst or --shard add is recorded only when it is not the default, so a
+    // store's record of a plain run reads as it always did.
+    let defaults = crate::generator::RunPlan::default();
+    if *profile != defaults.profile {
+        flags.push(("--hurst and the rate profile".to_owned(), format!("{profile:?}")));
+    }
+    if *shard != defaults.shard {
+        flags.push(("--shard".to_owned(), shard.to_string()));
+    }
+    if *topology != defaults.topology {
+        flags.push(("the scenario's topology".to_owned(), format!("{topology:?}")));
+    }
+    if *timeline != defaults.timeline {
+        flags.push(("the scenario's timeline (digest)".to_owned(), digest(&format!("{timeline:?}"))));
+    }
     flags
 }
 
@@ -120,9 +131,9 @@ fn first_difference(recorded: &BTreeMap<String, String>, current: &[(String, Str
         }
     }
     recorded
-        .keys()
-        .find(|flag| !current.iter().any(|(name, _)| name == *flag))
-        .map(|flag| format!("{flag} set, which this version does not know"))
+        .iter()
+        .find(|(flag, _)| !current.iter().any(|(name, _)| name == *flag))
+        .map(|(flag, old)| format!("{flag} {old} recorded, not set now (or unknown to this version)"))
 }
 
 #[cfg(test)]
