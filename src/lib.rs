@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod network;
 pub mod records;
 pub mod runtime;
+pub mod scenario;
 pub mod sink;
 pub mod transport;
 pub mod verify;

@@ -120,6 +120,34 @@ pub enum ParameterUnit {
     Bytes,
 }
 
+impl ParameterUnit {
+    /// A value of this unit from its text, as the flag and a scenario file take it.
+    pub fn parse(self, text: &str) -> Result<u64, String> {
+        match self {
+            ParameterUnit::Bytes => parse_bytes(text),
+        }
+    }
+}
+
+/// `10MB` (10^6), `10MiB` (2^20), `512KB`, `1GB`, or plain bytes.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a size like 10MB, 512KiB or 1048576"))?;
+    let multiplier = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "mb" | "m" => 1e6,
+        "gb" | "g" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown size unit `{other}` in `{text}`: use B, KB, MB, GB, KiB, MiB or GiB")),
+    };
+    Ok((value * multiplier).round() as u64)
+}
+
 /// One episode in progress: what it plans, what it emits next, how it is summarised.
 ///
 /// An episode is asked for records one at a time by [`super::ActiveEpisode::emit`], stamped at the

@@ -60,13 +60,17 @@ use crate::network::session::{Session, Side};
 use crate::records::{AnomalyKind, PerKind, Timestamp};
 
 pub use episode::{ActiveEpisode, start_episode};
-pub use kind::{Episode, KindSpec, Parameter, ParameterUnit, Placement, ProbabilityFlag, Start};
+pub use kind::{Episode, KindSpec, Parameter, ParameterUnit, Placement, ProbabilityFlag, Start, parse_bytes};
 pub use scheduler::EpisodeScheduler;
 pub use settings::ChaosSettings;
 
 /// Every anomaly kind's spec, at its kind's position in [`AnomalyKind::ALL`].
 pub static KINDS: PerKind<&KindSpec> =
     PerKind::new([&latency_spike::KIND, &port_scan::KIND, &data_exfiltration::KIND, &connection_reset::KIND]);
+
+/// The look-alikes a scenario's `lookalikes` may name: benign traffic shaped like an anomaly kind
+/// (a backup that looks like exfiltration). None exist yet.
+pub static LOOKALIKES: &[&str] = &[];
 
 /// The spec of `kind`.
 pub fn spec(kind: AnomalyKind) -> &'static KindSpec {
@@ -196,6 +200,15 @@ mod tests {
             list.sort_unstable();
             list.dedup();
             assert_eq!(list.len(), count, "{list:?}");
+        }
+    }
+
+    #[test]
+    fn every_probability_default_reads_as_a_probability() {
+        for spec in KINDS.values() {
+            let default: f64 = spec.probability.default.parse().unwrap();
+            assert!((0.0..=1.0).contains(&default), "{}", spec.probability.name);
+            assert_eq!(ChaosSettings::defaults().probability[spec.kind], default);
         }
     }
 

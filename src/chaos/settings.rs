@@ -30,6 +30,12 @@ impl ChaosSettings {
         ChaosSettings { probability, parameters }
     }
 
+    /// The flags' defaults: each kind's default probability, every parameter at its default.
+    pub fn defaults() -> Self {
+        // Each default is a literal in the kind's spec; a test checks that it reads as a number.
+        ChaosSettings::new(PerKind::from_fn(|kind| KINDS[kind].probability.default.parse().unwrap_or(0.0)))
+    }
+
     /// The same settings with `parameter` set to `value`.
     pub fn with(mut self, parameter: &Parameter, value: u64) -> Self {
         self.parameters.insert(parameter.name, value);

@@ -17,6 +17,7 @@ mod generate;
 mod kafka_args;
 mod metrics_args;
 mod run;
+mod scenario;
 mod schema;
 mod sink;
 mod sink_args;
@@ -65,6 +66,9 @@ enum Command {
     /// Audit a store against generator manifests: lost, duplicated and invalid records.
     #[command(after_help = verify::EXAMPLES)]
     Verify(verify::VerifyArgs),
+    /// Check a scenario file, or print its resolved timeline.
+    #[command(after_help = scenario::EXAMPLES)]
+    Scenario(scenario::ScenarioArgs),
     /// Print the JSON Schema of the records.
     Schema(schema::SchemaArgs),
 }
@@ -90,6 +94,7 @@ pub fn main() -> ExitCode {
         Command::Generate(args) => generate::run(*args),
         Command::Sink(args) => sink::run(*args),
         Command::Verify(args) => verify::run(&args),
+        Command::Scenario(args) => scenario::run(&args),
         Command::Schema(args) => schema::run(&args),
     };
     match outcome {

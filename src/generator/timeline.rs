@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
+
 use crate::chaos::ChaosSettings;
 use crate::network::target::Target;
 use crate::records::AnomalyKind;
@@ -48,7 +50,7 @@ pub struct ScheduledEpisode {
 }
 
 /// Where a phase or an episode was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Origin {
     pub file: String,
     /// 1-based line of the entry.

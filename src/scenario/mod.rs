@@ -1,0 +1,216 @@
+//! Scenario files: a run described in YAML — when it starts and how long it lasts, its seed, the
+//! size of the estate, the rhythm of its traffic, its background chaos, and a timeline of phases
+//! and scheduled episodes ("a normal Monday, a port scan at 09:12, ten minutes of exfiltration from
+//! 09:40").
+//!
+//! [`load`] (or [`parse`]) reads a file into a [`Scenario`]: every value the file set (each
+//! optional where the file may leave it out), and the timeline resolved into the generator's
+//! [`Timeline`]: phases in order with their spans, rates and chaos, and one [`ScheduledEpisode`]
+//! per occurrence of each episode, each with the file and line it came from. A file with mistakes
+//! gives every one of them at once, each with its line and column and what to write instead
+//! ([`ScenarioError`]); `netchaos scenario validate` prints them.
+//!
+//! Names come from the registries below, so that a kind, a difficulty or a parameter added later
+//! needs no change here: kinds, their difficulties and parameters from [`chaos::KINDS`], services
+//! from the topology's catalog, look-alikes from [`chaos::LOOKALIKES`].
+//!
+//! The module sits above the generator: it builds the generator's types and the generator never
+//! reads YAML.
+//!
+//! [`ScheduledEpisode`]: crate::generator::timeline::ScheduledEpisode
+//! [`chaos::KINDS`]: crate::chaos::KINDS
+//! [`chaos::LOOKALIKES`]: crate::chaos::LOOKALIKES
+
+mod error;
+mod plan;
+mod read;
+mod sections;
+mod timeline;
+mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::chaos::{ChaosSettings, KINDS};
+use crate::generator::profile::RateProfile;
+use crate::generator::timeline::{Origin, Timeline};
+use crate::network::topology::TopologySize;
+use crate::records::{PerKind, Timestamp};
+
+pub use error::ScenarioError;
+pub use plan::{Plan, PlanEpisode, PlanPhase};
+
+/// Everything a scenario file set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// The file as it was named to [`load`] or [`parse`]: what errors and origins name.
+    pub file: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// t0 of the run.
+    pub start: Option<Timestamp>,
+    pub duration: Option<Duration>,
+    pub seed: Option<u64>,
+    /// The estate's size; fields the file left out keep [`TopologySize::default`]'s.
+    pub topology: Option<TopologySize>,
+    /// Mean logical rate, records per second.
+    pub eps: Option<f64>,
+    /// The rhythm of the traffic ([`RateProfile::default`], flat, when the file gives none).
+    pub profile: RateProfile,
+    /// The background chaos the file set, key by key.
+    pub chaos: ChaosOverrides,
+    /// Look-alike name → its rate (a fraction of records).
+    pub lookalikes: BTreeMap<String, f64>,
+    /// The phases as written: what [`Scenario::timeline_with`] resolves again when flags change the
+    /// rate or the chaos.
+    pub phases: Vec<PhaseSpec>,
+    /// The timeline resolved with the file's own `eps` and chaos (over the flags' defaults).
+    pub timeline: Timeline,
+}
+
+/// Chaos settings a scenario (or one of its phases) gave, by their keys (`port_scan_prob`,
+/// `exfil_bytes`): only those, so that flags given with the scenario override key by key.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChaosOverrides {
+    probabilities: PerKind<Option<f64>>,
+    parameters: BTreeMap<&'static str, u64>,
+}
+
+impl ChaosOverrides {
+    /// The keys given, in kind order: probabilities, then parameters.
+    pub fn names(&self) -> Vec<&'static str> {
+        let probabilities = KINDS.iter().filter(|(kind, _)| self.probabilities[*kind].is_some()).map(|(_, spec)| spec.probability.name);
+        let parameters = KINDS
+            .values()
+            .flat_map(|spec| spec.parameters)
+            .filter(|parameter| self.parameters.contains_key(parameter.name))
+            .map(|parameter| parameter.name);
+        probabilities.chain(parameters).collect()
+    }
+
+    /// Whether the key (`port_scan_prob`, `exfil_bytes`) was given.
+    pub fn contains(&self, name: &str) -> bool {
+        self.names().contains(&name)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names().is_empty()
+    }
+
+    /// `settings` with every key given here set to its value.
+    pub fn apply(&self, mut settings: ChaosSettings) -> ChaosSettings {
+        for (kind, probability) in self.probabilities.iter() {
+            if let Some(probability) = probability {
+                settings.probability[kind] = *probability;
+            }
+        }
+        for parameter in KINDS.values().flat_map(|spec| spec.parameters) {
+            if let Some(value) = self.parameters.get(parameter.name) {
+                settings = settings.with(parameter, *value);
+            }
+        }
+        settings
+    }
+}
+
+/// A phase as the file wrote it, its span resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseSpec {
+    pub name: String,
+    /// Logical offset from t0 where it begins, milliseconds.
+    pub start_ms: u64,
+    /// Where it ends (exclusive); `u64::MAX` for a last phase that runs to the end of a run whose
+    /// duration the scenario does not give.
+    pub end_ms: u64,
+    pub rate: PhaseRate,
+    /// Chaos keys over the background's.
+    pub chaos: ChaosOverrides,
+    pub origin: Origin,
+}
+
+/// How a phase sets its mean rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PhaseRate {
+    /// The scenario's rate (or `--eps`).
+    Scenario,
+    /// `eps: 300`: this rate, whatever the scenario's.
+    Eps(f64),
+    /// `rate: 2x`: this multiple of the scenario's rate.
+    Times(f64),
+}
+
+impl PhaseRate {
+    /// The phase's rate when the scenario's is `eps`.
+    pub fn eps(self, eps: f64) -> f64 {
+        match self {
+            PhaseRate::Scenario => eps,
+            PhaseRate::Eps(own) => own,
+            PhaseRate::Times(factor) => eps * factor,
+        }
+    }
+}
+
+impl Scenario {
+    /// The timeline with the values in force: `eps` the run's mean rate (`--eps` over the file's),
+    /// `background` its chaos (flags over the file's over the defaults). Phases rated `rate: 2x`
+    /// follow `eps`, phases without their own rate take it; each phase's chaos keys apply over
+    /// `background`. The scheduled episodes do not depend on either.
+    pub fn timeline_with(&self, eps: f64, background: &ChaosSettings) -> Timeline {
+        let phases = self
+            .phases
+            .iter()
+            .map(|phase| crate::generator::timeline::Phase {
+                name: phase.name.clone(),
+                start_ms: phase.start_ms,
+                end_ms: phase.end_ms,
+                eps: phase.rate.eps(eps),
+                chaos: phase.chaos.apply(background.clone()),
+                origin: Some(phase.origin.clone()),
+            })
+            .collect();
+        Timeline { phases, episodes: self.timeline.episodes.clone() }
+    }
+
+    /// The background chaos the file sets, over the flags' defaults.
+    pub fn background_chaos(&self) -> ChaosSettings {
+        self.chaos.apply(ChaosSettings::defaults())
+    }
+
+    /// Where the run ends, when the file gives both its start and its duration.
+    pub fn end(&self) -> Option<Timestamp> {
+        let start = self.start?;
+        let duration_ms = i64::try_from(self.duration?.as_millis()).ok()?;
+        Some(Timestamp::from_unix_millis(start.unix_millis().saturating_add(duration_ms)))
+    }
+
+    /// What `netchaos scenario plan` prints: the resolved timeline, in absolute times where the
+    /// start is known.
+    pub fn plan(&self) -> Plan {
+        plan::plan(self)
+    }
+}
+
+/// Reads and checks a scenario file. The file is named in errors and origins as `path` is written.
+pub fn load(path: &Path) -> Result<Scenario, Vec<ScenarioError>> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text, &file),
+        Err(error) => Err(vec![ScenarioError {
+            file,
+            line: 0,
+            column: 0,
+            problem: format!("cannot read the scenario file ({error})"),
+            fix: "check the path".into(),
+        }]),
+    }
+}
+
+/// Checks a scenario's text; `file` names it in errors and origins. Every mistake is reported, in
+/// file order.
+pub fn parse(text: &str, file: &str) -> Result<Scenario, Vec<ScenarioError>> {
+    sections::scenario(text, file)
+}
+
+#[cfg(test)]
+mod tests;
