@@ -114,15 +114,11 @@ pub(crate) fn text(errors: &mut Errors, node: &Node, name: &str, example: &str) 
 pub(crate) fn number(errors: &mut Errors, node: &Node, name: &str, allowed: fn(f64) -> bool, range: &str, example: &str) -> Option<f64> {
     let text = scalar(errors, node, name, "a number", example)?;
     let Some(value) = text.trim().parse::<f64>().ok().filter(|value| value.is_finite()) else {
-        errors.node(node, format!("`{name}` is `{text}`, not a number"), format!("write a number {range}, e.g. `{name}: {example}`"));
+        errors.node(node, format!("`{name}` is `{text}`, not a number"), format!("write a number, {range}, e.g. `{name}: {example}`"));
         return None;
     };
     if !allowed(value) {
-        errors.node(
-            node,
-            format!("`{name}` is {value}, outside what it may be"),
-            format!("write a number {range}, e.g. `{name}: {example}`"),
-        );
+        errors.node(node, format!("`{name}` is {value}, but it must be {range}"), format!("write e.g. `{name}: {example}`"));
         return None;
     }
     Some(value)

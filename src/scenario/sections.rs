@@ -115,7 +115,7 @@ fn profile(errors: &mut Errors, node: &Node) -> Option<RateProfile> {
         && let Some(offsets) = read::entries(errors, node, "utc_offsets", "`utc_offsets: {eu-west-1: 0, us-east-1: -5}`")
     {
         for (region, _, value) in offsets.entries() {
-            let hours = read::number(errors, value, region, |hours| (-12.0..=14.0).contains(&hours), "of hours from -12 to 14", "-5");
+            let hours = read::number(errors, value, region, |hours| (-12.0..=14.0).contains(&hours), "hours from -12 to 14", "-5");
             if let Some(hours) = hours {
                 profile.utc_offsets.insert(region.to_owned(), hours);
             }
@@ -186,7 +186,7 @@ fn hourly_curve(errors: &mut Errors, node: &Node) -> Option<[f64; 24]> {
     let mut curve = [0.0; 24];
     let mut valid = true;
     for (hour, item) in items.iter().enumerate() {
-        match read::number(errors, item, &format!("hourly[{hour}]"), |rate| rate >= 0.0, "of 0 or more (a relative rate)", "1") {
+        match read::number(errors, item, &format!("hourly[{hour}]"), |rate| rate >= 0.0, "0 or more (a relative rate)", "1") {
             Some(rate) => curve[hour] = rate,
             None => valid = false,
         }

@@ -119,6 +119,9 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
                         node
                     }
                     Some(Frame::Mapping { position, anchor, entries, .. }) => {
+                        // A block mapping's start event is marked after its first key: the
+                        // mapping starts at that key (a flow mapping at its `{`).
+                        let position = entries.first().map_or(position, |(key, _)| key.position.min(position));
                         let node = Node { position, value: Value::Mapping(entries) };
                         remember(&mut anchors, anchor, &node);
                         node
@@ -161,7 +164,8 @@ mod tests {
 
     #[test]
     fn positions_are_one_based_lines_and_columns() {
-        let root = parse("name: x\ntopology:\n  accounts: 2\nlist: [1, 'two']\n").unwrap().unwrap();
+        let root = parse("name: x\ntopology:\n  accounts: 2\nlist: [1, 'two']\nitems:\n  - a: 1\n    b: {c: 2}\n").unwrap().unwrap();
+        assert_eq!(root.position, Position { line: 1, column: 1 });
         let entries = mapping(&root);
         assert_eq!(entries[0].0.position, Position { line: 1, column: 1 });
         assert_eq!(entries[0].1.position, Position { line: 1, column: 7 });
@@ -171,6 +175,9 @@ mod tests {
         let Value::Sequence(items) = &entries[2].1.value else { panic!("not a list") };
         assert_eq!(items[1].position, Position { line: 4, column: 11 });
         assert!(matches!(&items[1].value, Value::Scalar { text, plain: false } if text == "two"));
+        let Value::Sequence(items) = &entries[3].1.value else { panic!("not a list") };
+        assert_eq!(items[0].position, Position { line: 6, column: 5 }, "a block mapping in a list starts at its first key");
+        assert_eq!(mapping(&items[0])[1].1.position, Position { line: 7, column: 8 }, "a flow mapping starts at its brace");
     }
 
     #[test]

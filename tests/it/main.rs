@@ -23,6 +23,7 @@ mod validation;
 // The binary against bad flags, signals and hostile input.
 mod cli_generate;
 mod hardening;
+mod scenario;
 mod verify_hostile;
 
 // The sink and its stores.
