@@ -25,6 +25,7 @@ mod error;
 mod plan;
 mod read;
 mod sections;
+mod target;
 mod timeline;
 mod yaml;
 

@@ -3,12 +3,10 @@
 //! the run's t0 and checked against the scenario's start and end.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 
 use crate::chaos::{ChaosSettings, KINDS};
 use crate::generator::timeline::{Origin, ScheduledEpisode};
 use crate::network::target::Target;
-use crate::network::topology::service_names;
 use crate::records::{AnomalyKind, Timestamp};
 
 use super::error::{Errors, suggestion};
@@ -307,7 +305,7 @@ fn episode(errors: &mut Errors, node: &Node, context: &Context) -> Vec<Scheduled
         (Some(spec), None) => Some(spec.difficulties[0]),
         (None, _) => None,
     };
-    let target = fields.get("target").map_or(Some(Target::Any), |node| target(errors, node));
+    let target = fields.get("target").map_or(Some(Target::Any), |node| super::target::target(errors, node));
     let intensity = fields.get("intensity").map_or(Some(1.0), |node| {
         read::number(errors, node, "intensity", |intensity| intensity > 0.0, "more than 0 (1: the kind's own plan)", "2")
     });
@@ -425,74 +423,4 @@ fn parameters(errors: &mut Errors, node: &Node, spec: &crate::chaos::KindSpec) -
         }
     }
     valid.then_some(values)
-}
-
-const TARGET_FIX: &str = "write `target: any`, `target: {service: ssh}`, `target: {host: 10.16.0.11}` or `target: {subnet: 10.16.16.0/20}`";
-
-/// `any`, `{service: NAME}`, `{host: ADDRESS}` or `{subnet: CIDR}`; addresses inside the topology's 10.0.0.0/8.
-fn target(errors: &mut Errors, node: &Node) -> Option<Target> {
-    if let Value::Scalar { text, .. } = &node.value {
-        if text.trim() == "any" {
-            return Some(Target::Any);
-        }
-        errors.node(node, format!("`target` is `{text}`"), TARGET_FIX);
-        return None;
-    }
-    let fields = read::fields(errors, node, "target", &["service", "host", "subnet"], TARGET_FIX)?;
-    let given: Vec<_> = fields.entries().collect();
-    let [(what, _, value)] = given.as_slice() else {
-        errors.at(fields.position, format!("`target` names {} things", given.len()), format!("name one: {TARGET_FIX}"));
-        return None;
-    };
-    let text = read::scalar(errors, value, what, "a name or an address", "ssh")?.trim();
-    match *what {
-        "service" => {
-            if service_names().any(|name| name == text) {
-                return Some(Target::Service(text.to_owned()));
-            }
-            errors.node(value, format!("unknown service `{text}`"), suggestion(text, service_names().collect::<Vec<_>>(), "service"));
-        }
-        "host" => match text.parse::<Ipv4Addr>() {
-            Ok(address) if address.octets()[0] == 10 => return Some(Target::Host(address)),
-            Ok(address) => errors.node(
-                value,
-                format!("host {address} is outside the topology's addresses, 10.0.0.0/8"),
-                "write a host address of the topology, e.g. `host: 10.16.0.11`",
-            ),
-            Err(_) => errors.node(
-                value,
-                format!("`{text}` is not an IPv4 address"),
-                "write four numbers 0-255 separated by dots, e.g. `host: 10.16.0.11`",
-            ),
-        },
-        _ => return subnet(errors, value, text),
-    }
-    None
-}
-
-fn subnet(errors: &mut Errors, node: &Node, text: &str) -> Option<Target> {
-    let parsed = text.split_once('/').and_then(|(address, prefix)| Some((address.parse::<Ipv4Addr>().ok()?, prefix.parse::<u8>().ok()?)));
-    let Some((network, prefix)) = parsed.filter(|(_, prefix)| *prefix <= 32) else {
-        errors.node(
-            node,
-            format!("`{text}` is not a subnet in CIDR notation"),
-            "write an address, `/` and a prefix length 0-32, e.g. `subnet: 10.16.16.0/20`",
-        );
-        return None;
-    };
-    if network.octets()[0] != 10 || prefix < 8 {
-        errors.node(
-            node,
-            format!("subnet {text} is not inside the topology's addresses, 10.0.0.0/8"),
-            "write a subnet of 10.0.0.0/8 with a prefix of 8 or more, e.g. `subnet: 10.16.16.0/20`",
-        );
-        return None;
-    }
-    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-    let base = Ipv4Addr::from(u32::from(network) & mask);
-    if base != network {
-        errors.node(node, format!("`{text}` has host bits set"), format!("did you mean `{base}/{prefix}`?"));
-        return None;
-    }
-    Some(Target::Subnet { network, prefix })
 }

@@ -241,3 +241,19 @@ fn incident_drill_plans_latency_creep_then_a_reset_storm_three_times() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("episodes: 6") && text.contains("latency_spike (repeat 2)  2026-12-01T15:40:00.000Z"), "{text}");
 }
+
+#[test]
+fn the_readme_example_validates() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = &readme[readme.find("## Scenarios").expect("a Scenarios section")..];
+    let start = section.find("```yaml\n").expect("a YAML example") + "```yaml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("example.yaml");
+    std::fs::write(&path, example).unwrap();
+    let output = netchaos().args(["scenario", "plan", "--json"]).arg(&path).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(plan["episodes"].as_array().unwrap().len(), 3, "the repeat gives its count");
+    assert_eq!(plan["phases"][1]["eps"], 50.0, "rate: 2x of eps 25");
+}
