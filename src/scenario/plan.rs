@@ -61,6 +61,7 @@ pub struct PlanEpisode {
     pub end: Option<Timestamp>,
     pub start_offset_ms: u64,
     pub end_offset_ms: u64,
+    pub duration_ms: u64,
     /// `any`, `service ssh`, `host 10.16.0.11` or `subnet 10.16.16.0/20`.
     pub target: String,
     pub difficulty: &'static str,
@@ -106,6 +107,7 @@ pub(super) fn plan(scenario: &Scenario) -> Plan {
                 end: absolute(end_offset_ms),
                 start_offset_ms: episode.at_ms,
                 end_offset_ms,
+                duration_ms: episode.duration_ms,
                 target: episode.target.to_string(),
                 difficulty: episode.difficulty,
                 intensity: episode.intensity,

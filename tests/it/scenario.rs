@@ -176,7 +176,7 @@ fn monday_morning_plans_a_scan_at_nine_twelve_and_exfiltration_from_nine_forty()
         (scan["kind"].as_str(), scan["start"].as_str(), scan["end"].as_str()),
         (Some("port_scan"), Some("2026-11-30T09:12:00.000Z"), Some("2026-11-30T09:17:00.000Z"))
     );
-    assert_eq!(scan["target"], "service ssh");
+    assert_eq!((scan["target"].as_str(), scan["duration_ms"].as_u64()), (Some("service ssh"), Some(300_000)));
     assert_eq!(scan["origin"]["line"], line_of(&path, "kind: port_scan"));
     let exfiltration = &episodes[1];
     assert_eq!(exfiltration["kind"], "data_exfiltration");
