@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::chaos::{ChaosSettings, KINDS, LOOKALIKES};
 use crate::generator::profile::{Bursts, DailyCurve, RateProfile};
 use crate::generator::timeline::Timeline;
-use crate::network::topology::TopologySize;
+use crate::network::topology::{REGIONS, TopologySize};
 use crate::records::PerKind;
 
 use super::error::{Errors, ScenarioError, suggestion};
@@ -92,7 +92,19 @@ fn topology(errors: &mut Errors, node: &Node) -> Option<TopologySize> {
             None => valid = false,
         }
     }
-    valid.then_some(size)
+    if !valid {
+        return None;
+    }
+    if let Err(problem) = size.check() {
+        let default = TopologySize::default();
+        let fix = format!(
+            "write a size the address plan holds, e.g. `topology: {{accounts: {}, vpcs: {}, instances: {}}}`",
+            default.accounts, default.vpcs, default.instances
+        );
+        errors.at(fields.position, problem, fix);
+        return None;
+    }
+    Some(size)
 }
 
 fn profile(errors: &mut Errors, node: &Node) -> Option<RateProfile> {
@@ -114,7 +126,15 @@ fn profile(errors: &mut Errors, node: &Node) -> Option<RateProfile> {
     if let Some(node) = fields.get("utc_offsets")
         && let Some(offsets) = read::entries(errors, node, "utc_offsets", "`utc_offsets: {eu-west-1: 0, us-east-1: -5}`")
     {
-        for (region, _, value) in offsets.entries() {
+        for (region, key, value) in offsets.entries() {
+            if !REGIONS.iter().any(|known| known.name == region) {
+                errors.node(
+                    key,
+                    format!("unknown region `{region}` in `utc_offsets`"),
+                    suggestion(region, REGIONS.iter().map(|known| known.name), "region"),
+                );
+                continue;
+            }
             let hours = read::number(errors, value, region, |hours| (-12.0..=14.0).contains(&hours), "hours from -12 to 14", "-5");
             if let Some(hours) = hours {
                 profile.utc_offsets.insert(region.to_owned(), hours);

@@ -73,6 +73,12 @@ fn catalogue() -> Vec<(&'static str, String, Vec<Expected>)> {
         ("hourly curve of 23 values", hourly_23, vec![at(2, 11, &["`hourly` has 23 values", "write 24"])]),
         ("hurst out of range", "profile:\n  bursts: {hurst: 0.4}\n".into(), vec![at(2, 19, &["`hurst` is 0.4", "from 0.5 up to, not including, 1"])]),
         ("unknown look-alike", "lookalikes:\n  nightly_backup: 0.01\n".into(), vec![at(2, 3, &["unknown look-alike `nightly_backup`", "no look-alikes yet"])]),
+        (
+            "a topology the address plan cannot hold",
+            "topology:\n  vpcs: 2\n  accounts: 3\n".into(),
+            vec![at(2, 3, &["`accounts` must be 1 to the number of VPCs (2), not 3", "write a size the address plan holds"])],
+        ),
+        ("unknown region", "profile:\n  utc_offsets: {eu-wset-1: 1}\n".into(), vec![at(2, 17, &["unknown region `eu-wset-1`", "did you mean `eu-west-1`?"])]),
         ("a key given twice", "seed: 1\nseed: 2\n".into(), vec![at(2, 1, &["`seed` is given twice", "first on line 1"])]),
         ("a mapping expected", "topology: 3\n".into(), vec![at(1, 11, &["`topology` must be a mapping of keys to values, not a single value"])]),
         (
