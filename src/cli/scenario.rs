@@ -63,8 +63,9 @@ pub(crate) fn run(args: &ScenarioArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The scenario, or every mistake in it on stderr and a usage error (exit 2) counting them.
-fn checked(file: &std::path::Path) -> anyhow::Result<Scenario> {
+/// The scenario, or every mistake in it on stderr and a usage error (exit 2) counting them: what
+/// `run` and `generate` call for `--scenario FILE` too.
+pub(crate) fn checked(file: &std::path::Path) -> anyhow::Result<Scenario> {
     match scenario::load(file) {
         Ok(scenario) => Ok(scenario),
         Err(errors) => {
