@@ -2,14 +2,21 @@
 //! probabilities, seed, bounds. Raw flags here; [`GeneratorArgs::resolve`] turns them into
 //! validated [`GeneratorSettings`] or one clear usage error.
 
+use std::collections::BTreeSet;
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 
-use crate::generator::profile::{Bursts, RateProfile};
+use crate::chaos::{ChaosSettings, KINDS};
+use crate::generator::profile::Bursts;
+use crate::generator::timeline::Origin;
 use crate::generator::{GeneratorSettings, RunPlan, Shard, Speed};
+use crate::network::target::Target;
+use crate::network::topology::Topology;
 use crate::records::Timestamp;
+use crate::scenario::Scenario;
 
 use super::UsageError;
 use super::chaos_args::ChaosArgs;
@@ -69,6 +76,17 @@ pub(crate) struct GeneratorArgs {
     #[command(flatten)]
     pub(crate) chaos: ChaosArgs,
 
+    /// A scenario file (YAML; see `netchaos scenario validate`): start, duration, seed, estate,
+    /// rate profile, background chaos and a timeline of phases and episodes. Flags given with it
+    /// (on the command line or in the environment) override its values.
+    #[arg(long, env = "NETCHAOS_SCENARIO")]
+    pub(crate) scenario: Option<PathBuf>,
+
+    /// The ids of the flags given on the command line or in the environment (filled in by
+    /// [`super::main`] after parsing): those a scenario's values yield to.
+    #[arg(skip)]
+    pub(crate) given: BTreeSet<String>,
+
     /// Share of normal conversations the firewall also logs (every conversation has its flow
     /// records: each direction at each of our interfaces it touches).
     #[arg(long, env = "FIREWALL_RATIO", default_value = "0.5", value_parser = parse_probability, allow_negative_numbers = true)]
@@ -76,18 +94,53 @@ pub(crate) struct GeneratorArgs {
 }
 
 impl GeneratorArgs {
-    pub(crate) fn resolve(&self) -> Result<GeneratorSettings, UsageError> {
-        let chaos = self.chaos.resolve()?;
-        if self.duration.is_some_and(|duration| duration.is_zero()) {
+    /// The settings in force: the flags, over the scenario's values when there is one, checked
+    /// together. A scenario's mistakes are all printed first; any error is a usage error.
+    pub(crate) fn resolve(&self) -> anyhow::Result<GeneratorSettings> {
+        let scenario = self.scenario.as_deref().map(super::scenario::checked).transpose()?;
+        Ok(self.resolve_with(scenario.as_ref())?)
+    }
+
+    fn given(&self, id: &str) -> bool {
+        self.given.contains(id)
+    }
+
+    fn resolve_with(&self, scenario: Option<&Scenario>) -> Result<GeneratorSettings, UsageError> {
+        let from_file = |flag: &str| scenario.is_some() && !self.given(flag);
+        let chaos = match scenario {
+            None => self.chaos.resolve()?,
+            Some(scenario) => {
+                // Flags' defaults, then the file's keys, then the flags the user gave.
+                let mut chaos = scenario.chaos.apply(ChaosSettings::defaults());
+                for (kind, spec) in KINDS.iter() {
+                    if self.given(spec.probability.name) {
+                        chaos.probability[kind] = self.chaos.settings.probability[kind];
+                    }
+                }
+                for (parameter, value) in self.chaos.settings.parameters() {
+                    if self.given(parameter.name) {
+                        chaos = chaos.with(parameter, value);
+                    }
+                }
+                ChaosArgs { settings: chaos }.resolve()?
+            }
+        };
+        let duration = if from_file("duration") { scenario.and_then(|scenario| scenario.duration) } else { self.duration };
+        if duration.is_some_and(|duration| duration.is_zero()) {
             return Err(UsageError("--duration must be longer than 0s".into()));
         }
-        let seed = self.seed.unwrap_or_else(random_seed);
-        let start_time_ms =
-            self.start_time.unwrap_or_else(|| Timestamp::from_unix_millis(Timestamp::now().unix_seconds() * 1000)).unix_millis();
+        let seed = if from_file("seed") { scenario.and_then(|scenario| scenario.seed) } else { None };
+        let seed = seed.or(self.seed).unwrap_or_else(random_seed);
+        let start = if from_file("start_time") { scenario.and_then(|scenario| scenario.start) } else { None };
+        let start_time_ms = start
+            .or(self.start_time)
+            .unwrap_or_else(|| Timestamp::from_unix_millis(Timestamp::now().unix_seconds() * 1000))
+            .unix_millis();
         // Flow windows reach up to a minute before their event time: keep them after 1970.
         if start_time_ms < EARLIEST_START_MS {
             return Err(UsageError("--start-time must be 1970-01-01T00:10:00Z or later (flow windows reach back up to a minute)".into()));
         }
+        let eps = if from_file("eps") { scenario.and_then(|scenario| scenario.eps).unwrap_or(self.eps) } else { self.eps };
         let lanes = self.workers.get() + u32::from(chaos.probability[crate::records::AnomalyKind::PortScan] > 0.0);
         if self.shard.count > lanes {
             return Err(UsageError(format!(
@@ -95,21 +148,64 @@ impl GeneratorArgs {
                 self.shard
             )));
         }
-        let profile = RateProfile { bursts: self.hurst.map(|hurst| Bursts { hurst }), ..RateProfile::default() };
-        let plan = RunPlan { speed: self.speed, profile, shard: self.shard, ..RunPlan::default() };
+        let mut plan = RunPlan { speed: self.speed, shard: self.shard, ..RunPlan::default() };
+        if let Some(scenario) = scenario {
+            plan.profile = scenario.profile.clone();
+            plan.topology = scenario.topology.unwrap_or_default();
+            plan.timeline = scenario.timeline_with(eps, &chaos);
+            plan.scenario = Some(scenario.file.clone());
+            check_timeline(scenario, &plan, seed)?;
+        }
+        if let Some(hurst) = self.hurst {
+            plan.profile.bursts = Some(Bursts { hurst });
+        }
         Ok(GeneratorSettings {
             seed,
             instance_id: self.instance_id,
             workers: self.workers,
-            eps: self.eps,
+            eps,
             count: self.count,
-            duration: self.duration,
+            duration,
             start_time_ms,
             chaos,
             firewall_ratio: self.firewall_ratio,
             plan,
         })
     }
+}
+
+/// What only the settings in force can show wrong in a scenario's timeline: a phase whose chaos,
+/// with the flags over it, sums past 1, and a host or subnet target the estate does not have.
+fn check_timeline(scenario: &Scenario, plan: &RunPlan, seed: u64) -> Result<(), UsageError> {
+    let at = |origin: &Option<Origin>| origin.as_ref().map_or_else(|| scenario.file.clone(), |origin| format!("{}:{}", origin.file, origin.line));
+    for phase in &plan.timeline.phases {
+        let total = phase.chaos.total();
+        if total > 1.0 + 1e-9 {
+            return Err(UsageError(format!(
+                "{}: phase `{}` has anomaly probabilities summing to {total} with the flags given: lower them in the phase or on the command line",
+                at(&phase.origin),
+                phase.name
+            )));
+        }
+    }
+    let topology = Topology::with_size(seed, plan.topology).map_err(|error| UsageError(format!("{}: {error}", scenario.file)))?;
+    for episode in &plan.timeline.episodes {
+        let missing = match &episode.target {
+            Target::Host(address) => (!topology.has_host(*address)).then(|| format!("no host has the address {address}")),
+            Target::Subnet { network, prefix } => {
+                (!topology.subnet_has_host(*network, *prefix)).then(|| format!("no host is in {network}/{prefix}"))
+            }
+            Target::Any | Target::Service(_) => None,
+        };
+        if let Some(missing) = missing {
+            let example = topology.hosts.first().map_or_else(String::new, |host| format!(" (one is {})", host.address));
+            return Err(UsageError(format!(
+                "{}: the episode's target is not in the estate: {missing}; target a host of it{example}, a service, or `any` (`netchaos scenario plan` lists the hosts' subnets)",
+                at(&episode.origin)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Earliest `--start-time`: ten minutes after the Unix epoch.

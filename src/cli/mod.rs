@@ -84,10 +84,23 @@ pub const EXIT_BROKEN_PIPE: u8 = 141;
 
 pub fn main() -> ExitCode {
     exit_quietly_when_output_is_gone();
-    let cli = match Cli::try_parse() {
+    let matches = match <Cli as clap::CommandFactory>::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(error) => return clap_exit(&error),
+    };
+    let mut cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(error) => return clap_exit(&error),
     };
+    // What a scenario yields to: the flags given on the command line or in the environment.
+    if let Some((_, subcommand)) = matches.subcommand() {
+        let given = given_flags(subcommand);
+        match &mut cli.command {
+            Command::Run(args) => args.generator.given = given,
+            Command::Generate(args) => args.generator.given = given,
+            _ => {}
+        }
+    }
     init_logging(&cli.command, cli.log_format);
     let outcome = match cli.command {
         Command::Run(args) => run::run(*args),
@@ -101,6 +114,17 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => report(&error),
     }
+}
+
+/// The ids of the flags in `matches` whose value came from the command line or the environment,
+/// not from a default.
+fn given_flags(matches: &clap::ArgMatches) -> std::collections::BTreeSet<String> {
+    use clap::parser::ValueSource;
+    matches
+        .ids()
+        .filter(|id| matches!(matches.value_source(id.as_str()), Some(ValueSource::CommandLine | ValueSource::EnvVariable)))
+        .map(|id| id.as_str().to_owned())
+        .collect()
 }
 
 /// Logs go to stderr, filtered by `NETCHAOS_LOG` (`RUST_LOG` syntax, e.g. `debug` or
