@@ -132,10 +132,8 @@ impl GeneratorArgs {
         let seed = if from_file("seed") { scenario.and_then(|scenario| scenario.seed) } else { None };
         let seed = seed.or(self.seed).unwrap_or_else(random_seed);
         let start = if from_file("start_time") { scenario.and_then(|scenario| scenario.start) } else { None };
-        let start_time_ms = start
-            .or(self.start_time)
-            .unwrap_or_else(|| Timestamp::from_unix_millis(Timestamp::now().unix_seconds() * 1000))
-            .unix_millis();
+        let start_time_ms =
+            start.or(self.start_time).unwrap_or_else(|| Timestamp::from_unix_millis(Timestamp::now().unix_seconds() * 1000)).unix_millis();
         // Flow windows reach up to a minute before their event time: keep them after 1970.
         if start_time_ms < EARLIEST_START_MS {
             return Err(UsageError("--start-time must be 1970-01-01T00:10:00Z or later (flow windows reach back up to a minute)".into()));
@@ -177,7 +175,9 @@ impl GeneratorArgs {
 /// What only the settings in force can show wrong in a scenario's timeline: a phase whose chaos,
 /// with the flags over it, sums past 1, and a host or subnet target the estate does not have.
 fn check_timeline(scenario: &Scenario, plan: &RunPlan, seed: u64) -> Result<(), UsageError> {
-    let at = |origin: &Option<Origin>| origin.as_ref().map_or_else(|| scenario.file.clone(), |origin| format!("{}:{}", origin.file, origin.line));
+    let at = |origin: &Option<Origin>| {
+        origin.as_ref().map_or_else(|| scenario.file.clone(), |origin| format!("{}:{}", origin.file, origin.line))
+    };
     for phase in &plan.timeline.phases {
         let total = phase.chaos.total();
         if total > 1.0 + 1e-9 {

@@ -126,13 +126,11 @@ impl Running<'_> {
     /// conversation (its last record's time), else where its rate puts it.
     fn due_ns(&self) -> u64 {
         let plan = self.plan;
-        if self.episode.has_pending_records() {
-            let last_offset_ms = plan.at_ms as f64
-                + due_after_ms(self.episode.emitted.saturating_sub(1), self.episode.planned, plan.duration_ms as f64, plan.ramp_ms as f64);
-            return (last_offset_ms * 1e6) as u64;
-        }
-        let due_ms =
-            plan.at_ms as f64 + due_after_ms(self.episode.emitted, self.episode.planned, plan.duration_ms as f64, plan.ramp_ms as f64);
+        // A conversation's further records follow its first at once; and records past the plan
+        // (the end of its last conversation) stay at the plan's last time, inside the duration.
+        let j = if self.episode.has_pending_records() { self.episode.emitted.saturating_sub(1) } else { self.episode.emitted };
+        let j = j.min(self.episode.planned.saturating_sub(1));
+        let due_ms = plan.at_ms as f64 + due_after_ms(j, self.episode.planned, plan.duration_ms as f64, plan.ramp_ms as f64);
         (due_ms * 1e6) as u64
     }
 }

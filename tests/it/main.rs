@@ -17,6 +17,7 @@ mod common;
 mod chaos_episodes;
 mod generator_records;
 mod logical_clock;
+mod scenario_runs;
 mod scheduled_episodes;
 mod validation;
 
