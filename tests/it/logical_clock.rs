@@ -41,6 +41,35 @@ fn generate(dir: &Path, name: &str, arguments: &[&str]) -> (Vec<u8>, Vec<u8>) {
 const SHAPED: [&str; 12] =
     ["--seed", "11", "--start-time", "2026-03-02T08:00:00Z", "--eps", "1500", "--duration", "3s", "--hurst", "0.8", "--workers", "3"];
 
+/// Three seconds with everything a scenario shapes: a daily curve, bursts, two phases (the second
+/// at twice the rate, with its own chaos) and scheduled episodes, one repeated.
+const SCENARIO: &str = "name: three busy seconds
+start: 2026-03-02T08:00:00Z
+duration: 3s
+seed: 13
+eps: 1200
+profile:
+  diurnal: {peak_hour: 9, trough_to_peak: 0.3}
+  bursts: {hurst: 0.8}
+chaos: {port_scan_prob: 0.02}
+timeline:
+  phases:
+    - name: calm
+      duration: 1500ms
+    - name: storm
+      rate: 2x
+      chaos: {conn_reset_prob: 0.05}
+  episodes:
+    - kind: port_scan
+      at: +200ms
+      duration: 1s
+      target: {service: ssh}
+    - kind: latency_spike
+      at: +1s
+      duration: 500ms
+      repeat: {every: 700ms, count: 3}
+";
+
 #[test]
 fn the_same_run_at_speeds_1_10_and_max_is_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
@@ -58,6 +87,34 @@ fn the_same_run_at_speeds_1_10_and_max_is_byte_identical() {
         assert!(other.0 == real_time.0, "the records at --speed {speed} differ from --speed 1");
         assert!(other.1 == real_time.1, "the episodes at --speed {speed} differ from --speed 1");
     }
+}
+
+#[test]
+fn a_scenario_is_byte_identical_at_speeds_1_10_and_max_and_its_shards_are_the_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("busy.yaml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let scenario = file.to_str().unwrap();
+    let real_time = generate(dir.path(), "scenario-1", &["--scenario", scenario, "--workers", "3", "--speed", "1"]);
+    let episodes = String::from_utf8_lossy(&real_time.1).into_owned();
+    assert_eq!(episodes.matches("\"scheduled\"").count(), 4, "the scan and three spikes: {episodes}");
+    for speed in ["10", "max"] {
+        let other = generate(dir.path(), &format!("scenario-{speed}"), &["--scenario", scenario, "--workers", "3", "--speed", speed]);
+        assert!(other.0 == real_time.0, "the records at --speed {speed} differ from --speed 1");
+        assert!(other.1 == real_time.1, "the episodes at --speed {speed} differ from --speed 1");
+    }
+    let mut whole: Vec<&[u8]> = real_time.0.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).collect();
+    let shards: Vec<(Vec<u8>, Vec<u8>)> = (0..3)
+        .map(|shard| {
+            let arguments = ["--scenario", scenario, "--workers", "3", "--speed", "max", "--shard", &format!("{shard}/3")];
+            generate(dir.path(), &format!("scenario-shard-{shard}"), &arguments)
+        })
+        .collect();
+    let mut joined: Vec<&[u8]> =
+        shards.iter().flat_map(|(records, _)| records.split(|byte| *byte == b'\n').filter(|line| !line.is_empty())).collect();
+    whole.sort_unstable();
+    joined.sort_unstable();
+    assert!(joined == whole, "three shards of the scenario emit its records, as a multiset");
 }
 
 #[test]
