@@ -148,6 +148,12 @@ impl GeneratorArgs {
         }
         let mut plan = RunPlan { speed: self.speed, shard: self.shard, ..RunPlan::default() };
         if let Some(scenario) = scenario {
+            if !scenario.phases.is_empty() && duration.is_none() {
+                return Err(UsageError(format!(
+                    "{}: a scenario with phases needs a `duration` (or --duration): phases shape a run of known length",
+                    scenario.file
+                )));
+            }
             plan.profile = scenario.profile.clone();
             plan.topology = scenario.topology.unwrap_or_default();
             plan.timeline = scenario.timeline_with(eps, &chaos);
@@ -237,11 +243,23 @@ pub(crate) fn parse_rate(text: &str) -> Result<f64, String> {
     if !rate.is_finite() || rate < 0.0 {
         return Err(format!("`{text}` is not a rate: use a number >= 0 (0 = as fast as possible)"));
     }
+    if rate > MAX_RATE || (rate > 0.0 && rate < MIN_RATE) {
+        return Err(format!("{text} records per second is outside what netchaos schedules: use {MIN_RATE} to {MAX_RATE:e}, or 0"));
+    }
     Ok(rate)
 }
 
-/// Most speed-up: a year of logical time in about five minutes of wall clock.
+/// Most speed-up: a year of logical time in about five minutes of wall clock; and the slowest, a
+/// logical second in a thousand.
 const MAX_SPEED: f64 = 100_000.0;
+const MIN_SPEED: f64 = 0.001;
+
+/// Highest `--eps`: far past what any machine writes, low enough that the schedule's arithmetic
+/// (records per slice, nanoseconds per record) stays exact.
+const MAX_RATE: f64 = 1e9;
+
+/// Lowest nonzero `--eps`: a record every 1,000 seconds.
+const MIN_RATE: f64 = 0.001;
 
 pub(crate) fn parse_speed(text: &str) -> Result<Speed, String> {
     let text = text.trim();
@@ -249,8 +267,8 @@ pub(crate) fn parse_speed(text: &str) -> Result<Speed, String> {
         return Ok(Speed::Max);
     }
     let speed: f64 = text.parse().map_err(|_| format!("`{text}` is not a speed: use a number like 1, 60 or 0.5, or `max`"))?;
-    if !speed.is_finite() || speed <= 0.0 || speed > MAX_SPEED {
-        return Err(format!("{text} is not a speed netchaos runs at: use more than 0 and at most {MAX_SPEED}, or `max`"));
+    if !speed.is_finite() || !(MIN_SPEED..=MAX_SPEED).contains(&speed) {
+        return Err(format!("{text} is not a speed netchaos runs at: use {MIN_SPEED} to {MAX_SPEED}, or `max`"));
     }
     Ok(Speed::Times(speed))
 }

@@ -140,6 +140,13 @@ impl RateShape {
         (target, drawn)
     }
 
+    /// True when, from `tick` on, the stream has no records at all: past every phase, at a base
+    /// rate that gives it none (an open-ended run would otherwise walk empty ticks for ever).
+    fn never_again(&self, tick: u64, stream: Stream) -> bool {
+        let past_phases = self.segments.iter().all(|segment| segment.end_ns <= tick * TICK_NS);
+        past_phases && self.base_mass(tick, stream) <= 0.0
+    }
+
     /// The tick's length: [`TICK_NS`], or less for the last tick of a bounded run.
     fn tick_len(&self, tick: u64) -> u64 {
         let start = tick * TICK_NS;
@@ -236,6 +243,9 @@ impl<'s> Arrivals<'s> {
         }
         let position = position as f64;
         while position >= self.before + self.within && !self.in_last_tick() {
+            if self.shape.bound_ns.is_none() && self.shape.never_again(self.tick, self.stream) {
+                return None;
+            }
             self.before += self.within;
             self.tick += 1;
             self.enter_tick();

@@ -7,6 +7,7 @@
 //! the output accepted is counted: after Ctrl-C or an output error, the tally is exactly what was
 //! emitted, which is what the manifest reports.
 
+use std::collections::VecDeque;
 use std::sync::mpsc::Receiver;
 
 use crate::chaos::EpisodeSummary;
@@ -46,17 +47,31 @@ impl Tally {
     }
 }
 
-/// Merges `lanes` (one receiver per lane, in schedule order) into `sink` until every lane is done.
-pub fn collect(lanes: Vec<Receiver<Chunk>>, sink: &mut dyn ChunkSink, stop: &Shutdown) -> (Tally, anyhow::Result<()>) {
+/// Merges `lanes` (one receiver per lane, in schedule order, each handing over its chunks in
+/// batches) into `sink` until every lane is done.
+pub fn collect(lanes: Vec<Receiver<Vec<Chunk>>>, sink: &mut dyn ChunkSink, stop: &Shutdown) -> (Tally, anyhow::Result<()>) {
     let mut tally = Tally { lane_records: vec![0; lanes.len()], ..Tally::default() };
-    // Each lane's next chunk, once received; `None` once the lane is done.
-    let mut next: Vec<Option<Chunk>> = lanes.iter().map(|receiver| receiver.recv().ok()).collect();
+    // Each lane's chunks received and not yet written; the lane is done once it is empty and
+    // its channel closed.
+    let mut queued: Vec<VecDeque<Chunk>> = lanes.iter().map(|_| VecDeque::new()).collect();
+    let refill = |queue: &mut VecDeque<Chunk>, receiver: &Receiver<Vec<Chunk>>| {
+        while queue.is_empty() {
+            match receiver.recv() {
+                Ok(batch) => queue.extend(batch),
+                Err(_) => return,
+            }
+        }
+    };
+    for (queue, receiver) in queued.iter_mut().zip(&lanes) {
+        refill(queue, receiver);
+    }
     let mut failure: Option<anyhow::Error> = None;
-    while let Some(slice) = next.iter().flatten().map(|chunk| chunk.slice).min() {
-        for (lane, (slot, receiver)) in next.iter_mut().zip(&lanes).enumerate() {
+    while let Some(slice) = queued.iter().filter_map(|queue| queue.front().map(|chunk| chunk.slice)).min() {
+        for (lane, (queue, receiver)) in queued.iter_mut().zip(&lanes).enumerate() {
             // A lane may have several chunks for one slice (its last one carries open episodes).
-            while slot.as_ref().is_some_and(|chunk| chunk.slice == slice) {
-                let Some(chunk) = std::mem::replace(slot, receiver.recv().ok()) else { break };
+            while queue.front().is_some_and(|chunk| chunk.slice == slice) {
+                let Some(chunk) = queue.pop_front() else { break };
+                refill(queue, receiver);
                 if failure.is_some() {
                     // Keep draining so that lanes blocked on a full channel can see the stop flag.
                     continue;

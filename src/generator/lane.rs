@@ -29,6 +29,10 @@ use crate::network::topology::Topology;
 /// A generous size of one JSON line (records are 600–900 bytes).
 const EXPECTED_RECORD_BYTES: usize = 1_024;
 
+/// Most chunks, and records, an unpaced lane hands over at once.
+const BATCH_CHUNKS: usize = 256;
+pub const BATCH_RECORDS: u64 = 2_048;
+
 /// What a lane needs to know, shared read-only by all lanes.
 #[derive(Debug)]
 pub struct LaneShared<'s> {
@@ -42,6 +46,8 @@ pub struct LaneShared<'s> {
     /// The flags' rate (phases set their own).
     pub eps: f64,
     pub traffic_lanes: u32,
+    /// The logical end of a run bounded in time, nanoseconds from t0.
+    pub end_ns: Option<u64>,
     pub stop: &'s Shutdown,
     pub clock_start: Instant,
 }
@@ -75,7 +81,7 @@ struct Lane<'s> {
 /// Runs one lane to completion (count reached, stop flag raised, or collector gone). Returns the
 /// records its scheduled episodes added to the schedule's slots (the lane's total is its count
 /// plus these).
-pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, output: SyncSender<Chunk>) -> u64 {
+pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, output: SyncSender<Vec<Chunk>>) -> u64 {
     let traffic_share = 1.0 - shared.chaos.probability[AnomalyKind::PortScan];
     let episodes = if plan.role == LaneRole::Traffic { shared.timeline.episodes.as_slice() } else { &[] };
     let mut lane = Lane {
@@ -106,11 +112,23 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
     // Room for a slice's records up front: growing the buffer by doubling copied it over and over.
     let records_per_slice = (plan.lane_rate() * schedule.slice_ns as f64 / 1e9).ceil() as usize + 1;
     let bytes_per_slice = records_per_slice.min(1 << 16) * EXPECTED_RECORD_BYTES;
-    // The lane ends with its last slot: a scheduled record due later is past the run.
-    while let Some(slot) = next_slot
-        && !shared.stop.is_requested()
-    {
-        let first = lane.scheduled.next_due_ns().map_or(slot, |due| due.min(slot));
+    // Unpaced, chunks go to the collector in batches: at a low rate a slice holds a record or two,
+    // and one hand-over (and wake-up) per chunk would cost more than the records.
+    let mut batch: Vec<Chunk> = Vec::new();
+    let mut batch_records = 0u64;
+    // A scheduled record is inside the run when a slot is still to come after it, or, for a run
+    // bounded in time, before its end (a lane's last slot may come well before the end).
+    let in_run = |due: u64, next_slot: Option<u64>| next_slot.is_some_and(|slot| due <= slot) || shared.end_ns.is_some_and(|end| due < end);
+    loop {
+        let due = lane.scheduled.next_due_ns().filter(|due| in_run(*due, next_slot));
+        let first = match (next_slot, due) {
+            (Some(slot), Some(due)) => slot.min(due),
+            (Some(next), None) | (None, Some(next)) => next,
+            (None, None) => break,
+        };
+        if shared.stop.is_requested() {
+            break;
+        }
         match schedule.pace {
             Some(speed) => {
                 wait_until(
@@ -121,13 +139,16 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
             // Unpaced, nobody waits for an empty slice: go straight to the next record's.
             None => slice = slice.max(first / schedule.slice_ns),
         }
-        let slice_end_ns = (slice + 1) * schedule.slice_ns;
+        let slice_end_ns = (slice + 1).saturating_mul(schedule.slice_ns);
         let mut chunk = Chunk::new(plan.worker, slice, next_seq);
         chunk.data.reserve(bytes_per_slice);
-        while let Some(slot) = next_slot {
-            match lane.scheduled.next_due_ns() {
-                Some(due) if due <= slot && due < slice_end_ns => lane.emit(next_seq, due, Source::Scheduled, &mut chunk),
-                _ if slot < slice_end_ns => {
+        loop {
+            let due = lane.scheduled.next_due_ns().filter(|due| in_run(*due, next_slot));
+            match (due, next_slot) {
+                (Some(due), slot) if slot.is_none_or(|slot| due <= slot) && due < slice_end_ns => {
+                    lane.emit(next_seq, due, Source::Scheduled, &mut chunk);
+                }
+                (_, Some(slot)) if slot < slice_end_ns => {
                     lane.emit(next_seq, slot, Source::Slot, &mut chunk);
                     slots += 1;
                     next_slot = if slots < count { clock.offset_ns(slots) } else { None };
@@ -136,15 +157,21 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
             }
             next_seq += 1;
         }
-        if output.send(chunk).is_err() {
-            return next_seq - slots;
+        batch_records += chunk.records;
+        batch.push(chunk);
+        if schedule.pace.is_some() || batch.len() >= BATCH_CHUNKS || batch_records >= BATCH_RECORDS {
+            batch_records = 0;
+            if output.send(std::mem::take(&mut batch)).is_err() {
+                return next_seq - slots;
+            }
         }
         slice += 1;
     }
     let mut last = Chunk::new(plan.worker, slice, next_seq);
     last.episodes = lane.open_episodes();
+    batch.push(last);
     // The collector may already be gone after an output error; nothing is left to tell it then.
-    let _ = output.send(last);
+    let _ = output.send(batch);
     next_seq - slots
 }
 

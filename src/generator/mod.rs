@@ -39,8 +39,9 @@ pub use schedule::Speed;
 use schedule::{Schedule, ScheduleInput, ShapeInput};
 use timeline::Timeline;
 
-/// Chunks a lane may have in flight before it waits for the collector.
-const LANE_CHANNEL_CHUNKS: usize = 4;
+/// Batches of chunks a lane may have in flight before it waits for the collector (a paced lane
+/// sends one chunk a batch; an unpaced one up to `lane::BATCH_RECORDS` records).
+const LANE_CHANNEL_BATCHES: usize = 2;
 
 /// Validated generator settings (the CLI turns flags into these).
 #[derive(Debug, Clone, PartialEq)]
@@ -234,6 +235,7 @@ pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &S
         timeline: &settings.plan.timeline,
         eps: settings.eps,
         traffic_lanes: settings.workers.get(),
+        end_ns: settings.duration.filter(|_| settings.eps > 0.0).map(|duration| duration.as_nanos().min(u128::from(u64::MAX)) as u64),
         stop,
         clock_start,
     };
@@ -242,7 +244,7 @@ pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &S
         let mut receivers = Vec::with_capacity(lanes.len());
         let mut handles = Vec::with_capacity(lanes.len());
         for plan in lanes.iter().map(|lane| &schedule.lanes[*lane]) {
-            let (sender, receiver) = sync_channel(LANE_CHANNEL_CHUNKS);
+            let (sender, receiver) = sync_channel(LANE_CHANNEL_BATCHES);
             receivers.push(receiver);
             let shared = &shared;
             let rng = random::rng_for(lane_seed, u64::from(plan.worker));

@@ -370,9 +370,13 @@ fn repeat(errors: &mut Errors, node: &Node, duration_ms: Option<u64>) -> Option<
     };
     let count = match fields.get("count") {
         Some(node) => read::whole(errors, node, "count", 1, "3").and_then(|count| match u32::try_from(count) {
-            Ok(count) => Some(count),
-            Err(_) => {
-                errors.node(node, format!("`count` is {count}, more than {}", u32::MAX), "write a smaller count");
+            Ok(count) if count <= MAX_REPEAT => Some(count),
+            _ => {
+                errors.node(
+                    node,
+                    format!("`count` is {count}, more than the {MAX_REPEAT} occurrences a repeat may have"),
+                    "write a smaller count",
+                );
                 None
             }
         }),
@@ -424,3 +428,6 @@ fn parameters(errors: &mut Errors, node: &Node, spec: &crate::chaos::KindSpec) -
     }
     valid.then_some(values)
 }
+
+/// Most occurrences one `repeat` expands into (each is an episode, and a row of the episodes file).
+const MAX_REPEAT: u32 = 10_000;

@@ -79,6 +79,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
     let mut anchors: Vec<(usize, Node)> = Vec::new();
     let mut root: Option<Node> = None;
     let mut documents = 0;
+    let mut copied = 0usize;
     loop {
         let (event, marker) = parser
             .next_token()
@@ -95,7 +96,20 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
             }
             Event::Nothing | Event::StreamStart | Event::DocumentEnd => None,
             Event::Alias(id) => match anchors.iter().rev().find(|(anchor, _)| *anchor == id) {
-                Some((_, node)) => Some(Node { position, value: node.value.clone() }),
+                Some((_, node)) => {
+                    // An alias copies its anchor's tree: a file of aliases to aliases grows without
+                    // bound (a "billion laughs"), so the copies are counted against a limit.
+                    copied += node.size();
+                    if copied > MAX_ALIAS_NODES {
+                        return Err(SyntaxError {
+                            position,
+                            message: format!(
+                                "aliases (`*name`) expand to more than {MAX_ALIAS_NODES} values: write the values out, or use fewer aliases"
+                            ),
+                        });
+                    }
+                    Some(Node { position, value: node.value.clone() })
+                }
                 None => return Err(SyntaxError { position, message: "an alias (`*name`) with no anchor (`&name`) before it".into() }),
             },
             Event::Scalar(text, style, anchor, _) => {
@@ -148,6 +162,20 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
 fn remember(anchors: &mut Vec<(usize, Node)>, anchor: usize, node: &Node) {
     if anchor > 0 {
         anchors.push((anchor, node.clone()));
+    }
+}
+
+/// Most values aliases may copy in one file.
+const MAX_ALIAS_NODES: usize = 100_000;
+
+impl Node {
+    /// Values in this tree, itself included.
+    fn size(&self) -> usize {
+        1 + match &self.value {
+            Value::Sequence(items) => items.iter().map(Node::size).sum(),
+            Value::Mapping(entries) => entries.iter().map(|(key, value)| key.size() + value.size()).sum(),
+            _ => 0,
+        }
     }
 }
 
