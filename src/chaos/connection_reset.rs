@@ -114,12 +114,9 @@ impl<'t> ConnectionReset<'t> {
 
 #[cfg(test)]
 mod tests {
-    use std::net::{IpAddr, Ipv4Addr};
 
-    use super::super::testing::{Run, assert_draws_as_before, involves, run, session_of};
+    use super::super::testing::{self, assert_draws_as_before};
     use super::*;
-    use crate::network::target::Target;
-    use crate::network::topology::{Role, Topology};
 
     #[test]
     fn any_target_at_intensity_one_draws_as_before() {
@@ -141,45 +138,16 @@ mod tests {
 
     #[test]
     fn a_host_target_is_in_every_record() {
-        let topology = Topology::new(7);
-        for role in [Role::Api, Role::Web, Role::Worker] {
-            let host = topology.hosts.iter().rev().find(|host| host.role == role).unwrap();
-            let episode = run(AnomalyKind::ConnectionReset, &topology, &Target::Host(host.address), 1.0, 4);
-            assert!(episode.emissions.iter().all(|emission| involves(emission, host.address)), "{role:?}");
-            let named = episode.actors.targets.iter().chain(&episode.actors.sources).any(|actor| *actor == IpAddr::V4(host.address));
-            assert!(named, "{role:?}: {:?}", episode.actors);
-        }
+        testing::check_host_target(AnomalyKind::ConnectionReset);
     }
 
     #[test]
     fn a_service_target_is_its_port_in_every_record() {
-        let topology = Topology::new(7);
-        for (name, port) in [("postgres", 5432), ("web-https", 443), ("ssh", 22)] {
-            let episode = run(AnomalyKind::ConnectionReset, &topology, &Target::Service(name.into()), 1.0, 5);
-            assert!(episode.emissions.iter().all(|emission| session_of(emission).unwrap().server_port == port), "{name}");
-            assert_eq!((episode.actors.service, episode.actors.ports.as_slice()), (Some(name), [port].as_slice()));
-        }
-        let unknown = run(AnomalyKind::ConnectionReset, &topology, &Target::Host(Ipv4Addr::new(10, 99, 0, 1)), 1.0, 1);
-        assert_eq!(
-            unknown.parameters,
-            run(AnomalyKind::ConnectionReset, &topology, &Target::Any, 1.0, 1).parameters,
-            "no such host: the kind's own pick"
-        );
+        testing::check_service_target(AnomalyKind::ConnectionReset);
     }
 
     #[test]
     fn intensity_scales_the_sessions() {
-        let topology = Topology::new(7);
-        let records = |run: &Run<'_>| run.emissions.len() as f64;
-        let (mut once, mut twice) = (0.0, 0.0);
-        for seed in 0..8 {
-            let single = run(AnomalyKind::ConnectionReset, &topology, &Target::Any, 1.0, seed);
-            let double = run(AnomalyKind::ConnectionReset, &topology, &Target::Any, 2.0, seed);
-            let planned = |run: &Run<'_>| run.parameters["planned_records"].as_u64().unwrap();
-            assert_eq!(planned(&double), 2 * planned(&single));
-            once += records(&single);
-            twice += records(&double);
-        }
-        assert!((1.9..2.1).contains(&(twice / once)), "{twice} records at intensity 2, {once} at 1");
+        testing::check_intensity_scales_sessions(AnomalyKind::ConnectionReset);
     }
 }

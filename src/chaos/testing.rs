@@ -1,7 +1,7 @@
 //! What the kinds' unit tests share: one episode run to its end from a given [`Start`], and what
 //! its records involve.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::rc::Rc;
 
 use rand::RngCore;
@@ -10,7 +10,7 @@ use crate::network::baseline::Baseline;
 use crate::network::random::rng_for;
 use crate::network::session::Session;
 use crate::network::target::Target;
-use crate::network::topology::Topology;
+use crate::network::topology::{Role, Topology};
 use crate::records::{AnomalyKind, PerKind};
 
 use super::{Actors, ChaosSettings, Emission, Start, spec, start_episode};
@@ -72,4 +72,44 @@ pub(super) fn assert_draws_as_before(kind: AnomalyKind, seed: u64, records: usiz
         (records, next_draw, parameters.to_owned()),
         "{kind:?} with seed {seed} no longer draws as before"
     );
+}
+
+/// A host target: the episode's every record involves the host, and its actors name it.
+pub(super) fn check_host_target(kind: AnomalyKind) {
+    let topology = Topology::new(7);
+    for role in [Role::Api, Role::Web, Role::Worker] {
+        let host = topology.hosts.iter().rev().find(|host| host.role == role).unwrap();
+        let episode = run(kind, &topology, &Target::Host(host.address), 1.0, 4);
+        assert!(episode.emissions.iter().all(|emission| involves(emission, host.address)), "{role:?}");
+        let named = episode.actors.targets.iter().chain(&episode.actors.sources).any(|actor| *actor == IpAddr::V4(host.address));
+        assert!(named, "{role:?}: {:?}", episode.actors);
+    }
+}
+
+/// A service target: its port in every record; an address the estate lacks: the kind's own pick.
+pub(super) fn check_service_target(kind: AnomalyKind) {
+    let topology = Topology::new(7);
+    for (name, port) in [("postgres", 5432), ("web-https", 443), ("ssh", 22)] {
+        let episode = run(kind, &topology, &Target::Service(name.into()), 1.0, 5);
+        assert!(episode.emissions.iter().all(|emission| session_of(emission).unwrap().server_port == port), "{name}");
+        assert_eq!((episode.actors.service, episode.actors.ports.as_slice()), (Some(name), [port].as_slice()));
+    }
+    let unknown = run(kind, &topology, &Target::Host(Ipv4Addr::new(10, 99, 0, 1)), 1.0, 1);
+    assert_eq!(unknown.parameters, run(kind, &topology, &Target::Any, 1.0, 1).parameters, "no such host: the kind's own pick");
+}
+
+/// Intensity 2 plans twice the records of intensity 1, and writes about twice as many.
+pub(super) fn check_intensity_scales_sessions(kind: AnomalyKind) {
+    let topology = Topology::new(7);
+    let records = |run: &Run<'_>| run.emissions.len() as f64;
+    let (mut once, mut twice) = (0.0, 0.0);
+    for seed in 0..8 {
+        let single = run(kind, &topology, &Target::Any, 1.0, seed);
+        let double = run(kind, &topology, &Target::Any, 2.0, seed);
+        let planned = |run: &Run<'_>| run.parameters["planned_records"].as_u64().unwrap();
+        assert_eq!(planned(&double), 2 * planned(&single));
+        once += records(&single);
+        twice += records(&double);
+    }
+    assert!((1.9..2.1).contains(&(twice / once)), "{twice} records at intensity 2, {once} at 1");
 }

@@ -9,14 +9,7 @@ use std::process::Command;
 
 use netchaos::generator::hurst::aggregated_variance;
 
-fn netchaos() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_netchaos"));
-    for name in ["EPS_TARGET", "WORKER_COUNT", "SEED", "LATENCY_SPIKE_PROB", "PORT_SCAN_PROB", "DATA_EXFIL_PROB", "CONN_RESET_PROB"] {
-        command.env_remove(name);
-    }
-    command.env("NETCHAOS_METRICS_ADDR", "off");
-    command
-}
+use crate::common::cli::netchaos;
 
 /// Runs `generate` with `arguments` into `dir/NAME.jsonl`, its manifest and episodes beside it;
 /// returns the records and the episodes.
