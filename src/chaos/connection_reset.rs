@@ -16,18 +16,26 @@ use crate::network::topology::Service;
 use crate::records::{AnomalyKind, AppProto, TcpFlags};
 
 use super::latency_spike::service_actors;
-use super::{Actors, Emission, Episode, KindSpec, Placement, ProbabilityFlag, Start};
+use super::{Actors, Emission, Episode, KindSpec, PerHourFlag, Placement, ProbabilityFlag, Start};
 
 pub(super) static KIND: KindSpec = KindSpec {
     kind: AnomalyKind::ConnectionReset,
     short_name: "reset",
-    probability: ProbabilityFlag {
+    probability: Some(ProbabilityFlag {
         name: "conn_reset_prob",
         flag: "conn-reset-prob",
         env: "CONN_RESET_PROB",
         default: "0.01",
         help: "Expected fraction of records in connection-reset episodes",
+    }),
+    per_hour: PerHourFlag {
+        name: "conn_reset_per_hour",
+        flag: "conn-reset-per-hour",
+        env: "CONN_RESET_PER_HOUR",
+        default: "0.5",
+        help: "Subtle connection-reset episodes (RSTs at a few percent of one service) per logical hour, with --difficulty connection_reset=subtle or mixed",
     },
+    technique: None,
     parameters: &[],
     mean_records: 300.0,
     target_span_seconds: 20.0,

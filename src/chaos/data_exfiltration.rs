@@ -17,18 +17,26 @@ use crate::network::session::{Endpoint, Session, Side};
 use crate::network::topology::{Host, Role};
 use crate::records::{AnomalyKind, AppProto, protocol};
 
-use super::{Actors, Emission, Episode, KindSpec, Parameter, ParameterUnit, Placement, ProbabilityFlag, Start};
+use super::{Actors, Emission, Episode, KindSpec, Parameter, ParameterUnit, PerHourFlag, Placement, ProbabilityFlag, Start};
 
 pub(super) static KIND: KindSpec = KindSpec {
     kind: AnomalyKind::DataExfiltration,
     short_name: "exfil",
-    probability: ProbabilityFlag {
+    probability: Some(ProbabilityFlag {
         name: "data_exfil_prob",
         flag: "data-exfil-prob",
         env: "DATA_EXFIL_PROB",
         default: "0.005",
         help: "Expected fraction of records in DNS-exfiltration episodes",
+    }),
+    per_hour: PerHourFlag {
+        name: "data_exfil_per_hour",
+        flag: "data-exfil-per-hour",
+        env: "DATA_EXFIL_PER_HOUR",
+        default: "0.5",
+        help: "Subtle exfiltration episodes (a trickle under per-flow thresholds) per logical hour, with --difficulty data_exfiltration=subtle or mixed",
     },
+    technique: Some("T1048.003"),
     parameters: &[EXFIL_BYTES],
     mean_records: 200.0,
     target_span_seconds: 240.0,

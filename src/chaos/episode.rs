@@ -28,6 +28,10 @@ pub struct ActiveEpisode<'t> {
     pub last_ms: i64,
     /// Records of the episode's current conversation still to write.
     pending: VecDeque<Emission<'t>>,
+    /// The form it takes (`overt`, `subtle`).
+    pub difficulty: &'static str,
+    /// For a benign look-alike, its name: its records carry no label.
+    pub lookalike: Option<&'static str>,
 }
 
 impl<'t> ActiveEpisode<'t> {
@@ -44,6 +48,8 @@ impl<'t> ActiveEpisode<'t> {
             earliest_ms: i64::MAX,
             last_ms: 0,
             pending: VecDeque::new(),
+            difficulty: "overt",
+            lookalike: None,
         }
     }
 
@@ -88,6 +94,10 @@ impl<'t> ActiveEpisode<'t> {
         EpisodeSummary {
             episode_id: self.episode_id.to_string(),
             kind: self.kind,
+            technique: if self.lookalike.is_some() { None } else { spec(self.kind).technique },
+            difficulty: self.difficulty,
+            benign: self.lookalike.is_some(),
+            lookalike: self.lookalike,
             worker,
             start: Timestamp::from_unix_millis(self.earliest_ms.min(self.first_ms)),
             end: Timestamp::from_unix_millis(self.last_ms),
@@ -109,5 +119,7 @@ pub fn start_episode<'t>(
     start: &Start<'_>,
     density: f64,
 ) -> ActiveEpisode<'t> {
-    ActiveEpisode::new(episode_id, kind, (spec(kind).start)(rng, baseline, start), density)
+    let mut episode = ActiveEpisode::new(episode_id, kind, (spec(kind).start)(rng, baseline, start), density);
+    episode.difficulty = start.difficulty;
+    episode
 }

@@ -21,8 +21,15 @@ pub struct KindSpec {
     pub kind: AnomalyKind,
     /// Its name on the `run` status line (`scan 1200`).
     pub short_name: &'static str,
-    /// The flag and variable that set its expected fraction of records.
-    pub probability: ProbabilityFlag,
+    /// The flag and variable that set its expected fraction of records: the original four kinds'
+    /// overt forms. `None` for a kind shaped by time (a beacon every minute cannot be a fixed
+    /// fraction of records at every rate), which only [`KindSpec::per_hour`] schedules.
+    pub probability: Option<ProbabilityFlag>,
+    /// The flag and variable that set its episodes per logical hour: every form of a kind without
+    /// a probability, and the subtle form of one with (see [`super::Difficulty`]).
+    pub per_hour: PerHourFlag,
+    /// Its MITRE ATT&CK technique id (`T1046`); `None` for an operational fault.
+    pub technique: Option<&'static str>,
     /// Further settings users tune (flags, variables, manifest keys); most kinds have none.
     pub parameters: &'static [Parameter],
     /// Mean records per episode: drives how often an episode may start.
@@ -49,12 +56,20 @@ pub struct Start<'a> {
     pub intensity: f64,
     /// One of the kind's [`KindSpec::difficulties`].
     pub difficulty: &'static str,
+    /// The logical span the episode should cover, when its caller fixes one (a scenario's
+    /// `duration`); a kind that keeps its own timetable fits its plan into it.
+    pub span_ms: Option<u64>,
 }
 
 impl<'a> Start<'a> {
     /// A background episode: any target, the kind's own plan, its default form.
     pub fn background(settings: &'a ChaosSettings, kind: &KindSpec) -> Self {
-        Start { settings, target: &Target::Any, intensity: 1.0, difficulty: kind.difficulties[0] }
+        Start { settings, target: &Target::Any, intensity: 1.0, difficulty: kind.difficulties[0], span_ms: None }
+    }
+
+    /// True for the kind's subtle form.
+    pub fn is_subtle(&self) -> bool {
+        self.difficulty == "subtle"
     }
 
     /// `amount` (ports, bytes, sessions of the kind's own plan) times the intensity, rounded, at
@@ -88,6 +103,21 @@ pub struct ProbabilityFlag {
     /// Environment variable: `PORT_SCAN_PROB`.
     pub env: &'static str,
     /// Default, as the flag takes it: `0.01`.
+    pub default: &'static str,
+    /// The flag's help.
+    pub help: &'static str,
+}
+
+/// The `--…-per-hour` flag of a kind: episodes per logical hour, on a Poisson clock.
+#[derive(Debug, Clone, Copy)]
+pub struct PerHourFlag {
+    /// Key in the run manifest's settings and in a run's recorded settings: `beaconing_per_hour`.
+    pub name: &'static str,
+    /// Long flag, without its dashes: `beaconing-per-hour`.
+    pub flag: &'static str,
+    /// Environment variable: `BEACONING_PER_HOUR`.
+    pub env: &'static str,
+    /// Default, as the flag takes it: `0.5`.
     pub default: &'static str,
     /// The flag's help.
     pub help: &'static str,
@@ -173,6 +203,14 @@ pub trait Episode<'t>: std::fmt::Debug {
     /// Records per second of an episode that keeps its own clock (a scanning tool's speed); the
     /// dedicated lane times its records from it. `None`: the schedule's times.
     fn records_per_second(&self) -> Option<f64> {
+        None
+    }
+
+    /// For an episode that keeps its own timetable (a beacon every 60 s ± jitter, a probe every
+    /// few minutes): when its next conversation is due, in logical ms after the episode's first
+    /// record. Episodes scheduled by the hour and by a scenario are timed from it; `None` (the
+    /// default) spreads the planned records evenly over the episode's span.
+    fn next_due_ms(&self) -> Option<u64> {
         None
     }
 }

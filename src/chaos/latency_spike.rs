@@ -14,18 +14,26 @@ use crate::network::baseline::{Baseline, ServiceTarget};
 use crate::network::random::{LaneRng, between, chance, weighted};
 use crate::records::{AnomalyKind, AppProto};
 
-use super::{Actors, Emission, Episode, KindSpec, Placement, ProbabilityFlag, Start};
+use super::{Actors, Emission, Episode, KindSpec, PerHourFlag, Placement, ProbabilityFlag, Start};
 
 pub(super) static KIND: KindSpec = KindSpec {
     kind: AnomalyKind::LatencySpike,
     short_name: "latency",
-    probability: ProbabilityFlag {
+    probability: Some(ProbabilityFlag {
         name: "latency_spike_prob",
         flag: "latency-spike-prob",
         env: "LATENCY_SPIKE_PROB",
         default: "0.01",
         help: "Expected fraction of records in latency-spike episodes",
+    }),
+    per_hour: PerHourFlag {
+        name: "latency_spike_per_hour",
+        flag: "latency-spike-per-hour",
+        env: "LATENCY_SPIKE_PER_HOUR",
+        default: "0.5",
+        help: "Subtle latency-spike episodes (a slow creep of the slow tail) per logical hour, with --difficulty latency_spike=subtle or mixed",
     },
+    technique: None,
     parameters: &[],
     mean_records: 300.0,
     target_span_seconds: 90.0,

@@ -45,8 +45,10 @@
 pub mod connection_reset;
 pub mod data_exfiltration;
 mod episode;
+mod hourly;
 mod kind;
 pub mod latency_spike;
+pub mod lookalike;
 pub mod port_scan;
 mod scheduler;
 mod settings;
@@ -60,17 +62,15 @@ use crate::network::session::{Session, Side};
 use crate::records::{AnomalyKind, PerKind, Timestamp};
 
 pub use episode::{ActiveEpisode, start_episode};
-pub use kind::{Episode, KindSpec, Parameter, ParameterUnit, Placement, ProbabilityFlag, Start, parse_bytes};
+pub use hourly::{HourlyClock, HourlyStart, HourlyWhat};
+pub use kind::{Episode, KindSpec, Parameter, ParameterUnit, PerHourFlag, Placement, ProbabilityFlag, Start, parse_bytes};
+pub use lookalike::{LOOKALIKES, LookalikeSpec, When};
 pub use scheduler::EpisodeScheduler;
-pub use settings::ChaosSettings;
+pub use settings::{ChaosSettings, Difficulty};
 
 /// Every anomaly kind's spec, at its kind's position in [`AnomalyKind::ALL`].
 pub static KINDS: PerKind<&KindSpec> =
     PerKind::new([&latency_spike::KIND, &port_scan::KIND, &data_exfiltration::KIND, &connection_reset::KIND]);
-
-/// The look-alikes a scenario's `lookalikes` may name: benign traffic shaped like an anomaly kind
-/// (a backup that looks like exfiltration). None exist yet.
-pub static LOOKALIKES: &[&str] = &[];
 
 /// The spec of `kind`.
 pub fn spec(kind: AnomalyKind) -> &'static KindSpec {
@@ -136,7 +136,17 @@ pub struct Actors {
 #[derive(Debug, Clone, Serialize)]
 pub struct EpisodeSummary {
     pub episode_id: String,
+    /// The anomaly kind; for a benign look-alike, the kind it resembles.
     pub kind: AnomalyKind,
+    /// Its MITRE ATT&CK technique id (`null` for an operational fault and a look-alike).
+    pub technique: Option<&'static str>,
+    /// `overt` or `subtle`.
+    pub difficulty: &'static str,
+    /// True for a look-alike: normal traffic shaped like the kind, its records unlabelled.
+    pub benign: bool,
+    /// The look-alike's name (`nightly_backup`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookalike: Option<&'static str>,
     pub worker: u32,
     pub start: Timestamp,
     pub end: Timestamp,
@@ -187,9 +197,15 @@ mod tests {
         let mut flags: Vec<&str> = Vec::new();
         let mut variables: Vec<&str> = Vec::new();
         for spec in KINDS.values() {
-            names.push(spec.probability.name);
-            flags.push(spec.probability.flag);
-            variables.push(spec.probability.env);
+            for (name, flag, env) in spec.probability.iter().map(|flag| (flag.name, flag.flag, flag.env)).chain([(
+                spec.per_hour.name,
+                spec.per_hour.flag,
+                spec.per_hour.env,
+            )]) {
+                names.push(name);
+                flags.push(flag);
+                variables.push(env);
+            }
             names.extend(spec.parameters.iter().map(|parameter| parameter.name));
             flags.extend(spec.parameters.iter().map(|parameter| parameter.flag));
             variables.extend(spec.parameters.iter().map(|parameter| parameter.env));
@@ -206,9 +222,14 @@ mod tests {
     #[test]
     fn every_probability_default_reads_as_a_probability() {
         for spec in KINDS.values() {
-            let default: f64 = spec.probability.default.parse().unwrap();
-            assert!((0.0..=1.0).contains(&default), "{}", spec.probability.name);
-            assert_eq!(ChaosSettings::defaults().probability[spec.kind], default);
+            if let Some(flag) = spec.probability {
+                let default: f64 = flag.default.parse().unwrap();
+                assert!((0.0..=1.0).contains(&default), "{}", flag.name);
+                assert_eq!(ChaosSettings::defaults().probability[spec.kind], default);
+            }
+            let per_hour: f64 = spec.per_hour.default.parse().unwrap();
+            assert!(per_hour >= 0.0, "{}", spec.per_hour.name);
+            assert_eq!(ChaosSettings::defaults().per_hour[spec.kind], per_hour);
         }
     }
 

@@ -20,18 +20,26 @@ use crate::network::target::Target;
 use crate::network::topology::{Host, Service};
 use crate::records::{AnomalyKind, AppProto, TcpFlags, protocol};
 
-use super::{Actors, Emission, Episode, KindSpec, Placement, ProbabilityFlag, Start};
+use super::{Actors, Emission, Episode, KindSpec, PerHourFlag, Placement, ProbabilityFlag, Start};
 
 pub(super) static KIND: KindSpec = KindSpec {
     kind: AnomalyKind::PortScan,
     short_name: "scan",
-    probability: ProbabilityFlag {
+    probability: Some(ProbabilityFlag {
         name: "port_scan_prob",
         flag: "port-scan-prob",
         env: "PORT_SCAN_PROB",
         default: "0.01",
         help: "Expected fraction of records in port-scan episodes",
+    }),
+    per_hour: PerHourFlag {
+        name: "port_scan_per_hour",
+        flag: "port-scan-per-hour",
+        env: "PORT_SCAN_PER_HOUR",
+        default: "0.5",
+        help: "Subtle port-scan episodes (low and slow) per logical hour, with --difficulty port_scan=subtle or mixed",
     },
+    technique: Some("T1046"),
     parameters: &[],
     mean_records: 700.0,
     target_span_seconds: 10.0,

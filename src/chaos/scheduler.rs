@@ -124,6 +124,6 @@ impl<'t> EpisodeScheduler<'t> {
 fn fractions(settings: &ChaosSettings, traffic_share: f64) -> PerKind<f64> {
     PerKind::from_fn(|kind| {
         let in_lane = spec(kind).placement == Placement::TrafficLanes;
-        if in_lane && traffic_share > 0.0 { (settings.probability(kind) / traffic_share).min(1.0) } else { 0.0 }
+        if in_lane && traffic_share > 0.0 { (settings.record_fraction(kind) / traffic_share).min(1.0) } else { 0.0 }
     })
 }

@@ -112,10 +112,22 @@ impl GeneratorArgs {
             Some(scenario) => {
                 // Flags' defaults, then the file's keys, then the flags the user gave.
                 let mut chaos = scenario.chaos.apply(ChaosSettings::defaults());
+                if let Some(on) = scenario.lookalikes {
+                    chaos.lookalikes = on;
+                }
                 for (kind, spec) in KINDS.iter() {
-                    if self.given(spec.probability.name) {
+                    if spec.probability.is_some_and(|flag| self.given(flag.name)) {
                         chaos.probability[kind] = self.chaos.settings.probability[kind];
                     }
+                    if self.given(spec.per_hour.name) {
+                        chaos.per_hour[kind] = self.chaos.settings.per_hour[kind];
+                    }
+                }
+                if self.given("difficulty") {
+                    chaos.difficulty = self.chaos.settings.difficulty;
+                }
+                if self.given("lookalikes") {
+                    chaos.lookalikes = self.chaos.settings.lookalikes;
                 }
                 for (parameter, value) in self.chaos.settings.parameters() {
                     if self.given(parameter.name) {
@@ -139,7 +151,7 @@ impl GeneratorArgs {
             return Err(UsageError("--start-time must be 1970-01-01T00:10:00Z or later (flow windows reach back up to a minute)".into()));
         }
         let eps = if from_file("eps") { scenario.and_then(|scenario| scenario.eps).unwrap_or(self.eps) } else { self.eps };
-        let lanes = self.workers.get() + u32::from(chaos.probability[crate::records::AnomalyKind::PortScan] > 0.0);
+        let lanes = self.workers.get() + u32::from(chaos.record_fraction(crate::records::AnomalyKind::PortScan) > 0.0);
         if self.shard.count > lanes {
             return Err(UsageError(format!(
                 "--shard {} splits the stream into more shards than its {lanes} lanes: use at most {lanes} shards, or more --workers",

@@ -36,8 +36,10 @@ pub struct Tally {
     pub lane_records: Vec<u64>,
     pub by_event_type: [u64; 2],
     pub by_label: PerLabel<u64>,
-    /// Episodes per kind, complete or cut short.
+    /// Episodes per kind, complete or cut short (look-alikes not among them).
     pub episodes: PerKind<u64>,
+    /// Occurrences of each benign look-alike.
+    pub benign: std::collections::BTreeMap<&'static str, u64>,
     pub bytes: u64,
 }
 
@@ -104,7 +106,10 @@ fn accept(sink: &mut dyn ChunkSink, mut chunk: Chunk, lane: usize, tally: &mut T
     }
     for episode in &episodes {
         sink.write_episode(episode)?;
-        tally.episodes[episode.kind] += 1;
+        match episode.lookalike {
+            Some(name) => *tally.benign.entry(name).or_default() += 1,
+            None => tally.episodes[episode.kind] += 1,
+        }
     }
     Ok(())
 }

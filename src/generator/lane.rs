@@ -18,6 +18,7 @@ use crate::records::{AnomalyKind, EventId, Label, PerKind, Record};
 use crate::runtime::Shutdown;
 
 use super::Chunk;
+use super::hourly::HourlyEpisodes;
 use super::schedule::{LaneRole, LaneSchedule, Schedule};
 use super::scheduled::ScheduledEpisodes;
 use super::timeline::Timeline;
@@ -48,6 +49,8 @@ pub struct LaneShared<'s> {
     pub traffic_lanes: u32,
     /// The logical end of a run bounded in time, nanoseconds from t0.
     pub end_ns: Option<u64>,
+    /// The seed of the hourly clock (episodes scheduled by logical time, look-alikes).
+    pub hourly_seed: u64,
     pub stop: &'s Shutdown,
     pub clock_start: Instant,
 }
@@ -61,6 +64,8 @@ struct Lane<'s> {
     scheduler: EpisodeScheduler<'s>,
     /// The scenario's episodes this lane runs.
     scheduled: ScheduledEpisodes<'s>,
+    /// The hourly clock's episodes this lane runs (a traffic lane's).
+    hourly: Option<HourlyEpisodes<'s>>,
     /// The phase in force (an index into the timeline's phases), and the span it covers.
     phase: Option<usize>,
     phase_span: (u64, u64),
@@ -82,7 +87,7 @@ struct Lane<'s> {
 /// records its scheduled episodes added to the schedule's slots (the lane's total is its count
 /// plus these).
 pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, output: SyncSender<Vec<Chunk>>) -> u64 {
-    let traffic_share = 1.0 - shared.chaos.probability[AnomalyKind::PortScan];
+    let traffic_share = 1.0 - shared.chaos.record_fraction(AnomalyKind::PortScan);
     let episodes = if plan.role == LaneRole::Traffic { shared.timeline.episodes.as_slice() } else { &[] };
     let mut lane = Lane {
         shared,
@@ -91,6 +96,9 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
         baseline: Baseline::new(shared.topology),
         scheduler: EpisodeScheduler::new(shared.chaos.clone(), traffic_share, plan.lane_rate(), shared.run_id, plan.worker),
         scheduled: ScheduledEpisodes::new(episodes, plan.worker, shared.traffic_lanes, shared.run_id, shared.start_ms),
+        hourly: (plan.role == LaneRole::Traffic).then(|| {
+            HourlyEpisodes::new(shared.hourly_seed, &shared.chaos, shared.start_ms, plan.worker, shared.traffic_lanes, shared.run_id)
+        }),
         phase: None,
         phase_span: (0, 0),
         vpc_weights: Vec::new(),
@@ -209,10 +217,19 @@ impl<'s> Lane<'s> {
                     self.scheduled.emit_due(&mut self.rng, &self.baseline, chaos, schedule_ms, &mut chunk.episodes);
                 (Some(kind), Some(episode_id), emission, schedule_ms)
             }
-            LaneRole::Traffic => match self.scheduler.next(&mut self.rng, &self.baseline, schedule_ms, &mut chunk.episodes) {
-                Some((kind, episode_id, emission)) => (Some(kind), Some(episode_id), emission, schedule_ms),
-                None => (None, None, self.baseline_emission(offset_ns), schedule_ms),
-            },
+            LaneRole::Traffic => {
+                let hourly = self.hourly.as_mut().and_then(|hourly| {
+                    hourly.take_due(&mut self.rng, &self.baseline, offset_ms, schedule_ms, self.plan.worker, &mut chunk.episodes)
+                });
+                match hourly {
+                    // A look-alike's record is normal traffic: no kind, no label.
+                    Some((kind, episode_id, emission)) => (kind, kind.map(|_| episode_id), emission, schedule_ms),
+                    None => match self.scheduler.next(&mut self.rng, &self.baseline, schedule_ms, &mut chunk.episodes) {
+                        Some((kind, episode_id, emission)) => (Some(kind), Some(episode_id), emission, schedule_ms),
+                        None => (None, None, self.baseline_emission(offset_ns), schedule_ms),
+                    },
+                }
+            }
             LaneRole::PortScan => {
                 let (episode_id, emission, time_ms) = self.next_scan_probe(schedule_ms, &mut chunk.episodes);
                 (Some(AnomalyKind::PortScan), Some(episode_id), emission, time_ms)
@@ -332,12 +349,13 @@ impl<'s> Lane<'s> {
         let chaos = self.chaos_in_force();
         let eps = found.map_or(self.shared.eps, |index| phases[index].eps);
         let lane_rate = self.plan.lane_rate() * if self.shared.eps > 0.0 { eps / self.shared.eps } else { 1.0 };
-        self.scheduler.reconfigure(chaos, 1.0 - chaos.probability[AnomalyKind::PortScan], lane_rate.max(1e-9));
+        self.scheduler.reconfigure(chaos, 1.0 - chaos.record_fraction(AnomalyKind::PortScan), lane_rate.max(1e-9));
     }
 
     fn open_episodes(&self) -> Vec<EpisodeSummary> {
         let mut open = self.scheduler.open_episodes();
         open.extend(self.scheduled.open_episodes());
+        open.extend(self.hourly.iter().flat_map(|hourly| hourly.open_episodes(self.plan.worker)));
         open.extend(self.scan.iter().filter(|episode| episode.emitted > 0).map(|episode| episode.summary(self.plan.worker)));
         open
     }

@@ -91,6 +91,16 @@ pub struct RunManifest {
     pub by_label: BTreeMap<String, u64>,
     /// Episodes per anomaly kind.
     pub episodes: BTreeMap<String, u64>,
+    /// Each anomaly kind's share of all records, as realised (the probabilities and rates per hour
+    /// set what is expected).
+    #[serde(default)]
+    pub realised_fraction: BTreeMap<String, f64>,
+    /// Each anomaly kind's MITRE ATT&CK technique id (`null` for an operational fault).
+    #[serde(default)]
+    pub techniques: BTreeMap<String, Option<String>>,
+    /// Occurrences of each benign look-alike (their records count as `normal`).
+    #[serde(default)]
+    pub benign_episodes: BTreeMap<String, u64>,
     /// In the Kafka mode, what Kafka acknowledged; the records it did not are named there, and
     /// `verify` does not count them as lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,6 +156,12 @@ impl RunManifest {
             .collect();
         let by_label = tally.by_label.iter().map(|(label, count)| (label.to_owned(), *count)).collect();
         let episodes = tally.episodes.iter().map(|(kind, count)| (kind.as_str().to_owned(), *count)).collect();
+        let total = tally.records().max(1) as f64;
+        let realised_fraction =
+            tally.by_label.kinds.iter().map(|(kind, count)| (kind.as_str().to_owned(), *count as f64 / total)).collect();
+        let techniques =
+            crate::chaos::KINDS.iter().map(|(kind, spec)| (kind.as_str().to_owned(), spec.technique.map(str::to_owned))).collect();
+        let benign_episodes = tally.benign.iter().map(|(name, count)| ((*name).to_owned(), *count)).collect();
         RunManifest {
             netchaos_version: env!("CARGO_PKG_VERSION").to_owned(),
             run_id: settings.run_id(),
@@ -178,6 +194,9 @@ impl RunManifest {
             by_event_type: EventType::ALL.iter().map(|kind| (kind.as_str().to_owned(), tally.by_event_type[kind.index()])).collect(),
             by_label,
             episodes,
+            realised_fraction,
+            techniques,
+            benign_episodes,
             kafka: None,
         }
     }

@@ -102,8 +102,21 @@ mod tests {
             records: 5,
             data: vec![b'x'; 100],
             by_event_type: [3, 2],
-            by_label: PerLabel { normal: 1, kinds: PerKind::new([1, 0, 3, 0]) },
-            episodes_started: PerKind::new([0, 0, 1, 0]),
+            by_label: PerLabel {
+                normal: 1,
+                kinds: PerKind::of(&[
+                    (crate::records::AnomalyKind::LatencySpike, 1),
+                    (crate::records::AnomalyKind::PortScan, 0),
+                    (crate::records::AnomalyKind::DataExfiltration, 3),
+                    (crate::records::AnomalyKind::ConnectionReset, 0),
+                ]),
+            },
+            episodes_started: PerKind::of(&[
+                (crate::records::AnomalyKind::LatencySpike, 0),
+                (crate::records::AnomalyKind::PortScan, 0),
+                (crate::records::AnomalyKind::DataExfiltration, 1),
+                (crate::records::AnomalyKind::ConnectionReset, 0),
+            ]),
             ..Chunk::default()
         };
         output.write_chunk(chunk()).unwrap();
@@ -111,8 +124,24 @@ mod tests {
         output.write_chunk(chunk()).unwrap();
         assert_eq!(metrics.generated.each_ref().map(Counter::get), [9, 6]);
         assert_eq!(metrics.delivered.each_ref().map(Counter::get), [6, 4], "the refused chunk was not delivered");
-        assert_eq!(metrics.anomalies.each_ref().map(Counter::get), PerKind::new([3, 0, 9, 0]));
-        assert_eq!(metrics.episodes_started.each_ref().map(Counter::get), PerKind::new([0, 0, 3, 0]));
+        assert_eq!(
+            metrics.anomalies.each_ref().map(Counter::get),
+            PerKind::of(&[
+                (crate::records::AnomalyKind::LatencySpike, 3),
+                (crate::records::AnomalyKind::PortScan, 0),
+                (crate::records::AnomalyKind::DataExfiltration, 9),
+                (crate::records::AnomalyKind::ConnectionReset, 0)
+            ])
+        );
+        assert_eq!(
+            metrics.episodes_started.each_ref().map(Counter::get),
+            PerKind::of(&[
+                (crate::records::AnomalyKind::LatencySpike, 0),
+                (crate::records::AnomalyKind::PortScan, 0),
+                (crate::records::AnomalyKind::DataExfiltration, 3),
+                (crate::records::AnomalyKind::ConnectionReset, 0)
+            ])
+        );
         assert_eq!(metrics.bytes.get(), 300);
         assert_eq!(metrics.generated_records(), 15);
         assert_eq!(metrics.delivered_records(), 10);

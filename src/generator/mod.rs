@@ -8,6 +8,7 @@
 
 pub mod arrivals;
 pub mod collector;
+pub mod hourly;
 pub mod hurst;
 pub mod lane;
 pub mod manifest;
@@ -131,7 +132,7 @@ impl GeneratorSettings {
                     start_ns: phase.start_ms.saturating_mul(1_000_000),
                     end_ns: phase.end_ms.saturating_mul(1_000_000),
                     eps: phase.eps,
-                    scan_share: phase.chaos.probability[AnomalyKind::PortScan],
+                    scan_share: phase.chaos.record_fraction(AnomalyKind::PortScan),
                 })
                 .collect(),
             profile: plan.profile.clone(),
@@ -144,7 +145,7 @@ impl GeneratorSettings {
             workers: self.workers.get(),
             count: if shaped { self.count } else { self.effective_count() },
             bound_ns: self.duration.map(|duration| duration.as_nanos().min(u128::from(u64::MAX)) as u64),
-            port_scan_share: self.chaos.probability[AnomalyKind::PortScan],
+            port_scan_share: self.chaos.record_fraction(AnomalyKind::PortScan),
             shape,
         })
     }
@@ -236,6 +237,7 @@ pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &S
         eps: settings.eps,
         traffic_lanes: settings.workers.get(),
         end_ns: settings.duration.filter(|_| settings.eps > 0.0).map(|duration| duration.as_nanos().min(u128::from(u64::MAX)) as u64),
+        hourly_seed: random::split_seed(settings.seed, 0x4008_5EED_0000 + u64::from(settings.instance_id)),
         stop,
         clock_start,
     };

@@ -91,7 +91,13 @@ impl<'s> ScheduledEpisodes<'s> {
                 settings = settings.with(parameter, *value);
             }
         }
-        let start = Start { settings: &settings, target: &plan.target, intensity: plan.intensity, difficulty: plan.difficulty };
+        let start = Start {
+            settings: &settings,
+            target: &plan.target,
+            intensity: plan.intensity,
+            difficulty: plan.difficulty,
+            span_ms: Some(plan.duration_ms),
+        };
         let id: Rc<str> = format!("{}-s{index}", self.run_id).into();
         let episode = start_episode(plan.kind, id, rng, baseline, &start, 1.0);
         self.running.push(Running { plan, episode });
@@ -126,6 +132,12 @@ impl Running<'_> {
     /// conversation (its last record's time), else where its rate puts it.
     fn due_ns(&self) -> u64 {
         let plan = self.plan;
+        // An episode with a timetable of its own keeps it (fitted to the duration when it started).
+        if !self.episode.has_pending_records()
+            && let Some(after) = self.episode.shape.next_due_ms()
+        {
+            return (plan.at_ms.saturating_add(after)).saturating_mul(1_000_000);
+        }
         // A conversation's further records follow its first at once; and records past the plan
         // (the end of its last conversation) stay at the plan's last time, inside the duration.
         let j = if self.episode.has_pending_records() { self.episode.emitted.saturating_sub(1) } else { self.episode.emitted };

@@ -102,6 +102,14 @@ impl<T> PerKind<T> {
         PerKind(self.0.map(f))
     }
 
+    /// The table with these kinds' entries, every other kind's the default.
+    pub fn of(entries: &[(AnomalyKind, T)]) -> Self
+    where
+        T: Default + Copy,
+    {
+        PerKind::from_fn(|kind| entries.iter().find(|(at, _)| *at == kind).map_or_else(T::default, |(_, value)| *value))
+    }
+
     /// A table of references to the entries.
     pub fn each_ref(&self) -> PerKind<&T> {
         PerKind(self.0.each_ref())

@@ -61,8 +61,8 @@ pub struct Scenario {
     pub profile: RateProfile,
     /// The background chaos the file set, key by key.
     pub chaos: ChaosOverrides,
-    /// Look-alike name → its rate (a fraction of records).
-    pub lookalikes: BTreeMap<String, f64>,
+    /// `lookalikes: on|off`, when the file says.
+    pub lookalikes: Option<bool>,
     /// The phases as written: what [`Scenario::timeline_with`] resolves again when flags change the
     /// rate or the chaos.
     pub phases: Vec<PhaseSpec>,
@@ -75,19 +75,27 @@ pub struct Scenario {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChaosOverrides {
     probabilities: PerKind<Option<f64>>,
+    per_hour: PerKind<Option<f64>>,
+    /// `difficulty: subtle` or `difficulty: "mixed,port_scan=overt"`, as `--difficulty` reads it.
+    difficulty: Option<String>,
     parameters: BTreeMap<&'static str, u64>,
 }
 
 impl ChaosOverrides {
     /// The keys given, in kind order: probabilities, then parameters.
     pub fn names(&self) -> Vec<&'static str> {
-        let probabilities = KINDS.iter().filter(|(kind, _)| self.probabilities[*kind].is_some()).map(|(_, spec)| spec.probability.name);
+        let probabilities = KINDS
+            .iter()
+            .filter(|(kind, _)| self.probabilities[*kind].is_some())
+            .filter_map(|(_, spec)| spec.probability.map(|flag| flag.name));
+        let per_hour = KINDS.iter().filter(|(kind, _)| self.per_hour[*kind].is_some()).map(|(_, spec)| spec.per_hour.name);
         let parameters = KINDS
             .values()
             .flat_map(|spec| spec.parameters)
             .filter(|parameter| self.parameters.contains_key(parameter.name))
             .map(|parameter| parameter.name);
-        probabilities.chain(parameters).collect()
+        let difficulty = self.difficulty.iter().map(|_| "difficulty");
+        probabilities.chain(per_hour).chain(parameters).chain(difficulty).collect()
     }
 
     /// Whether the key (`port_scan_prob`, `exfil_bytes`) was given.
@@ -105,6 +113,17 @@ impl ChaosOverrides {
             if let Some(probability) = probability {
                 settings.probability[kind] = *probability;
             }
+        }
+        for (kind, rate) in self.per_hour.iter() {
+            if let Some(rate) = rate {
+                settings.per_hour[kind] = *rate;
+            }
+        }
+        // Checked when the file was read.
+        if let Some(forms) =
+            self.difficulty.as_deref().and_then(|text| crate::chaos::Difficulty::parse_list(text, settings.difficulty).ok())
+        {
+            settings.difficulty = forms;
         }
         for parameter in KINDS.values().flat_map(|spec| spec.parameters) {
             if let Some(value) = self.parameters.get(parameter.name) {

@@ -169,8 +169,21 @@ fn chaos_changes(chaos: &ChaosSettings) -> String {
     let mut changes: Vec<String> = KINDS
         .iter()
         .filter(|(kind, _)| chaos.probability[*kind] != defaults.probability[*kind])
-        .map(|(kind, spec)| format!("{}={}", spec.probability.name, chaos.probability[kind]))
+        .filter_map(|(kind, spec)| spec.probability.map(|flag| format!("{}={}", flag.name, chaos.probability[kind])))
         .collect();
+    changes.extend(
+        KINDS
+            .iter()
+            .filter(|(kind, _)| chaos.per_hour[*kind] != defaults.per_hour[*kind])
+            .map(|(kind, spec)| format!("{}={}", spec.per_hour.name, chaos.per_hour[kind])),
+    );
+    changes.extend(
+        chaos
+            .difficulty
+            .iter()
+            .filter(|(_, form)| **form != crate::chaos::Difficulty::Overt)
+            .map(|(kind, form)| format!("{kind}={}", form.as_str())),
+    );
     changes.extend(
         chaos
             .parameters()

@@ -1,8 +1,6 @@
 //! The top of a scenario file and its sections other than the timeline: `start`, `duration`,
 //! `seed`, `topology`, `eps`, `profile`, `chaos`, `lookalikes`.
 
-use std::collections::BTreeMap;
-
 use crate::chaos::{ChaosSettings, KINDS, LOOKALIKES};
 use crate::generator::profile::{Bursts, DailyCurve, RateProfile};
 use crate::generator::timeline::Timeline;
@@ -46,7 +44,7 @@ pub(super) fn scenario(text: &str, file: &str) -> Result<Scenario, Vec<ScenarioE
         get("eps").and_then(|node| read::number(&mut errors, node, "eps", |eps| eps > 0.0, "more than 0 (records per second)", "100"));
     let profile = get("profile").and_then(|node| profile(&mut errors, node)).unwrap_or_default();
     let chaos = get("chaos").and_then(|node| chaos(&mut errors, node, "chaos", &ChaosSettings::defaults())).unwrap_or_default();
-    let lookalikes = get("lookalikes").and_then(|node| lookalikes(&mut errors, node)).unwrap_or_default();
+    let lookalikes = get("lookalikes").and_then(|node| lookalikes(&mut errors, node));
     let background = chaos.apply(ChaosSettings::defaults());
     let context = Context { start, duration_ms: duration.map(|duration| duration.as_millis() as u64), eps, background };
     let (phases, episodes) = match get("timeline") {
@@ -222,14 +220,40 @@ fn hourly_curve(errors: &mut Errors, node: &Node) -> Option<[f64; 24]> {
 pub(super) fn chaos(errors: &mut Errors, node: &Node, name: &str, base: &ChaosSettings) -> Option<ChaosOverrides> {
     let known: Vec<&str> = KINDS
         .values()
-        .map(|spec| spec.probability.name)
+        .filter_map(|spec| spec.probability.map(|flag| flag.name))
+        .chain(KINDS.values().map(|spec| spec.per_hour.name))
         .chain(KINDS.values().flat_map(|spec| spec.parameters).map(|parameter| parameter.name))
+        .chain(["difficulty"])
         .collect();
     let fields = read::fields(errors, node, name, &known, "`chaos: {port_scan_prob: 0.01}`")?;
-    let mut overrides = ChaosOverrides { probabilities: PerKind::default(), parameters: BTreeMap::new() };
+    let mut overrides = ChaosOverrides::default();
+    if let Some(node) = fields.get("difficulty")
+        && let Some(text) = read::scalar(errors, node, "difficulty", "a difficulty", "subtle")
+    {
+        match crate::chaos::Difficulty::parse_list(text, PerKind::default()) {
+            Ok(_) => overrides.difficulty = Some(text.to_owned()),
+            Err(message) => errors.node(
+                node,
+                format!("`difficulty`: {message}"),
+                "write e.g. `difficulty: mixed` or `difficulty: \"subtle,port_scan=overt\"`",
+            ),
+        }
+    }
     for (kind, spec) in KINDS.iter() {
-        if let Some(node) = fields.get(spec.probability.name) {
-            overrides.probabilities[kind] = read::probability(errors, node, spec.probability.name);
+        if let Some(flag) = spec.probability
+            && let Some(node) = fields.get(flag.name)
+        {
+            overrides.probabilities[kind] = read::probability(errors, node, flag.name);
+        }
+        if let Some(node) = fields.get(spec.per_hour.name) {
+            overrides.per_hour[kind] = read::number(
+                errors,
+                node,
+                spec.per_hour.name,
+                |rate| (0.0..=3_600.0).contains(&rate),
+                "0-3600 episodes per logical hour",
+                "0.5",
+            );
         }
         for parameter in spec.parameters {
             if let Some(node) = fields.get(parameter.name)
@@ -267,7 +291,8 @@ fn check_sum(errors: &mut Errors, fields: &Fields<'_>, name: &str, settings: &Ch
     if total <= 1.0 + 1e-9 {
         return;
     }
-    let unset: Vec<&str> = KINDS.values().map(|spec| spec.probability.name).filter(|key| fields.get(key).is_none()).collect();
+    let unset: Vec<&str> =
+        KINDS.values().filter_map(|spec| spec.probability.map(|flag| flag.name)).filter(|key| fields.get(key).is_none()).collect();
     let with_defaults = if unset.is_empty() { String::new() } else { format!(" (with the defaults of {})", unset.join(", ")) };
     errors.at(
         fields.position,
@@ -276,22 +301,20 @@ fn check_sum(errors: &mut Errors, fields: &Fields<'_>, name: &str, settings: &Ch
     );
 }
 
-fn lookalikes(errors: &mut Errors, node: &Node) -> Option<BTreeMap<String, f64>> {
-    let fields = read::entries(errors, node, "lookalikes", "`lookalikes: {nightly_backup: 0.001}`")?;
-    let mut rates = BTreeMap::new();
-    for (name, key, value) in fields.entries() {
-        if !LOOKALIKES.contains(&name) {
-            let fix = if LOOKALIKES.is_empty() {
-                "netchaos has no look-alikes yet: remove `lookalikes`".to_owned()
-            } else {
-                suggestion(name, LOOKALIKES.iter().copied(), "look-alike")
-            };
-            errors.node(key, format!("unknown look-alike `{name}`"), fix);
-            continue;
-        }
-        if let Some(rate) = read::probability(errors, value, name) {
-            rates.insert(name.to_owned(), rate);
+/// `lookalikes: on` or `off`.
+fn lookalikes(errors: &mut Errors, node: &Node) -> Option<bool> {
+    let text = read::scalar(errors, node, "lookalikes", "on or off", "off")?;
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => Some(true),
+        "off" | "false" | "no" => Some(false),
+        _ => {
+            let names: Vec<&str> = LOOKALIKES.iter().map(|spec| spec.name).collect();
+            errors.node(
+                node,
+                format!("`lookalikes: {text}` is not on or off"),
+                format!("write `lookalikes: on` (all of {}) or `lookalikes: off`", names.join(", ")),
+            );
+            None
         }
     }
-    Some(rates)
 }

@@ -43,7 +43,7 @@ fn an_empty_scenario_sets_nothing() {
     let scenario = valid("name: bare\n");
     assert_eq!((scenario.start, scenario.duration, scenario.seed, scenario.eps, scenario.topology), (None, None, None, None, None));
     assert_eq!(scenario.profile, RateProfile::default());
-    assert!(scenario.chaos.is_empty() && scenario.lookalikes.is_empty());
+    assert!(scenario.chaos.is_empty() && scenario.lookalikes.is_none());
     assert_eq!(scenario.timeline, Timeline::default());
 }
 
@@ -112,9 +112,22 @@ fn phases_follow_each_other_and_the_last_runs_to_the_end() {
 fn chaos_overrides_apply_key_by_key() {
     let scenario = valid("chaos:\n  latency_spike_prob: 0\n  exfil_bytes: 2MB\n");
     assert!(scenario.chaos.contains("latency_spike_prob") && !scenario.chaos.contains("port_scan_prob"));
-    let flags = ChaosSettings::new(crate::records::PerKind::new([0.1, 0.2, 0.3, 0.05]));
+    let flags = ChaosSettings::new(crate::records::PerKind::of(&[
+        (crate::records::AnomalyKind::LatencySpike, 0.1),
+        (crate::records::AnomalyKind::PortScan, 0.2),
+        (crate::records::AnomalyKind::DataExfiltration, 0.3),
+        (crate::records::AnomalyKind::ConnectionReset, 0.05),
+    ]));
     let applied = scenario.chaos.apply(flags);
-    assert_eq!(applied.probability, crate::records::PerKind::new([0.0, 0.2, 0.3, 0.05]));
+    assert_eq!(
+        applied.probability,
+        crate::records::PerKind::of(&[
+            (crate::records::AnomalyKind::LatencySpike, 0.0),
+            (crate::records::AnomalyKind::PortScan, 0.2),
+            (crate::records::AnomalyKind::DataExfiltration, 0.3),
+            (crate::records::AnomalyKind::ConnectionReset, 0.05)
+        ])
+    );
     assert_eq!(applied.parameter(&EXFIL_BYTES), 2_000_000);
 }
 

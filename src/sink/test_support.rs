@@ -47,7 +47,13 @@ pub(crate) fn generator_settings(seed: u64, workers: u32, count: u64) -> Generat
         count: Some(count),
         duration: None,
         start_time_ms: 1_780_000_000_000,
-        chaos: ChaosSettings::new(PerKind::new([0.05, 0.05, 0.02, 0.03])).with(&EXFIL_BYTES, 200_000),
+        chaos: ChaosSettings::new(PerKind::of(&[
+            (crate::records::AnomalyKind::LatencySpike, 0.05),
+            (crate::records::AnomalyKind::PortScan, 0.05),
+            (crate::records::AnomalyKind::DataExfiltration, 0.02),
+            (crate::records::AnomalyKind::ConnectionReset, 0.03),
+        ]))
+        .with(&EXFIL_BYTES, 200_000),
         firewall_ratio: 0.3,
         plan: Default::default(),
     }

@@ -72,7 +72,7 @@ fn catalogue() -> Vec<(&'static str, String, Vec<Expected>)> {
         ("bad IP", episode("port_scan", "      target: {host: 10.16.0.256}\n"), vec![at(8, 22, &["`10.16.0.256` is not an IPv4 address"])]),
         ("hourly curve of 23 values", hourly_23, vec![at(2, 11, &["`hourly` has 23 values", "write 24"])]),
         ("hurst out of range", "profile:\n  bursts: {hurst: 0.4}\n".into(), vec![at(2, 19, &["`hurst` is 0.4", "from 0.5 up to, not including, 1"])]),
-        ("unknown look-alike", "lookalikes:\n  nightly_backup: 0.01\n".into(), vec![at(2, 3, &["unknown look-alike `nightly_backup`", "no look-alikes yet"])]),
+        ("look-alikes neither on nor off", "lookalikes: sometimes\n".into(), vec![at(1, 13, &["`lookalikes: sometimes` is not on or off", "lookalikes: off"])]),
         (
             "a topology the address plan cannot hold",
             "topology:\n  vpcs: 2\n  accounts: 3\n".into(),

@@ -45,7 +45,15 @@ fn settings_by_flag(settings: &GeneratorSettings) -> Vec<(String, String)> {
     .into_iter()
     .map(|(flag, value)| (flag.to_owned(), value))
     .collect::<Vec<_>>();
-    flags.extend(KINDS.iter().map(|(kind, spec)| (format!("--{}", spec.probability.flag), chaos.probability[kind].to_string())));
+    flags.extend(
+        KINDS
+            .iter()
+            .filter_map(|(kind, spec)| spec.probability.map(|flag| (format!("--{}", flag.flag), chaos.probability[kind].to_string()))),
+    );
+    flags.extend(KINDS.iter().map(|(kind, spec)| (format!("--{}", spec.per_hour.flag), chaos.per_hour[kind].to_string())));
+    let forms: Vec<String> = chaos.difficulty.iter().map(|(kind, form)| format!("{kind}={}", form.as_str())).collect();
+    flags.push(("--difficulty".to_owned(), forms.join(",")));
+    flags.push(("--lookalikes".to_owned(), if chaos.lookalikes { "on" } else { "off" }.to_owned()));
     flags.extend(chaos.parameters().map(|(parameter, value)| (format!("--{}", parameter.flag), value.to_string())));
     flags.push(("--firewall-ratio".to_owned(), firewall_ratio.to_string()));
     // What a scenario, --hurst or --shard add is recorded only when it is not the default, so a
@@ -154,7 +162,13 @@ mod tests {
             count: None,
             duration: Some(std::time::Duration::from_secs(10)),
             start_time_ms: 1_767_225_600_000,
-            chaos: ChaosSettings::new(PerKind::new([0.01, 0.01, 0.005, 0.01])).with(&EXFIL_BYTES, 10_000_000),
+            chaos: ChaosSettings::new(PerKind::of(&[
+                (crate::records::AnomalyKind::LatencySpike, 0.01),
+                (crate::records::AnomalyKind::PortScan, 0.01),
+                (crate::records::AnomalyKind::DataExfiltration, 0.005),
+                (crate::records::AnomalyKind::ConnectionReset, 0.01),
+            ]))
+            .with(&EXFIL_BYTES, 10_000_000),
             firewall_ratio: 0.5,
             plan: Default::default(),
         }
@@ -180,10 +194,13 @@ mod tests {
     #[test]
     fn the_chaos_flags_keep_the_names_stores_hold() {
         let flags: Vec<String> = settings_by_flag(&settings(4)).into_iter().map(|(flag, _)| flag).collect();
-        assert_eq!(
-            flags[7..],
-            ["--latency-spike-prob", "--port-scan-prob", "--data-exfil-prob", "--conn-reset-prob", "--exfil-bytes", "--firewall-ratio"]
-        );
+        let held =
+            ["--latency-spike-prob", "--port-scan-prob", "--data-exfil-prob", "--conn-reset-prob", "--exfil-bytes", "--firewall-ratio"];
+        let positions: Vec<usize> = held.iter().map(|name| flags.iter().position(|flag| flag == name).expect(name)).collect();
+        assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "{flags:?}");
+        for name in ["--port-scan-per-hour", "--difficulty", "--lookalikes"] {
+            assert!(flags.iter().any(|flag| flag == name), "{name} in {flags:?}");
+        }
         let four = record(&settings(4));
         assert_eq!((four["--data-exfil-prob"].as_str(), four["--exfil-bytes"].as_str()), ("0.005", "10000000"));
     }

@@ -50,7 +50,16 @@ impl MemorySink {
 }
 
 pub fn chaos(latency_spike: f64, port_scan: f64, data_exfil: f64, conn_reset: f64) -> ChaosSettings {
-    ChaosSettings::new(PerKind::new([latency_spike, port_scan, data_exfil, conn_reset])).with(&EXFIL_BYTES, 10_000_000)
+    use netchaos::records::AnomalyKind;
+    let probability = PerKind::from_fn(|kind| match kind {
+        AnomalyKind::LatencySpike => latency_spike,
+        AnomalyKind::PortScan => port_scan,
+        AnomalyKind::DataExfiltration => data_exfil,
+        AnomalyKind::ConnectionReset => conn_reset,
+        #[allow(unreachable_patterns)]
+        _ => 0.0,
+    });
+    ChaosSettings::new(probability).with(&EXFIL_BYTES, 10_000_000)
 }
 
 pub fn settings(seed: u64, workers: u32, count: u64, chaos: ChaosSettings) -> GeneratorSettings {

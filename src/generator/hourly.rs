@@ -1,0 +1,141 @@
+//! A traffic lane's episodes on the hourly clock ([`HourlyClock`]): the kinds and forms scheduled
+//! by logical time, and the benign look-alikes.
+//!
+//! Every lane walks the run's whole sequence of hourly starts and runs those numbered
+//! `lane mod traffic lanes`. A started episode is timed by its own timetable
+//! ([`Episode::next_due_ms`](crate::chaos::Episode::next_due_ms)) or, for a kind without one, by
+//! its planned records spread evenly over its kind's span. Its records take the schedule's slots:
+//! a record due at `t` is written in the lane's first slot at or after `t`, stamped with that
+//! slot's time, so a run keeps its rate and its `--count` exactly; the time error is at most the
+//! gap between two slots of the lane (10 ms at 100 records/s a lane). At a rate below an episode's
+//! own (a flood at 10 records/s), its records fall behind their times and the episode stretches.
+//! A conversation's further records take the next slots at once.
+//!
+//! Tests: `hourly_episodes_take_slots_near_their_due_times` (below), and `it::chaos_kinds` for
+//! the shapes over hours of logical time.
+
+use std::rc::Rc;
+
+use crate::chaos::{
+    ActiveEpisode, ChaosSettings, Emission, EpisodeSummary, HourlyClock, HourlyStart, HourlyWhat, KINDS, LOOKALIKES, Start, spec,
+    start_episode,
+};
+use crate::network::baseline::Baseline;
+use crate::network::random::LaneRng;
+use crate::network::target::Target;
+use crate::records::AnomalyKind;
+
+/// The span over which a look-alike without its own timetable spreads its records.
+const LOOKALIKE_SPAN_MS: f64 = 600_000.0;
+
+/// One episode from the hourly clock, in progress.
+#[derive(Debug)]
+struct Running<'s> {
+    episode: ActiveEpisode<'s>,
+    /// When it was due to start, ms from t0.
+    at_ms: u64,
+    /// Its span when it keeps no timetable of its own, ms.
+    span_ms: f64,
+}
+
+impl Running<'_> {
+    /// When its next record is due, ms from t0: at once in the middle of a conversation.
+    fn due_ms(&self) -> u64 {
+        if self.episode.has_pending_records() {
+            return 0;
+        }
+        match self.episode.shape.next_due_ms() {
+            Some(after) => self.at_ms.saturating_add(after),
+            None => {
+                let planned = self.episode.planned.max(1) as f64;
+                self.at_ms + (self.episode.emitted.min(self.episode.planned) as f64 * self.span_ms / planned) as u64
+            }
+        }
+    }
+}
+
+/// A traffic lane's hourly episodes.
+#[derive(Debug)]
+pub struct HourlyEpisodes<'s> {
+    clock: HourlyClock,
+    settings: &'s ChaosSettings,
+    running: Vec<Running<'s>>,
+    lane_index: u32,
+    traffic_lanes: u32,
+    run_id: &'s str,
+}
+
+impl<'s> HourlyEpisodes<'s> {
+    /// The hourly episodes lane `lane_index` of `traffic_lanes` runs in a run of `settings` seeded
+    /// with `seed`, whose t0 is `start_ms`.
+    pub fn new(seed: u64, settings: &'s ChaosSettings, start_ms: i64, lane_index: u32, traffic_lanes: u32, run_id: &'s str) -> Self {
+        HourlyEpisodes {
+            clock: HourlyClock::new(seed, settings, start_ms),
+            settings,
+            running: Vec::new(),
+            lane_index,
+            traffic_lanes: traffic_lanes.max(1),
+            run_id,
+        }
+    }
+
+    /// The record of an hourly episode due at `offset_ms` (starting the episodes due by then), or
+    /// `None` when none is: its kind (`None` for a look-alike's, which is normal traffic), its
+    /// episode id and what to write. An episode that ends with it goes to `finished`.
+    pub fn take_due(
+        &mut self,
+        rng: &mut LaneRng,
+        baseline: &Baseline<'s>,
+        offset_ms: u64,
+        time_ms: i64,
+        worker: u32,
+        finished: &mut Vec<EpisodeSummary>,
+    ) -> Option<(Option<AnomalyKind>, Rc<str>, Emission<'s>)> {
+        while self.clock.peek_ms().is_some_and(|at| at <= offset_ms) {
+            let Some(start) = self.clock.next_start() else { break };
+            if start.number % u64::from(self.traffic_lanes) == u64::from(self.lane_index) {
+                self.start(start, rng, baseline);
+            }
+        }
+        let (index, _) = self
+            .running
+            .iter()
+            .enumerate()
+            .map(|(index, running)| (index, running.due_ms()))
+            .filter(|(_, due)| *due <= offset_ms)
+            .min_by_key(|(_, due)| *due)?;
+        let running = &mut self.running[index];
+        let emission = running.episode.emit(rng, baseline, time_ms);
+        let id = running.episode.episode_id.clone();
+        let kind = running.episode.lookalike.is_none().then_some(running.episode.kind);
+        if running.episode.is_finished() {
+            finished.push(self.running.swap_remove(index).episode.summary(worker));
+        }
+        Some((kind, id, emission))
+    }
+
+    fn start(&mut self, start: HourlyStart, rng: &mut LaneRng, baseline: &Baseline<'s>) {
+        let (episode, span_ms) = match start.what {
+            HourlyWhat::Kind(kind, difficulty) => {
+                let id: Rc<str> = format!("{}-h{}", self.run_id, start.number).into();
+                let begin = Start { settings: self.settings, target: &Target::Any, intensity: 1.0, difficulty, span_ms: None };
+                (start_episode(kind, id, rng, baseline, &begin, 1.0), KINDS[kind].target_span_seconds * 1_000.0)
+            }
+            HourlyWhat::Lookalike(index) => {
+                let lookalike = LOOKALIKES[index];
+                let id: Rc<str> = format!("{}-b{}", self.run_id, start.number).into();
+                let begin = Start { difficulty: "benign", ..Start::background(self.settings, spec(lookalike.resembles)) };
+                let mut episode = ActiveEpisode::new(id, lookalike.resembles, (lookalike.start)(rng, baseline, &begin), 1.0);
+                episode.difficulty = "benign";
+                episode.lookalike = Some(lookalike.name);
+                (episode, LOOKALIKE_SPAN_MS)
+            }
+        };
+        self.running.push(Running { episode, at_ms: start.at_ms, span_ms });
+    }
+
+    /// Episodes in progress when the lane stops, summarised as they stand.
+    pub fn open_episodes(&self, worker: u32) -> Vec<EpisodeSummary> {
+        self.running.iter().filter(|running| running.episode.emitted > 0).map(|running| running.episode.summary(worker)).collect()
+    }
+}
