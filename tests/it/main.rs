@@ -15,6 +15,7 @@ mod common;
 
 // Records, the generator and chaos.
 mod chaos_episodes;
+mod chaos_kinds;
 mod generator_records;
 mod logical_clock;
 mod scenario_runs;
