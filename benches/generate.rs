@@ -10,7 +10,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use netchaos::chaos::data_exfiltration::EXFIL_BYTES;
 use netchaos::chaos::{ChaosSettings, EpisodeSummary};
 use netchaos::generator::{Chunk, ChunkSink, GeneratorSettings, generate};
-use netchaos::records::PerKind;
+use netchaos::records::{AnomalyKind, PerKind};
 use netchaos::runtime::Shutdown;
 
 const RECORDS: u64 = 200_000;
@@ -47,7 +47,12 @@ fn settings() -> GeneratorSettings {
         count: Some(RECORDS),
         duration: None,
         start_time_ms: 1_767_225_600_000,
-        chaos: ChaosSettings::new(PerKind::new([0.01, 0.0, 0.005, 0.01])).with(&EXFIL_BYTES, 10_000_000),
+        chaos: ChaosSettings::new(PerKind::of(&[
+            (AnomalyKind::LatencySpike, 0.01),
+            (AnomalyKind::DataExfiltration, 0.005),
+            (AnomalyKind::ConnectionReset, 0.01),
+        ]))
+        .with(&EXFIL_BYTES, 10_000_000),
         firewall_ratio: 0.25,
         plan: Default::default(),
     }

@@ -32,6 +32,8 @@ const LOOKALIKE_SPAN_MS: f64 = 600_000.0;
 #[derive(Debug)]
 struct Running<'s> {
     episode: ActiveEpisode<'s>,
+    /// [`Running::due_ms`] as of its last record.
+    due_ms: u64,
     /// When it was due to start, ms from t0.
     at_ms: u64,
     /// Its span when it keeps no timetable of its own, ms.
@@ -40,7 +42,7 @@ struct Running<'s> {
 
 impl Running<'_> {
     /// When its next record is due, ms from t0: at once in the middle of a conversation.
-    fn due_ms(&self) -> u64 {
+    fn compute_due_ms(&self) -> u64 {
         if self.episode.has_pending_records() {
             return 0;
         }
@@ -63,6 +65,9 @@ pub struct HourlyEpisodes<'s> {
     lane_index: u32,
     traffic_lanes: u32,
     run_id: &'s str,
+    /// The earliest of the clock's next start and the running episodes' next records: before
+    /// it, a slot is the baseline's at the cost of one comparison.
+    next_ms: u64,
 }
 
 impl<'s> HourlyEpisodes<'s> {
@@ -76,6 +81,7 @@ impl<'s> HourlyEpisodes<'s> {
             lane_index,
             traffic_lanes: traffic_lanes.max(1),
             run_id,
+            next_ms: 0,
         }
     }
 
@@ -83,6 +89,24 @@ impl<'s> HourlyEpisodes<'s> {
     /// `None` when none is: its kind (`None` for a look-alike's, which is normal traffic), its
     /// episode id and what to write. An episode that ends with it goes to `finished`.
     pub fn take_due(
+        &mut self,
+        rng: &mut LaneRng,
+        baseline: &Baseline<'s>,
+        offset_ms: u64,
+        time_ms: i64,
+        worker: u32,
+        finished: &mut Vec<EpisodeSummary>,
+    ) -> Option<(Option<AnomalyKind>, Rc<str>, Emission<'s>)> {
+        if offset_ms < self.next_ms {
+            return None;
+        }
+        let taken = self.take(rng, baseline, offset_ms, time_ms, worker, finished);
+        let running = self.running.iter().map(|running| running.due_ms).min();
+        self.next_ms = running.into_iter().chain(self.clock.peek_ms()).min().unwrap_or(u64::MAX);
+        taken
+    }
+
+    fn take(
         &mut self,
         rng: &mut LaneRng,
         baseline: &Baseline<'s>,
@@ -101,11 +125,12 @@ impl<'s> HourlyEpisodes<'s> {
             .running
             .iter()
             .enumerate()
-            .map(|(index, running)| (index, running.due_ms()))
+            .map(|(index, running)| (index, running.due_ms))
             .filter(|(_, due)| *due <= offset_ms)
             .min_by_key(|(_, due)| *due)?;
         let running = &mut self.running[index];
         let emission = running.episode.emit(rng, baseline, time_ms);
+        running.due_ms = running.compute_due_ms();
         let id = running.episode.episode_id.clone();
         let kind = running.episode.lookalike.is_none().then_some(running.episode.kind);
         if running.episode.is_finished() {
@@ -131,11 +156,65 @@ impl<'s> HourlyEpisodes<'s> {
                 (episode, LOOKALIKE_SPAN_MS)
             }
         };
-        self.running.push(Running { episode, at_ms: start.at_ms, span_ms });
+        let mut running = Running { episode, due_ms: 0, at_ms: start.at_ms, span_ms };
+        running.due_ms = running.compute_due_ms();
+        self.running.push(running);
     }
 
     /// Episodes in progress when the lane stops, summarised as they stand.
     pub fn open_episodes(&self, worker: u32) -> Vec<EpisodeSummary> {
         self.running.iter().filter(|running| running.episode.emitted > 0).map(|running| running.episode.summary(worker)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    use crate::chaos::Difficulty;
+    use crate::network::random::rng_for;
+    use crate::network::topology::Topology;
+    use crate::records::PerKind;
+
+    #[test]
+    fn hourly_episodes_take_slots_near_their_due_times() {
+        let topology = Topology::new(3);
+        let baseline = Baseline::new(&topology);
+        let mut settings = ChaosSettings::new(PerKind::default());
+        settings.per_hour[AnomalyKind::ConnectionReset] = 6.0;
+        settings.difficulty[AnomalyKind::ConnectionReset] = Difficulty::Subtle;
+        let mut rng = rng_for(3, 1);
+        // Two lanes; this is lane 1 of 2.
+        let mut lane = HourlyEpisodes::new(11, &settings, 0, 1, 2, "run");
+        let mut clock = HourlyClock::new(11, &settings, 0);
+        let mut finished = Vec::new();
+        let mut taken = 0u64;
+        let mut first_ms: BTreeMap<String, u64> = BTreeMap::new();
+        // A slot every 50 ms for two hours.
+        for slot in 0..(2 * 3_600_000 / 50) {
+            let offset_ms = slot * 50;
+            if let Some((kind, id, _)) = lane.take_due(&mut rng, &baseline, offset_ms, offset_ms as i64, 1, &mut finished) {
+                assert_eq!(kind, Some(AnomalyKind::ConnectionReset));
+                first_ms.entry(id.to_string()).or_insert(offset_ms);
+                taken += 1;
+            }
+        }
+        // The lane ran exactly the starts numbered 1 mod 2, each from the first slot at or after
+        // its due time (the clock's own starts, walked again here).
+        let mut expected = BTreeMap::new();
+        while let Some(start) = clock.next_start().filter(|start| start.at_ms < 2 * 3_600_000 - 60_000) {
+            if start.number % 2 == 1 {
+                expected.insert(format!("run-h{}", start.number), start.at_ms);
+            }
+        }
+        assert!(expected.len() >= 3, "{expected:?}");
+        for (id, at_ms) in &expected {
+            let first = first_ms[id];
+            assert!(first >= *at_ms && first < at_ms + 50, "{id} due at {at_ms}, first written at {first}");
+        }
+        let counted: u64 = finished.iter().map(|summary| summary.records).sum::<u64>()
+            + lane.open_episodes(1).iter().map(|summary| summary.records).sum::<u64>();
+        assert_eq!(counted, taken, "every record taken belongs to a summarised episode");
     }
 }

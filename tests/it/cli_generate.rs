@@ -44,6 +44,13 @@ fn bad_flags_give_one_line_and_exit_2() {
     assert_usage_error(&["generate"], &[("WORKER_COUNT", "0")], "at least 1");
     assert_usage_error(&["generate"], &[("DATA_EXFIL_PROB", "2")], "outside 0-1");
     assert_usage_error(&["generate", "--count", "5", "--start-time", "0"], &[], "1970-01-01T00:10:00Z");
+    assert_usage_error(&["generate", "--difficulty", "hard"], &[], "unknown difficulty `hard`: use overt, subtle or mixed");
+    assert_usage_error(&["generate", "--difficulty", "portscan=subtle"], &[], "unknown anomaly kind `portscan`");
+    assert_usage_error(&["generate"], &[("CHAOS_DIFFICULTY", "sneaky")], "unknown difficulty `sneaky`");
+    assert_usage_error(&["generate", "--port-scan-per-hour", "-1"], &[], "episodes per logical hour");
+    assert_usage_error(&["generate", "--port-scan-per-hour", "5000"], &[], "outside 0-3600");
+    assert_usage_error(&["generate"], &[("PORT_SCAN_PER_HOUR", "often")], "not a number of episodes per hour");
+    assert_usage_error(&["generate", "--lookalikes", "maybe"], &[], "`maybe` is not on or off");
     assert_usage_error(&["generate", "--workers", "4294967295"], &[], "more than the 1024");
     assert_usage_error(&["run", "--queue-chunks", "18446744073709551615"], &[], "queue-chunks");
     assert_usage_error(&["run", "--compression", "zstd", "--compression-level", "30"], &[], "compression-level");
