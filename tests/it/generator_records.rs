@@ -35,6 +35,38 @@ proptest! {
         }
         prop_assert_eq!(count, 3_000);
     }
+
+    /// Every kind on the hourly clock at once, in a random form, with or without look-alikes,
+    /// over an hour of logical time: every record still validates, matches the schema and is
+    /// written as serde would write it.
+    #[test]
+    fn every_record_of_every_kind_and_form_validates(seed in any::<u64>(), workers in 1u32..3, form in 0usize..3, lookalikes in any::<bool>(), scan in 0.0..0.05f64) {
+        use netchaos::chaos::Difficulty;
+        let validator = schema_validator();
+        let mut chaos = chaos(0.01, scan, 0.005, 0.01);
+        chaos.per_hour = netchaos::records::PerKind::from_fn(|_| 8.0);
+        chaos.difficulty = netchaos::records::PerKind::from_fn(|_| [Difficulty::Overt, Difficulty::Subtle, Difficulty::Mixed][form]);
+        chaos.lookalikes = lookalikes;
+        let mut settings = settings(seed, workers, 0, chaos);
+        settings.count = None;
+        settings.eps = 12.0;
+        settings.duration = Some(std::time::Duration::from_secs(3_600));
+        settings.plan = netchaos::generator::RunPlan { speed: netchaos::generator::Speed::Max, ..Default::default() };
+        let (sink, report) = run(&settings);
+        let mut count = 0u64;
+        for line in sink.lines() {
+            let record = records::validate(line);
+            prop_assert!(record.is_ok(), "{:?} on {}", record.as_ref().err(), String::from_utf8_lossy(line));
+            let typed = record.expect("valid");
+            prop_assert!(serde_json::to_vec(&typed).expect("serde") == line, "the fast writer differs from serde_json on {}", String::from_utf8_lossy(line));
+            let value: serde_json::Value = serde_json::from_slice(line).expect("json");
+            let errors: Vec<String> = validator.iter_errors(&value).map(|error| error.to_string()).collect();
+            prop_assert!(errors.is_empty(), "schema errors {:?} on {}", errors, value);
+            count += 1;
+        }
+        prop_assert_eq!(count, report.manifest.records);
+        prop_assert!(report.manifest.complete);
+    }
 }
 
 #[test]
