@@ -13,8 +13,9 @@
 //! manifest's settings, a run's recorded settings, the scheduler, the status line and every
 //! per-kind count follow from it. Adding a kind `beaconing` takes:
 //!
-//! 1. `src/chaos/beaconing.rs`: `pub(super) static KIND: KindSpec` and its [`Episode`] type,
-//!    with the module doc saying what its records look like;
+//! 1. `src/chaos/beaconing.rs`: `pub(super) static KIND: KindSpec` (its rate per hour, technique
+//!    and forms) and its [`Episode`] type, with the module doc saying what its records look like
+//!    in each form, citing the technique and the thresholds each form trips or stays under;
 //! 2. one line `Beaconing => "beaconing",` in `records::label` (the label vocabulary: records
 //!    sit below chaos, and the validator and the verifier must read a label without the code that
 //!    makes it; the enum's doc comment, which counts the kinds, is the JSON Schema's description of
@@ -23,10 +24,20 @@
 //!    order);
 //! 3. its docs: its row in the README's table of anomaly kinds.
 //!
-//! A kind shaped by time (a beacon every N seconds, a slow lateral sweep) reads the logical time
-//! of each record in [`Episode::next`]; one that keeps its own clock names its rate in
-//! [`Episode::records_per_second`]. New kinds run in the traffic lanes
-//! ([`Placement::TrafficLanes`]); the schedule has one dedicated lane, the port scan's.
+//! A kind shaped by time (a beacon every N seconds, a slow lateral sweep) has no probability
+//! (`probability: None`): [`HourlyClock`] starts its episodes, `--<kind>-per-hour` of them per
+//! logical hour, and the episode keeps its own timetable in [`Episode::next_due_ms`]. Its spec names
+//! its ATT&CK `technique` and its `difficulties` (`overt`, `subtle`); [`Start::is_subtle`] tells the
+//! episode which form to plan. New kinds run in the traffic lanes ([`Placement::TrafficLanes`]); the
+//! schedule has one dedicated lane, the port scan's.
+//!
+//! # Difficulty and the hourly clock
+//!
+//! [`Difficulty`] is per kind. For the original four, `overt` is their `*_PROB` share (as before),
+//! `subtle` turns that share off and starts subtle episodes on the hourly clock, and `mixed` does
+//! both. For the kinds without a probability, every episode comes from the hourly clock, and
+//! `mixed` makes each one overt or subtle evenly. [`LOOKALIKES`] (benign traffic shaped like a kind)
+//! run on the same clock; their records carry no label.
 //!
 //! # Holding each kind to its probability
 //!
