@@ -45,6 +45,11 @@ impl<'n> Fields<'n> {
     pub(crate) fn entries(&self) -> impl Iterator<Item = (&'n str, &'n Node, &'n Node)> + '_ {
         self.entries.iter().copied()
     }
+
+    /// Keeps only the entries whose key `keep` accepts.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.entries.retain(|(key, _, _)| keep(key));
+    }
 }
 
 /// `node` as a mapping whose keys are free (names of regions, kinds' keys): its entries, after

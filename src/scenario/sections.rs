@@ -43,7 +43,7 @@ pub(super) fn scenario(text: &str, file: &str) -> Result<Scenario, Vec<ScenarioE
     let eps =
         get("eps").and_then(|node| read::number(&mut errors, node, "eps", |eps| eps > 0.0, "more than 0 (records per second)", "100"));
     let profile = get("profile").and_then(|node| profile(&mut errors, node)).unwrap_or_default();
-    let chaos = get("chaos").and_then(|node| chaos(&mut errors, node, "chaos", &ChaosSettings::defaults())).unwrap_or_default();
+    let chaos = get("chaos").and_then(|node| chaos(&mut errors, node, "chaos", &ChaosSettings::defaults(), true)).unwrap_or_default();
     let lookalikes = get("lookalikes").and_then(|node| lookalikes(&mut errors, node));
     let background = chaos.apply(ChaosSettings::defaults());
     let context = Context { start, duration_ms: duration.map(|duration| duration.as_millis() as u64), eps, background };
@@ -216,8 +216,11 @@ fn hourly_curve(errors: &mut Errors, node: &Node) -> Option<[f64; 24]> {
     valid.then_some(curve)
 }
 
-/// A `chaos` mapping: each kind's `…_prob` and parameters, checked to sum to at most 1 over `base`.
-pub(super) fn chaos(errors: &mut Errors, node: &Node, name: &str, base: &ChaosSettings) -> Option<ChaosOverrides> {
+/// A `chaos` mapping: each kind's `…_prob` and parameters, checked to sum to at most 1 over `base`;
+/// with `hourly` (the background's, not a phase's), also each kind's `…_per_hour` and
+/// `difficulty`. The hourly clock runs from the start of the run with the background's rates and
+/// forms, so a phase naming them is refused rather than ignored.
+pub(super) fn chaos(errors: &mut Errors, node: &Node, name: &str, base: &ChaosSettings, hourly: bool) -> Option<ChaosOverrides> {
     let known: Vec<&str> = KINDS
         .values()
         .filter_map(|spec| spec.probability.map(|flag| flag.name))
@@ -225,7 +228,17 @@ pub(super) fn chaos(errors: &mut Errors, node: &Node, name: &str, base: &ChaosSe
         .chain(KINDS.values().flat_map(|spec| spec.parameters).map(|parameter| parameter.name))
         .chain(["difficulty"])
         .collect();
-    let fields = read::fields(errors, node, name, &known, "`chaos: {port_scan_prob: 0.01}`")?;
+    let mut fields = read::fields(errors, node, name, &known, "`chaos: {port_scan_prob: 0.01}`")?;
+    if !hourly {
+        for (key_name, key, _) in fields.entries().filter(|(key_name, _, _)| *key_name == "difficulty" || key_name.ends_with("_per_hour")) {
+            errors.node(
+                key,
+                format!("a phase's chaos cannot set `{key_name}`"),
+                "set it in the top-level `chaos`: the hourly clock and the difficulty hold for the whole run",
+            );
+        }
+        fields.retain(|key_name| key_name != "difficulty" && !key_name.ends_with("_per_hour"));
+    }
     let mut overrides = ChaosOverrides::default();
     if let Some(node) = fields.get("difficulty")
         && let Some(text) = read::scalar(errors, node, "difficulty", "a difficulty", "subtle")

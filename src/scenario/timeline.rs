@@ -150,7 +150,7 @@ fn phases(errors: &mut Errors, node: &Node, context: &Context) -> Vec<PhaseSpec>
             .and_then(|node| read::duration(errors, node, "duration", false, "30m"))
             .map(|duration| duration.as_millis() as u64);
         let rate = phase_rate(errors, &fields, context);
-        let chaos = fields.get("chaos").and_then(|node| chaos(errors, node, "chaos", &context.background)).unwrap_or_default();
+        let chaos = fields.get("chaos").and_then(|node| chaos(errors, node, "chaos", &context.background, false)).unwrap_or_default();
         written.push(Written { node: item, at_node: fields.get("at"), name, at_ms, duration_ms, rate, chaos });
     }
     let mut resolved: Vec<PhaseSpec> = Vec::new();

@@ -72,6 +72,15 @@ fn catalogue() -> Vec<(&'static str, String, Vec<Expected>)> {
         ("bad IP", episode("port_scan", "      target: {host: 10.16.0.256}\n"), vec![at(8, 22, &["`10.16.0.256` is not an IPv4 address"])]),
         ("hourly curve of 23 values", hourly_23, vec![at(2, 11, &["`hourly` has 23 values", "write 24"])]),
         ("hurst out of range", "profile:\n  bursts: {hurst: 0.4}\n".into(), vec![at(2, 19, &["`hurst` is 0.4", "from 0.5 up to, not including, 1"])]),
+        (
+            "a phase setting the hourly clock",
+            "eps: 10\ntimeline:\n  phases:\n    - name: a\n      chaos: {port_scan_per_hour: 2, difficulty: subtle}\n".into(),
+            vec![
+                at(5, 15, &["a phase's chaos cannot set `port_scan_per_hour`", "top-level `chaos`"]),
+                at(5, 38, &["a phase's chaos cannot set `difficulty`"]),
+            ],
+        ),
+        ("a difficulty that is none", "chaos: {difficulty: hard}\n".into(), vec![at(1, 21, &["`difficulty`: unknown difficulty `hard`", "difficulty: mixed"])]),
         ("look-alikes neither on nor off", "lookalikes: sometimes\n".into(), vec![at(1, 13, &["`lookalikes: sometimes` is not on or off", "lookalikes: off"])]),
         (
             "a topology the address plan cannot hold",
