@@ -138,3 +138,14 @@ fn hourly_episodes_are_reproducible_and_the_manifest_counts_their_fraction() {
     }
     assert_eq!(manifest.records as usize, first.all.len());
 }
+
+#[test]
+fn each_hourly_kind_starts_its_episodes_at_the_rate_asked_for() {
+    for (kind, form) in hourly_forms() {
+        // 24 an hour over 3 hours: 72 starts expected, Poisson (sd 8.5).
+        let run = hourly_run(kind, form, 24.0, 3, 6.0, 17);
+        let started = run.of_kind(kind).len() as f64;
+        assert!((started - 72.0).abs() <= 4.0 * 72f64.sqrt(), "{kind} {form:?}: {started} episodes in 3 hours at 24 an hour");
+        assert_eq!(run.report.manifest.episodes[kind.as_str()], started as u64, "{kind}: the manifest counts them");
+    }
+}
