@@ -1,12 +1,20 @@
-//! `port_scan`: one source sweeps 100+ sequential destination ports of one target within
-//! seconds, from a dedicated worker lane.
+//! `port_scan` (ATT&CK [T1046](https://attack.mitre.org/techniques/T1046/), Network Service
+//! Discovery): one source probes many destination ports of one target host.
 //!
-//! Records: TCP SYN probes of 1–2 packets and 40–60 bytes each, one port after the next; mostly
+//! # Overt: a sweep within seconds, from the dedicated lane
+//!
+//! One source sweeps 100–1,024 sequential ports at 50–1,000 probes a second. Records: TCP SYN probes of 1–2 packets and 40–60 bytes each, one port after the next; mostly
 //! REJECT with `tcp_flags` 2, the rest ACCEPT with 6 (the closed port answered RST). Every probed
 //! port has its flow record, so the flow-log view of the sweep has no holes; a quarter of the
 //! probes are also logged by the firewall (deny / drop; `allow` with flags 6 for the ones that got
 //! an RST), as the record right after the flow. The scanner is an internet address or, one time in three, a compromised
 //! internal host (lateral movement).
+//!
+//! # Subtle: low and slow, in a traffic lane
+//!
+//! The same probes, one every 25 s to 5 min for hours, the ports in random order: see
+//! [`subtle`] for the shape and for the calibration (which public rules the overt sweep trips and
+//! the slow one stays under: Zeek's `scan.zeek`, Elastic's "Potential Network Scan Detected").
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -43,12 +51,18 @@ pub(super) static KIND: KindSpec = KindSpec {
     parameters: &[],
     mean_records: 700.0,
     target_span_seconds: 10.0,
-    difficulties: &["overt"],
+    difficulties: &["overt", "subtle"],
     placement: Placement::DedicatedLane,
     start,
 };
 
+pub mod subtle;
+
+/// The overt sweep, or (in a traffic lane, by the hour) the subtle low-and-slow scan.
 fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
+    if start.is_subtle() {
+        return Box::new(subtle::LowAndSlowScan::start(rng, baseline, start));
+    }
     Box::new(PortScan::start(rng, baseline, start))
 }
 
@@ -72,22 +86,7 @@ impl<'t> PortScan<'t> {
     /// A scan of the start's target host (else a host drawn from `rng`), of about `intensity`
     /// times the kind's own number of ports; a service target's port is among those swept.
     pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Self {
-        let (vpc, target) = match baseline.target_host(rng, start.target) {
-            Some(host) => (host.vpc, host),
-            None => {
-                let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
-                (vpc, baseline.random_host(rng, vpc))
-            }
-        };
-        let scanner = if chance(rng, 1.0 / 3.0) {
-            let mut insider = baseline.random_host(rng, vpc);
-            while std::ptr::eq(insider, target) {
-                insider = baseline.random_host(rng, vpc);
-            }
-            Endpoint::Host(insider)
-        } else {
-            Endpoint::External(*pick(rng, &baseline.topology.internet_noise_sources))
-        };
+        let (scanner, target) = scanner_and_target(rng, baseline, start.target);
         // At most every port but one, so that a sweep not from port 1 has somewhere to start.
         let port_count = start.scaled(between(rng, 100, 1_024)).min(65_534);
         let mut first_port = if chance(rng, 0.5) { 1 } else { between(rng, 1, 65_535 - port_count) as u16 };
@@ -146,6 +145,28 @@ impl<'t> Episode<'t> for PortScan<'t> {
     }
 }
 
+/// The scan's target (the start's target host, else a host drawn from `rng`) and its scanner: an
+/// internet address or, one time in three, another host of the target's VPC.
+fn scanner_and_target<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, target: &Target) -> (Endpoint<'t>, &'t Host) {
+    let (vpc, target) = match baseline.target_host(rng, target) {
+        Some(host) => (host.vpc, host),
+        None => {
+            let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
+            (vpc, baseline.random_host(rng, vpc))
+        }
+    };
+    let scanner = if chance(rng, 1.0 / 3.0) {
+        let mut insider = baseline.random_host(rng, vpc);
+        while std::ptr::eq(insider, target) {
+            insider = baseline.random_host(rng, vpc);
+        }
+        Endpoint::Host(insider)
+    } else {
+        Endpoint::External(*pick(rng, &baseline.topology.internet_noise_sources))
+    };
+    (scanner, target)
+}
+
 /// The service a [`Target::Service`] names (any VPC's: they share the port).
 fn targeted_service<'t>(baseline: &Baseline<'t>, target: &Target) -> Option<&'t Service> {
     match target {
@@ -174,32 +195,37 @@ impl<'t> PortScan<'t> {
         }
         let port = self.first_port + self.next_index as u16;
         self.next_index += 1;
-        let answered_rst = chance(rng, 0.15);
-        let packets = between(rng, 1, 2);
-        let rule = if answered_rst { "allow-internal-app" } else { "default-deny-inbound" };
-        let outcome = if answered_rst {
-            Outcome::Allowed
-        } else if chance(rng, 0.7) {
-            Outcome::Denied
-        } else {
-            Outcome::Dropped
-        };
-        // A closed port that answers sends RST; the scanner's SYN then shows with it.
-        let (flags_up, flags_down) =
-            if answered_rst { (TcpFlags::SYN | TcpFlags::RST, TcpFlags::RST) } else { (TcpFlags::SYN, TcpFlags::NONE) };
-        // In this order: the request's size, the duration, the latency (one RNG).
-        let session =
-            Session::new((self.scanner, self.source_port), (Endpoint::Host(self.target), port), protocol::TCP, AppProto::Unknown, rule)
-                .with_outcome(outcome)
-                .with_request(packets, packets * between(rng, 40, 60))
-                .with_response(u64::from(answered_rst), if answered_rst { 40 } else { 0 })
-                .with_flags(flags_up, flags_down)
-                .with_timing(between(rng, 0, 20), normal_latency(rng));
+        let session = probe(rng, self.scanner, self.source_port, self.target, port);
         if chance(rng, 0.25) {
             self.pending_firewall = Some(session.clone());
         }
         Emission::Flow { session, side: Side::Request, prefer_destination: true }
     }
+}
+
+/// One SYN probe of `port`: mostly refused (denied or dropped, no answer), else allowed through
+/// to a closed port that answers RST.
+fn probe<'t>(rng: &mut LaneRng, scanner: Endpoint<'t>, source_port: u16, target: &'t Host, port: u16) -> Session<'t> {
+    let answered_rst = chance(rng, 0.15);
+    let packets = between(rng, 1, 2);
+    let rule = if answered_rst { "allow-internal-app" } else { "default-deny-inbound" };
+    let outcome = if answered_rst {
+        Outcome::Allowed
+    } else if chance(rng, 0.7) {
+        Outcome::Denied
+    } else {
+        Outcome::Dropped
+    };
+    // A closed port that answers sends RST; the scanner's SYN then shows with it.
+    let (flags_up, flags_down) =
+        if answered_rst { (TcpFlags::SYN | TcpFlags::RST, TcpFlags::RST) } else { (TcpFlags::SYN, TcpFlags::NONE) };
+    // In this order: the request's size, the duration, the latency (one RNG).
+    Session::new((scanner, source_port), (Endpoint::Host(target), port), protocol::TCP, AppProto::Unknown, rule)
+        .with_outcome(outcome)
+        .with_request(packets, packets * between(rng, 40, 60))
+        .with_response(u64::from(answered_rst), if answered_rst { 40 } else { 0 })
+        .with_flags(flags_up, flags_down)
+        .with_timing(between(rng, 0, 20), normal_latency(rng))
 }
 
 #[cfg(test)]

@@ -113,3 +113,73 @@ pub(super) fn check_intensity_scales_sessions(kind: AnomalyKind) {
     }
     assert!((1.9..2.1).contains(&(twice / once)), "{twice} records at intensity 2, {once} at 1");
 }
+
+/// One episode's records with the logical time each was written at.
+#[derive(Debug)]
+pub(super) struct TimedRun<'t> {
+    /// Each record with its time, Unix ms.
+    pub records: Vec<(i64, Emission<'t>)>,
+    /// The time of its first record, Unix ms.
+    pub first_ms: i64,
+    pub parameters: serde_json::Value,
+    pub actors: Actors,
+}
+
+impl TimedRun<'_> {
+    /// The times at which conversations began: the first record of each due time.
+    pub(super) fn conversation_times(&self) -> Vec<i64> {
+        let mut times: Vec<i64> = self.records.iter().map(|(time, _)| *time).collect();
+        times.dedup();
+        times
+    }
+
+    /// The most records whose times fall inside any window of `window_ms`.
+    pub(super) fn most_in_window(&self, window_ms: i64, counts: impl Fn(&Emission<'_>) -> u64) -> u64 {
+        let mut most = 0;
+        let mut total = 0;
+        let mut first = 0;
+        for (time, emission) in &self.records {
+            total += counts(emission);
+            while self.records[first].0 <= time - window_ms {
+                total -= counts(&self.records[first].1);
+                first += 1;
+            }
+            most = most.max(total);
+        }
+        most
+    }
+}
+
+/// An episode of `kind` in its subtle form (aimed at `target`, with `intensity`, fitted into
+/// `span_ms` when given), driven by its own timetable: each conversation written at the time
+/// [`super::Episode::next_due_ms`] names, its further records at the same time, to its end.
+pub(super) fn run_timed<'t>(
+    kind: AnomalyKind,
+    topology: &'t Topology,
+    target: &Target,
+    intensity: f64,
+    span_ms: Option<u64>,
+    seed: u64,
+) -> TimedRun<'t> {
+    let baseline = Baseline::new(topology);
+    let settings = ChaosSettings::new(PerKind::default());
+    let start = Start { target, intensity, difficulty: "subtle", span_ms, ..Start::background(&settings, spec(kind)) };
+    let mut rng = rng_for(seed, 1400 + kind as u64);
+    let mut episode = start_episode(kind, Rc::from("e-test"), &mut rng, &baseline, &start, 1.0);
+    let first_ms = 1_767_225_600_000;
+    let mut time_ms = first_ms;
+    let mut records = Vec::new();
+    while !episode.is_finished() {
+        if !episode.has_pending_records() {
+            let due = episode.shape.next_due_ms().expect("a subtle form keeps its own timetable");
+            let at = first_ms + i64::try_from(due).unwrap();
+            assert!(at >= time_ms, "the timetable went back from {time_ms} to {at}");
+            time_ms = at;
+        }
+        records.push((time_ms, episode.emit(&mut rng, &baseline, time_ms)));
+        assert!(records.len() < 1_000_000, "the episode never ends");
+    }
+    let summary = episode.summary(0);
+    assert_eq!(summary.difficulty, "subtle");
+    TimedRun { records, first_ms, parameters: summary.parameters, actors: summary.actors }
+}
