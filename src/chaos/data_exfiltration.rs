@@ -1,10 +1,20 @@
-//! `data_exfiltration`: an internal host tunnels data out over DNS (UDP port 53) to an external
-//! resolver: 10 MB or more (configurable) in total, with tiny replies.
+//! `data_exfiltration` (ATT&CK [T1048.003](https://attack.mitre.org/techniques/T1048/003/),
+//! Exfiltration Over Unencrypted Non-C2 Protocol): an internal host sends data out.
 //!
-//! Records cycle through four roles: two outbound flows (egress at the host's ENI, large bytes in
+//! # Overt: a DNS tunnel, 10 MB in minutes
+//!
+//! The host tunnels data out over DNS (UDP port 53) to an external resolver: 10 MB or more
+//! (configurable) in total over about four minutes, with tiny replies. Records cycle through four roles: two outbound flows (egress at the host's ENI, large bytes in
 //! ~200-byte query packets), one inbound reply flow (few small packets) and one firewall session
 //! (`app_proto` dns, allowed, bytes sent ≫ bytes received). The outbound flows of a complete
 //! episode carry at least the configured byte count between them.
+//!
+//! # Subtle: a trickle for hours, in a traffic lane
+//!
+//! Either ~200-byte DNS queries every 30–300 s (1–100 KB an hour), or HTTPS chunks to a rare
+//! destination that stay far under per-flow byte thresholds; see [`subtle`] for the shapes and for
+//! the calibration (Sigma's "High DNS Bytes Out", 300 KB a minute, which the overt tunnel trips
+//! many times over; Splunk's per-connection 100 MB).
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
@@ -40,7 +50,7 @@ pub(super) static KIND: KindSpec = KindSpec {
     parameters: &[EXFIL_BYTES],
     mean_records: 200.0,
     target_span_seconds: 240.0,
-    difficulties: &["overt"],
+    difficulties: &["overt", "subtle"],
     placement: Placement::TrafficLanes,
     start,
 };
@@ -56,8 +66,26 @@ pub const EXFIL_BYTES: Parameter = Parameter {
     help: "Bytes one exfiltration episode sends out (`10MB`, `500MiB`, or a plain number)",
 };
 
+pub mod subtle;
+
+/// The overt tunnel, or (by the hour) the subtle trickle.
 fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
+    if start.is_subtle() {
+        return Box::new(subtle::Trickle::start(rng, baseline, start));
+    }
     Box::new(DataExfiltration::start(rng, baseline, start))
+}
+
+/// The host that exfiltrates: the start's target host, else a worker, API, database or bastion
+/// host drawn from `rng`.
+fn exfiltrating_host<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> &'t Host {
+    match baseline.target_host(rng, start.target) {
+        Some(host) => host,
+        None => {
+            let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
+            baseline.caller_host(rng, vpc, &[Role::Worker, Role::Api, Role::Database, Role::Bastion])
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -76,13 +104,7 @@ impl<'t> DataExfiltration<'t> {
     /// Exfiltration from the start's target host (else a worker, API, database or bastion host
     /// drawn from `rng`) of about `intensity` times the configured bytes.
     pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Self {
-        let host = match baseline.target_host(rng, start.target) {
-            Some(host) => host,
-            None => {
-                let vpc = (unit(rng) * baseline.topology.vpcs.len() as f64) as usize % baseline.topology.vpcs.len();
-                baseline.caller_host(rng, vpc, &[Role::Worker, Role::Api, Role::Database, Role::Bastion])
-            }
-        };
+        let host = exfiltrating_host(rng, baseline, start);
         let exfil_bytes = start.settings.parameter(&EXFIL_BYTES);
         // `* intensity` last: at intensity 1 the product is the kind's own plan, bit for bit.
         let planned_bytes = (exfil_bytes as f64 * (1.0 + 0.5 * unit(rng)) * start.intensity).max(1.0) as u64;

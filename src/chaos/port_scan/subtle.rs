@@ -3,8 +3,8 @@
 //! One source probes one target host with the overt form's probes (TCP SYN, 1–2 packets of 40–60
 //! bytes, mostly refused, a quarter also logged by the firewall), but one probe at a time, a fixed
 //! delay of 25 s to 5 min apart, for 2–8 hours, the ports in random order. nmap's paranoid (`-T0`)
-//! and sneaky (`-T1`) templates scan serially with a `--scan-delay` of 5 min and 15 s, "used for
-//! IDS evasion", and nmap randomises the order of the ports it scans unless told `-r`
+//! and sneaky (`-T1`) templates scan serially with a `--scan-delay` of 5 min and 15 s ("the first
+//! two are for IDS evasion"), and nmap randomises the order of the ports it scans unless told `-r`
 //! (<https://nmap.org/book/performance-timing-templates.html>,
 //! <https://nmap.org/book/man-port-specification.html>). The ports: 12–1,000 of the well-known
 //! ports 1–1,024 and the common high ones (1433, 3306, 3389, 5432, 5900, 6379, 8080, 8443, 9200,
