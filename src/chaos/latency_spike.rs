@@ -1,9 +1,18 @@
-//! `latency_spike`: for a while, flows of one affected service see 2,000 ms and more where
-//! healthy latency is 10–50 ms (a database backup, a GC storm, a saturated link).
+//! `latency_spike` (an operational fault: no ATT&CK technique): conversations of one affected
+//! service are slow.
 //!
-//! Records: ordinary conversations with the service (same clients, ports and volumes as
+//! # Overt: a spike
+//!
+//! For a while, flows of the service see 2,000 ms and more where healthy latency is 10–50 ms (a
+//! database backup, a GC storm, a saturated link). Records: ordinary conversations with the service (same clients, ports and volumes as
 //! baseline), as flows of either direction and as firewall sessions, with `latency_ms` drawn from
 //! `[latency_floor_ms, latency_peak_ms]`; about one HTTP answer in ten is a 504 timeout.
+//!
+//! # Subtle: a slow creep of the slow tail
+//!
+//! Over one to three hours, a share of the service's conversations gain latency that creeps up
+//! from nothing to 200–800 ms, never a timeout; see [`subtle`] for the shape and the calibration
+//! (the public latency alerts' 1 s and 3 s, which the overt spike trips and the creep stays under).
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -37,13 +46,29 @@ pub(super) static KIND: KindSpec = KindSpec {
     parameters: &[],
     mean_records: 300.0,
     target_span_seconds: 90.0,
-    difficulties: &["overt"],
+    difficulties: &["overt", "subtle"],
     placement: Placement::TrafficLanes,
     start,
 };
 
+pub mod subtle;
+
+/// The overt spike, or (by the hour) the subtle creep.
 fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
+    if start.is_subtle() {
+        return Box::new(subtle::SlowCreep::start(rng, baseline, start));
+    }
     Box::new(LatencySpike::start(rng, baseline, start))
+}
+
+/// The affected service: the start's target service (pinned to its host for a host target), else
+/// a service drawn from `rng`, internet-facing three times in ten.
+fn affected_service<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> ServiceTarget<'t> {
+    baseline.target_service(rng, start.target).unwrap_or_else(|| {
+        let vpc = weighted(rng, &baseline.topology.vpcs.iter().map(|vpc| vpc.weight).collect::<Vec<_>>());
+        let internet_facing = chance(rng, 0.3);
+        ServiceTarget::whole(baseline.pick_service(rng, vpc, internet_facing))
+    })
 }
 
 #[derive(Debug)]
@@ -59,11 +84,7 @@ impl<'t> LatencySpike<'t> {
     /// A spike on the start's target service (pinned to its host for a host target; else a
     /// service drawn from `rng`) of about `intensity` times the kind's own number of records.
     pub fn start(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Self {
-        let target = baseline.target_service(rng, start.target).unwrap_or_else(|| {
-            let vpc = weighted(rng, &baseline.topology.vpcs.iter().map(|vpc| vpc.weight).collect::<Vec<_>>());
-            let internet_facing = chance(rng, 0.3);
-            ServiceTarget::whole(baseline.pick_service(rng, vpc, internet_facing))
-        });
+        let target = affected_service(rng, baseline, start);
         let latency_floor_ms = between(rng, 2_000, 3_000) as u32;
         LatencySpike {
             target,
