@@ -1,9 +1,18 @@
-//! `connection_reset`: a burst of torn-down connections on one affected service (a crashing
-//! backend, an overloaded load balancer).
+//! `connection_reset` (an operational fault: no ATT&CK technique): torn-down connections on one
+//! affected service.
 //!
-//! Records: TCP flows whose flags carry RST, in the direction of whichever side reset, and
+//! # Overt: a storm
+//!
+//! A burst of 100–500 resets within about twenty seconds (a crashing backend, an overloaded load
+//! balancer). Records: TCP flows whose flags carry RST, in the direction of whichever side reset, and
 //! firewall sessions with action `reset`, `session_end_reason` `tcp-rst-from-server` and, where the
 //! service speaks HTTP, a 502 / 503 / 504.
+//!
+//! # Subtle: a few percent, rising
+//!
+//! The same records, but a reset every few tens of seconds, the rate rising over an hour or more
+//! to 1–4 a minute and holding: see [`subtle`] for the shape and the calibration (the public 5%
+//! 5xx-rate alerts, which the storm trips and the rise stays under).
 
 use std::collections::VecDeque;
 
@@ -39,12 +48,18 @@ pub(super) static KIND: KindSpec = KindSpec {
     parameters: &[],
     mean_records: 300.0,
     target_span_seconds: 20.0,
-    difficulties: &["overt"],
+    difficulties: &["overt", "subtle"],
     placement: Placement::TrafficLanes,
     start,
 };
 
+pub mod subtle;
+
+/// The overt storm, or (by the hour) the subtle rise.
 fn start<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, start: &Start<'_>) -> Box<dyn Episode<'t> + 't> {
+    if start.is_subtle() {
+        return Box::new(subtle::ResetRise::start(rng, baseline, start));
+    }
     Box::new(ConnectionReset::start(rng, baseline, start))
 }
 
@@ -70,7 +85,7 @@ impl<'t> Episode<'t> for ConnectionReset<'t> {
     }
 
     fn next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>, _time_ms: i64, out: &mut VecDeque<Emission<'t>>) {
-        out.push_back(self.next_record(rng, baseline));
+        out.push_back(reset_record(rng, baseline, &self.target));
     }
 
     fn describe(&self) -> (serde_json::Value, Actors) {
@@ -92,32 +107,31 @@ fn drawn_service<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>) -> &'t Service 
     service
 }
 
-impl<'t> ConnectionReset<'t> {
-    /// One torn-down connection, as a flow of the side that reset or as the firewall's session.
-    fn next_record(&mut self, rng: &mut LaneRng, baseline: &Baseline<'t>) -> Emission<'t> {
-        let mut session = baseline.target_session(rng, &self.target);
-        session.outcome = Outcome::Reset;
-        session.bytes_down = session.bytes_down.min(session.packets_down * 600).max(session.packets_down * 40);
-        session.duration_ms = between(rng, 2, 3_000);
-        let server_reset = chance(rng, 0.75);
-        // SYN from the client, the server's SYN-ACK, then an RST from one side; flows of the side
-        // that reset carry RST, mid-connection flows of it carry only RST.
-        if server_reset {
-            session.flags_up = if chance(rng, 0.5) { TcpFlags::SYN } else { TcpFlags::NONE };
-            session.flags_down = if chance(rng, 0.5) { TcpFlags::RST } else { TcpFlags::SYN_ACK | TcpFlags::RST };
-        } else {
-            session.flags_up = TcpFlags::RST;
-            session.flags_down = if chance(rng, 0.5) { TcpFlags::SYN_ACK } else { TcpFlags::NONE };
-        }
-        if session.app_proto == AppProto::Http {
-            session.http_status = Some(*pick(rng, &[502u16, 503, 504]));
-        }
-        if chance(rng, 0.35) {
-            return Emission::Firewall(session);
-        }
-        let side = if server_reset { Side::Response } else { Side::Request };
-        Emission::Flow { session, side, prefer_destination: chance(rng, 0.5) }
+/// One torn-down connection with `target`, as a flow of the side that reset or as the firewall's
+/// session.
+fn reset_record<'t>(rng: &mut LaneRng, baseline: &Baseline<'t>, target: &ServiceTarget<'t>) -> Emission<'t> {
+    let mut session = baseline.target_session(rng, target);
+    session.outcome = Outcome::Reset;
+    session.bytes_down = session.bytes_down.min(session.packets_down * 600).max(session.packets_down * 40);
+    session.duration_ms = between(rng, 2, 3_000);
+    let server_reset = chance(rng, 0.75);
+    // SYN from the client, the server's SYN-ACK, then an RST from one side; flows of the side
+    // that reset carry RST, mid-connection flows of it carry only RST.
+    if server_reset {
+        session.flags_up = if chance(rng, 0.5) { TcpFlags::SYN } else { TcpFlags::NONE };
+        session.flags_down = if chance(rng, 0.5) { TcpFlags::RST } else { TcpFlags::SYN_ACK | TcpFlags::RST };
+    } else {
+        session.flags_up = TcpFlags::RST;
+        session.flags_down = if chance(rng, 0.5) { TcpFlags::SYN_ACK } else { TcpFlags::NONE };
     }
+    if session.app_proto == AppProto::Http {
+        session.http_status = Some(*pick(rng, &[502u16, 503, 504]));
+    }
+    if chance(rng, 0.35) {
+        return Emission::Firewall(session);
+    }
+    let side = if server_reset { Side::Response } else { Side::Request };
+    Emission::Flow { session, side, prefer_destination: chance(rng, 0.5) }
 }
 
 #[cfg(test)]
