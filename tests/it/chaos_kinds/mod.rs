@@ -15,6 +15,11 @@ use netchaos::records::{self, AnomalyKind, PerKind};
 
 use crate::common::{run, settings};
 
+mod connection_reset;
+mod data_exfiltration;
+mod latency_spike;
+mod port_scan;
+
 /// One kind's run: its episodes, each with its records, and every record of the run.
 pub(crate) struct HourlyRun {
     pub(crate) episodes: Vec<EpisodeSummary>,
@@ -72,6 +77,27 @@ pub(crate) fn time_ms(record: &serde_json::Value) -> i64 {
             humantime::parse_rfc3339(text).unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
         }
     }
+}
+
+/// The most of `times` (ms, any order) inside any window of `window_ms`.
+pub(crate) fn most_in_window(times: &[i64], window_ms: i64) -> usize {
+    most_in_window_by(times, &vec![1; times.len()], window_ms) as usize
+}
+
+/// The largest sum of `weights` (one per time) whose `times` fall inside any window of `window_ms`.
+pub(crate) fn most_in_window_by(times: &[i64], weights: &[u64], window_ms: i64) -> u64 {
+    let mut pairs: Vec<(i64, u64)> = times.iter().copied().zip(weights.iter().copied()).collect();
+    pairs.sort_unstable();
+    let (mut first, mut total, mut most) = (0, 0, 0);
+    for (time, weight) in &pairs {
+        total += weight;
+        while pairs[first].0 <= time - window_ms {
+            total -= pairs[first].1;
+            first += 1;
+        }
+        most = most.max(total);
+    }
+    most
 }
 
 /// Every kind with an hourly form, each form it has.
