@@ -15,6 +15,8 @@ use netchaos::records::{self, AnomalyKind, PerKind};
 
 use crate::common::{run, settings};
 
+mod lookalikes;
+
 /// One kind's run: its episodes, each with its records, and every record of the run.
 pub(crate) struct HourlyRun {
     pub(crate) episodes: Vec<EpisodeSummary>,
