@@ -75,7 +75,7 @@ fn a_diurnal_day_follows_its_curve_in_each_regions_local_time() {
         &file,
         "name: a quiet day\nstart: 2026-03-02T00:00:00Z\nduration: 24h\nseed: 5\neps: 6\n\
          profile:\n  diurnal: {peak_hour: 14, trough_to_peak: 0.25}\n\
-         chaos: {latency_spike_prob: 0, port_scan_prob: 0, data_exfil_prob: 0, conn_reset_prob: 0}\n",
+         chaos: {latency_spike_prob: 0, port_scan_prob: 0, data_exfil_prob: 0, conn_reset_prob: 0}\nlookalikes: off\n",
     )
     .unwrap();
     let (records, _, manifest) = generate(dir.path(), &["--scenario", file.to_str().unwrap(), "--workers", "2"]);

@@ -18,6 +18,7 @@ use crate::common::{run, settings};
 mod connection_reset;
 mod data_exfiltration;
 mod latency_spike;
+mod lookalikes;
 mod port_scan;
 
 /// One kind's run: its episodes, each with its records, and every record of the run.
