@@ -53,13 +53,17 @@
 //! episode spreads over time ("for a while") instead of monopolising its lane; the density is at
 //! least twice the kind's fraction so that an episode always outpaces its credit.
 
+pub mod beaconing;
 pub mod connection_reset;
+pub mod cryptomining;
 pub mod data_exfiltration;
 mod episode;
 mod hourly;
 mod kind;
 pub mod latency_spike;
+pub mod lateral_movement;
 pub mod lookalike;
+mod outside;
 pub mod port_scan;
 mod scheduler;
 mod settings;
@@ -80,8 +84,15 @@ pub use scheduler::EpisodeScheduler;
 pub use settings::{ChaosSettings, Difficulty};
 
 /// Every anomaly kind's spec, at its kind's position in [`AnomalyKind::ALL`].
-pub static KINDS: PerKind<&KindSpec> =
-    PerKind::new([&latency_spike::KIND, &port_scan::KIND, &data_exfiltration::KIND, &connection_reset::KIND]);
+pub static KINDS: PerKind<&KindSpec> = PerKind::new([
+    &latency_spike::KIND,
+    &port_scan::KIND,
+    &data_exfiltration::KIND,
+    &connection_reset::KIND,
+    &beaconing::KIND,
+    &lateral_movement::KIND,
+    &cryptomining::KIND,
+]);
 
 /// The spec of `kind`.
 pub fn spec(kind: AnomalyKind) -> &'static KindSpec {

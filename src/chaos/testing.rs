@@ -161,9 +161,23 @@ pub(super) fn run_timed<'t>(
     span_ms: Option<u64>,
     seed: u64,
 ) -> TimedRun<'t> {
+    run_timed_form(kind, topology, target, intensity, "subtle", span_ms, seed)
+}
+
+/// [`run_timed`] in the form `difficulty` (`overt`, `subtle`) of a kind that keeps its own
+/// timetable in each.
+pub(super) fn run_timed_form<'t>(
+    kind: AnomalyKind,
+    topology: &'t Topology,
+    target: &Target,
+    intensity: f64,
+    difficulty: &'static str,
+    span_ms: Option<u64>,
+    seed: u64,
+) -> TimedRun<'t> {
     let baseline = Baseline::new(topology);
     let settings = ChaosSettings::new(PerKind::default());
-    let start = Start { target, intensity, difficulty: "subtle", span_ms, ..Start::background(&settings, spec(kind)) };
+    let start = Start { target, intensity, difficulty, span_ms, ..Start::background(&settings, spec(kind)) };
     let mut rng = rng_for(seed, 1400 + kind as u64);
     let mut episode = start_episode(kind, Rc::from("e-test"), &mut rng, &baseline, &start, 1.0);
     let first_ms = 1_767_225_600_000;
@@ -171,7 +185,7 @@ pub(super) fn run_timed<'t>(
     let mut records = Vec::new();
     while !episode.is_finished() {
         if !episode.has_pending_records() {
-            let due = episode.shape.next_due_ms().expect("a subtle form keeps its own timetable");
+            let due = episode.shape.next_due_ms().expect("the form keeps its own timetable");
             let at = first_ms + i64::try_from(due).unwrap();
             assert!(at >= time_ms, "the timetable went back from {time_ms} to {at}");
             time_ms = at;
@@ -180,6 +194,6 @@ pub(super) fn run_timed<'t>(
         assert!(records.len() < 1_000_000, "the episode never ends");
     }
     let summary = episode.summary(0);
-    assert_eq!(summary.difficulty, "subtle");
+    assert_eq!(summary.difficulty, difficulty);
     TimedRun { records, first_ms, parameters: summary.parameters, actors: summary.actors }
 }

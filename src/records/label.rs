@@ -18,7 +18,7 @@ macro_rules! anomaly_kinds {
     ($($variant:ident => $name:literal,)+) => {
         // The doc comment is the JSON Schema's description of `label.kind`: changing it changes
         // what `netchaos schema` prints. The order of the variants is the order of every PerKind.
-        /// The four kinds of chaos episode (DESIGN §4).
+        /// The seven kinds of chaos episode (DESIGN §4).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
         pub enum AnomalyKind {
             $(#[serde(rename = $name)] $variant,)+
@@ -44,6 +44,9 @@ anomaly_kinds! {
     PortScan => "port_scan",
     DataExfiltration => "data_exfiltration",
     ConnectionReset => "connection_reset",
+    Beaconing => "beaconing",
+    LateralMovement => "lateral_movement",
+    Cryptomining => "cryptomining",
 }
 
 impl AnomalyKind {
@@ -210,7 +213,8 @@ mod tests {
             assert_eq!(AnomalyKind::from_name(kind.as_str()), Some(kind));
             assert_eq!(AnomalyKind::ALL[kind.index()], kind);
         }
-        assert_eq!(AnomalyKind::from_name("beaconing"), None);
+        assert_eq!(AnomalyKind::from_name("beaconing"), Some(AnomalyKind::Beaconing));
+        assert_eq!(AnomalyKind::from_name("telnet_worm"), None);
     }
 
     #[test]
@@ -221,6 +225,18 @@ mod tests {
         assert_eq!(counts.normal, 2);
         assert_eq!(counts.kinds[AnomalyKind::PortScan], 3);
         let names: Vec<&str> = counts.iter().map(|(name, _)| name).collect();
-        assert_eq!(names, ["normal", "latency_spike", "port_scan", "data_exfiltration", "connection_reset"]);
+        assert_eq!(
+            names,
+            [
+                "normal",
+                "latency_spike",
+                "port_scan",
+                "data_exfiltration",
+                "connection_reset",
+                "beaconing",
+                "lateral_movement",
+                "cryptomining"
+            ]
+        );
     }
 }
