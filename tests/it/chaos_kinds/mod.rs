@@ -15,9 +15,12 @@ use netchaos::records::{self, AnomalyKind, PerKind};
 
 use crate::common::{run, settings};
 
+mod beaconing;
 mod connection_reset;
+mod cryptomining;
 mod data_exfiltration;
 mod latency_spike;
+mod lateral_movement;
 mod lookalikes;
 mod port_scan;
 
