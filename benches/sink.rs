@@ -43,7 +43,7 @@ fn records() -> Vec<Bytes> {
         count: Some(RECORDS),
         duration: None,
         start_time_ms: 1_767_225_600_000,
-        chaos: ChaosSettings::new(PerKind::new([0.01, 0.01, 0.005, 0.01])).with(&EXFIL_BYTES, 10_000_000),
+        chaos: ChaosSettings::new(PerKind::new([0.01, 0.01, 0.005, 0.01, 0.0, 0.0, 0.0])).with(&EXFIL_BYTES, 10_000_000),
         firewall_ratio: 0.25,
         plan: Default::default(),
     };

@@ -53,8 +53,10 @@
 //! episode spreads over time ("for a while") instead of monopolising its lane; the density is at
 //! least twice the kind's fraction so that an episode always outpaces its credit.
 
+pub mod brute_force;
 pub mod connection_reset;
 pub mod data_exfiltration;
+pub mod distributed_scan;
 mod episode;
 mod hourly;
 mod kind;
@@ -63,6 +65,7 @@ pub mod lookalike;
 pub mod port_scan;
 mod scheduler;
 mod settings;
+pub mod syn_flood;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -80,8 +83,15 @@ pub use scheduler::EpisodeScheduler;
 pub use settings::{ChaosSettings, Difficulty};
 
 /// Every anomaly kind's spec, at its kind's position in [`AnomalyKind::ALL`].
-pub static KINDS: PerKind<&KindSpec> =
-    PerKind::new([&latency_spike::KIND, &port_scan::KIND, &data_exfiltration::KIND, &connection_reset::KIND]);
+pub static KINDS: PerKind<&KindSpec> = PerKind::new([
+    &latency_spike::KIND,
+    &port_scan::KIND,
+    &data_exfiltration::KIND,
+    &connection_reset::KIND,
+    &brute_force::KIND,
+    &syn_flood::KIND,
+    &distributed_scan::KIND,
+]);
 
 /// The spec of `kind`.
 pub fn spec(kind: AnomalyKind) -> &'static KindSpec {
@@ -97,6 +107,9 @@ pub enum Emission<'t> {
     Firewall(Session<'t>),
     /// As a `NODATA` flow-log record of this host.
     NoData(&'t crate::network::topology::Host),
+    /// As a `SKIPDATA` flow-log record of this host: its records for the window were dropped (a
+    /// flood overflowing the ENI's flow-log capacity).
+    SkipData(&'t crate::network::topology::Host),
 }
 
 impl<'t> Emission<'t> {
@@ -128,7 +141,7 @@ impl<'t> Emission<'t> {
         match self {
             Emission::Flow { session, .. } => flow_window(time_ms, session.duration_ms).0 * 1000,
             Emission::Firewall(session) => session_start_ms(time_ms, session.duration_ms),
-            Emission::NoData(_) => flow_window(time_ms, u64::MAX).0 * 1000,
+            Emission::NoData(_) | Emission::SkipData(_) => flow_window(time_ms, u64::MAX).0 * 1000,
         }
     }
 }

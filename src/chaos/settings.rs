@@ -221,8 +221,13 @@ mod tests {
 
     #[test]
     fn serializes_flat_in_kind_order_and_reads_back() {
-        let mut settings = ChaosSettings::new(PerKind::from_fn(|kind| if kind == AnomalyKind::PortScan { 0.02 } else { 0.01 }))
-            .with(&EXFIL_BYTES, 200_000);
+        // A kind scheduled only by the hour has no probability to carry.
+        let probability = |kind: AnomalyKind| match KINDS[kind].probability {
+            None => 0.0,
+            Some(_) if kind == AnomalyKind::PortScan => 0.02,
+            Some(_) => 0.01,
+        };
+        let mut settings = ChaosSettings::new(PerKind::from_fn(probability)).with(&EXFIL_BYTES, 200_000);
         settings.per_hour[AnomalyKind::PortScan] = 3.0;
         settings.difficulty[AnomalyKind::PortScan] = Difficulty::Mixed;
         settings.lookalikes = true;

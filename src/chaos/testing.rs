@@ -44,18 +44,18 @@ pub(super) fn run<'t>(kind: AnomalyKind, topology: &'t Topology, target: &Target
     Run { emissions, parameters: summary.parameters, actors: summary.actors, next_draw: rng.next_u64() }
 }
 
-/// The conversation a record is part of (`None` for a `NODATA` record).
+/// The conversation a record is part of (`None` for a `NODATA` or `SKIPDATA` record).
 pub(super) fn session_of<'e, 't>(emission: &'e Emission<'t>) -> Option<&'e Session<'t>> {
     match emission {
         Emission::Flow { session, .. } | Emission::Firewall(session) => Some(session),
-        Emission::NoData(_) => None,
+        Emission::NoData(_) | Emission::SkipData(_) => None,
     }
 }
 
 /// Whether a record involves the host at `address`, at either end.
 pub(super) fn involves(emission: &Emission<'_>, address: Ipv4Addr) -> bool {
     match emission {
-        Emission::NoData(host) => host.address == address,
+        Emission::NoData(host) | Emission::SkipData(host) => host.address == address,
         Emission::Flow { session, .. } | Emission::Firewall(session) => {
             session.client.address() == address || session.server.address() == address
         }
@@ -161,9 +161,22 @@ pub(super) fn run_timed<'t>(
     span_ms: Option<u64>,
     seed: u64,
 ) -> TimedRun<'t> {
+    run_timed_in("subtle", kind, topology, (target, intensity, span_ms), seed)
+}
+
+/// [`run_timed`] in form `difficulty` (`overt`, `subtle`) of a kind whose every form keeps its own
+/// timetable; `aim` is the target, the intensity and the fixed span.
+pub(super) fn run_timed_in<'t>(
+    difficulty: &'static str,
+    kind: AnomalyKind,
+    topology: &'t Topology,
+    aim: (&Target, f64, Option<u64>),
+    seed: u64,
+) -> TimedRun<'t> {
+    let (target, intensity, span_ms) = aim;
     let baseline = Baseline::new(topology);
     let settings = ChaosSettings::new(PerKind::default());
-    let start = Start { target, intensity, difficulty: "subtle", span_ms, ..Start::background(&settings, spec(kind)) };
+    let start = Start { target, intensity, difficulty, span_ms, ..Start::background(&settings, spec(kind)) };
     let mut rng = rng_for(seed, 1400 + kind as u64);
     let mut episode = start_episode(kind, Rc::from("e-test"), &mut rng, &baseline, &start, 1.0);
     let first_ms = 1_767_225_600_000;
@@ -171,7 +184,7 @@ pub(super) fn run_timed<'t>(
     let mut records = Vec::new();
     while !episode.is_finished() {
         if !episode.has_pending_records() {
-            let due = episode.shape.next_due_ms().expect("a subtle form keeps its own timetable");
+            let due = episode.shape.next_due_ms().expect("a timed form keeps its own timetable");
             let at = first_ms + i64::try_from(due).unwrap();
             assert!(at >= time_ms, "the timetable went back from {time_ms} to {at}");
             time_ms = at;
@@ -180,6 +193,6 @@ pub(super) fn run_timed<'t>(
         assert!(records.len() < 1_000_000, "the episode never ends");
     }
     let summary = episode.summary(0);
-    assert_eq!(summary.difficulty, "subtle");
+    assert_eq!(summary.difficulty, difficulty);
     TimedRun { records, first_ms, parameters: summary.parameters, actors: summary.actors }
 }

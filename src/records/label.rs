@@ -18,7 +18,7 @@ macro_rules! anomaly_kinds {
     ($($variant:ident => $name:literal,)+) => {
         // The doc comment is the JSON Schema's description of `label.kind`: changing it changes
         // what `netchaos schema` prints. The order of the variants is the order of every PerKind.
-        /// The four kinds of chaos episode (DESIGN §4).
+        /// The seven kinds of chaos episode (DESIGN §4).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
         pub enum AnomalyKind {
             $(#[serde(rename = $name)] $variant,)+
@@ -44,6 +44,9 @@ anomaly_kinds! {
     PortScan => "port_scan",
     DataExfiltration => "data_exfiltration",
     ConnectionReset => "connection_reset",
+    BruteForce => "brute_force",
+    SynFlood => "syn_flood",
+    DistributedScan => "distributed_scan",
 }
 
 impl AnomalyKind {

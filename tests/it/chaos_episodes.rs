@@ -21,6 +21,7 @@ fn episodes_of(kind: AnomalyKind, seed: u64) -> BTreeMap<String, Vec<serde_json:
         AnomalyKind::PortScan => chaos(0.0, 0.1, 0.0, 0.0),
         AnomalyKind::DataExfiltration => chaos(0.0, 0.0, 0.1, 0.0),
         AnomalyKind::ConnectionReset => chaos(0.0, 0.0, 0.0, 0.1),
+        other => panic!("{other} has no probability: it runs on the hourly clock (it::chaos_kinds)"),
     };
     let (sink, _) = run(&settings(seed, 2, 200_000, mix));
     let mut grouped: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();

@@ -15,10 +15,13 @@ use netchaos::records::{self, AnomalyKind, PerKind};
 
 use crate::common::{run, settings};
 
+mod brute_force;
 mod connection_reset;
 mod data_exfiltration;
+mod distributed_scan;
 mod latency_spike;
 mod port_scan;
+mod syn_flood;
 
 /// One kind's run: its episodes, each with its records, and every record of the run.
 pub(crate) struct HourlyRun {
