@@ -59,8 +59,8 @@ fn subtle_brute_force_stays_under_three_a_minute_and_eight_in_two_minutes_per_so
     let mut longest = 0;
     for (episode, records) in &episodes {
         assert_whole_failed_logins(records);
-        let mut by_source: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-        for (source, at) in attempts(records).iter().map(|(source, at)| (source.as_str(), *at)).collect::<Vec<_>>() {
+        let mut by_source: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for (source, at) in attempts(records) {
             by_source.entry(source).or_default().push(at);
         }
         for (source, times) in &by_source {
