@@ -11,7 +11,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use netchaos::chaos::data_exfiltration::EXFIL_BYTES;
 use netchaos::chaos::{ChaosSettings, EpisodeSummary};
 use netchaos::generator::{Chunk, ChunkSink, GeneratorSettings, generate};
-use netchaos::records::PerKind;
+use netchaos::records::{AnomalyKind, PerKind};
 use netchaos::runtime::Shutdown;
 use netchaos::sink::compression::Compression;
 use netchaos::sink::{Sink, SinkMessage, SinkSettings, Storage};
@@ -43,7 +43,13 @@ fn records() -> Vec<Bytes> {
         count: Some(RECORDS),
         duration: None,
         start_time_ms: 1_767_225_600_000,
-        chaos: ChaosSettings::new(PerKind::new([0.01, 0.01, 0.005, 0.01, 0.0, 0.0, 0.0])).with(&EXFIL_BYTES, 10_000_000),
+        chaos: ChaosSettings::new(PerKind::of(&[
+            (AnomalyKind::LatencySpike, 0.01),
+            (AnomalyKind::PortScan, 0.01),
+            (AnomalyKind::DataExfiltration, 0.005),
+            (AnomalyKind::ConnectionReset, 0.01),
+        ]))
+        .with(&EXFIL_BYTES, 10_000_000),
         firewall_ratio: 0.25,
         plan: Default::default(),
     };
