@@ -302,7 +302,7 @@ mod tests {
                 Emission::Flow { session, .. } | Emission::Firewall(session) => {
                     session.app_proto == AppProto::Tls && session.server_port == 443
                 }
-                Emission::NoData(_) => false,
+                Emission::NoData(_) | Emission::SkipData(_) => false,
             });
             assert!(all_tls, "seed {seed}");
             check_session(&run, "subtle");

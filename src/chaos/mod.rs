@@ -54,9 +54,11 @@
 //! least twice the kind's fraction so that an episode always outpaces its credit.
 
 pub mod beaconing;
+pub mod brute_force;
 pub mod connection_reset;
 pub mod cryptomining;
 pub mod data_exfiltration;
+pub mod distributed_scan;
 mod episode;
 mod hourly;
 mod kind;
@@ -67,6 +69,7 @@ mod outside;
 pub mod port_scan;
 mod scheduler;
 mod settings;
+pub mod syn_flood;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -91,6 +94,9 @@ pub static KINDS: PerKind<&KindSpec> = PerKind::new([
     &connection_reset::KIND,
     &beaconing::KIND,
     &lateral_movement::KIND,
+    &brute_force::KIND,
+    &syn_flood::KIND,
+    &distributed_scan::KIND,
     &cryptomining::KIND,
 ]);
 
@@ -108,6 +114,9 @@ pub enum Emission<'t> {
     Firewall(Session<'t>),
     /// As a `NODATA` flow-log record of this host.
     NoData(&'t crate::network::topology::Host),
+    /// As a `SKIPDATA` flow-log record of this host: its records for the window were dropped (a
+    /// flood overflowing the ENI's flow-log capacity).
+    SkipData(&'t crate::network::topology::Host),
 }
 
 impl<'t> Emission<'t> {
@@ -139,7 +148,7 @@ impl<'t> Emission<'t> {
         match self {
             Emission::Flow { session, .. } => flow_window(time_ms, session.duration_ms).0 * 1000,
             Emission::Firewall(session) => session_start_ms(time_ms, session.duration_ms),
-            Emission::NoData(_) => flow_window(time_ms, u64::MAX).0 * 1000,
+            Emission::NoData(_) | Emission::SkipData(_) => flow_window(time_ms, u64::MAX).0 * 1000,
         }
     }
 }

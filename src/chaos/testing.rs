@@ -44,18 +44,18 @@ pub(super) fn run<'t>(kind: AnomalyKind, topology: &'t Topology, target: &Target
     Run { emissions, parameters: summary.parameters, actors: summary.actors, next_draw: rng.next_u64() }
 }
 
-/// The conversation a record is part of (`None` for a `NODATA` record).
+/// The conversation a record is part of (`None` for a `NODATA` or `SKIPDATA` record).
 pub(super) fn session_of<'e, 't>(emission: &'e Emission<'t>) -> Option<&'e Session<'t>> {
     match emission {
         Emission::Flow { session, .. } | Emission::Firewall(session) => Some(session),
-        Emission::NoData(_) => None,
+        Emission::NoData(_) | Emission::SkipData(_) => None,
     }
 }
 
 /// Whether a record involves the host at `address`, at either end.
 pub(super) fn involves(emission: &Emission<'_>, address: Ipv4Addr) -> bool {
     match emission {
-        Emission::NoData(host) => host.address == address,
+        Emission::NoData(host) | Emission::SkipData(host) => host.address == address,
         Emission::Flow { session, .. } | Emission::Firewall(session) => {
             session.client.address() == address || session.server.address() == address
         }
@@ -196,4 +196,16 @@ pub(super) fn run_timed_form<'t>(
     let summary = episode.summary(0);
     assert_eq!(summary.difficulty, difficulty);
     TimedRun { records, first_ms, parameters: summary.parameters, actors: summary.actors }
+}
+
+/// [`run_timed_form`] with its aim (target, intensity, fixed span) as one argument.
+pub(super) fn run_timed_in<'t>(
+    difficulty: &'static str,
+    kind: AnomalyKind,
+    topology: &'t Topology,
+    aim: (&Target, f64, Option<u64>),
+    seed: u64,
+) -> TimedRun<'t> {
+    let (target, intensity, span_ms) = aim;
+    run_timed_form(kind, topology, target, intensity, difficulty, span_ms, seed)
 }

@@ -24,7 +24,7 @@ use super::scheduled::ScheduledEpisodes;
 use super::timeline::Timeline;
 use crate::network::baseline::{Baseline, Draw};
 use crate::network::random::{LaneRng, chance};
-use crate::network::session::{RecordContext, render_firewall, render_flow, render_no_data};
+use crate::network::session::{RecordContext, render_firewall, render_flow, render_no_data, render_skip_data};
 use crate::network::topology::Topology;
 
 /// A generous size of one JSON line (records are 600–900 bytes).
@@ -257,6 +257,7 @@ impl<'s> Lane<'s> {
                 Record::Firewall(render_firewall(topology, &session, (u64::from(self.plan.worker) << 48) | self.sessions, context))
             }
             Emission::NoData(host) => Record::VpcFlow(render_no_data(topology, host, context)),
+            Emission::SkipData(host) => Record::VpcFlow(render_skip_data(topology, host, context)),
         };
         chunk.push(&record, kind);
     }

@@ -243,6 +243,16 @@ where
     observed_window(topology, host, flow_window(context.time_ms, u64::MAX), context)
 }
 
+/// A `SKIPDATA` record: the ENI's flow-log records for the window were skipped (AWS writes one when
+/// an aggregation window overflows its capacity, as under a flood): every traffic field `-`, as in
+/// a `NODATA` record.
+pub fn render_skip_data<'t, 'a>(topology: &'t Topology, host: &'t Host, context: RecordContext<'a>) -> VpcFlow<'a>
+where
+    't: 'a,
+{
+    VpcFlow { log_status: LogStatus::Skipdata, ..render_no_data(topology, host, context) }
+}
+
 /// The record of `host`'s ENI for the window `(start, end)` with no traffic in it (`NODATA`,
 /// every traffic field `-`): what every flow record of the ENI shares.
 fn observed_window<'t, 'a>(topology: &'t Topology, host: &'t Host, (start, end): (i64, i64), context: RecordContext<'a>) -> VpcFlow<'a>

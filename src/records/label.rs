@@ -46,6 +46,9 @@ anomaly_kinds! {
     ConnectionReset => "connection_reset",
     Beaconing => "beaconing",
     LateralMovement => "lateral_movement",
+    BruteForce => "brute_force",
+    SynFlood => "syn_flood",
+    DistributedScan => "distributed_scan",
     Cryptomining => "cryptomining",
 }
 

@@ -40,9 +40,7 @@ use super::{FIREWALL_SHARE, LookalikeSpec, When, vpc_by_weight};
 
 pub(super) static LOOKALIKE: LookalikeSpec = LookalikeSpec {
     name: "health_check",
-    // The kind a health check resembles is beaconing; until that kind is registered, the nearest
-    // one that calls out on a schedule of its own.
-    resembles: AnomalyKind::DataExfiltration,
+    resembles: AnomalyKind::Beaconing,
     when: When::PerHour(0.4),
     start,
 };

@@ -19,7 +19,7 @@
 //! |---|---|---|---|
 //! | `nightly_backup` | `data_exfiltration` | daily, 01:00 UTC + 0–120 min | one database host streams 5–400 GB to S3 (10 connections, the AWS CLI's default) or to a peer VPC's host (1–4) for 15 min–6 h: a record per stream per 60 s window |
 //! | `vulnerability_scanner` | `port_scan` | daily, 22:00 UTC + 0–60 min | the estate's scanner host (the first bastion of the first VPC) sweeps up to 40 hosts of one VPC on 64 ports each, 20–100 probes/s; closed ports answer RST |
-//! | `health_check` | `data_exfiltration` (beaconing once that kind exists) | 0.4 an hour, each 1–6 h | a load balancer's nodes check one target every 30 s (or 10 s, 5 s), or a host polls NTP every 64–1,024 s, or a monitoring agent reports every 60 s |
+//! | `health_check` | `beaconing` | 0.4 an hour, each 1–6 h | a load balancer's nodes check one target every 30 s (or 10 s, 5 s), or a host polls NTP every 64–1,024 s, or a monitoring agent reports every 60 s |
 //! | `deploy_burst` | `data_exfiltration` | 0.25 an hour | the hosts of one tier resolve a few names and pull one artifact (30–600 MB) from a CDN within 1–5 minutes |
 //!
 //! A daily look-alike starts once a day whatever the run's rate; a per-hour one is a Poisson

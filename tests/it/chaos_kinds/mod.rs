@@ -16,13 +16,16 @@ use netchaos::records::{self, AnomalyKind, PerKind};
 use crate::common::{run, settings};
 
 mod beaconing;
+mod brute_force;
 mod connection_reset;
 mod cryptomining;
 mod data_exfiltration;
+mod distributed_scan;
 mod latency_spike;
 mod lateral_movement;
 mod lookalikes;
 mod port_scan;
+mod syn_flood;
 
 /// One kind's run: its episodes, each with its records, and every record of the run.
 pub(crate) struct HourlyRun {
