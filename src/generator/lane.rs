@@ -279,9 +279,9 @@ impl<'s> Lane<'s> {
             }
         }
         let draw = if self.vpc_weights.is_empty() {
-            self.baseline.draw(&mut self.rng)
+            self.baseline.draw(&mut self.rng, self.shared.start_ms + (offset_ns / 1_000_000) as i64)
         } else {
-            self.baseline.draw_weighted(&mut self.rng, &self.vpc_weights)
+            self.baseline.draw_weighted(&mut self.rng, self.shared.start_ms + (offset_ns / 1_000_000) as i64, &self.vpc_weights)
         };
         let session = match draw {
             Draw::NoData(host) => return Emission::NoData(host),
