@@ -109,6 +109,7 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
         pending: VecDeque::new(),
         last_episode: Default::default(),
     };
+    lane.baseline.set_lane(plan.worker, shared.traffic_lanes);
     let schedule = shared.schedule;
     let mut clock = schedule.clock(plan);
     let count = plan.count.unwrap_or(u64::MAX);

@@ -23,14 +23,15 @@
 //! ports, VNC and the databases (Telnet, SQL and SSH lead a 24-hour capture of a fresh internet
 //! connection, Weber, "Internet's Noise", 2016; 13 ports carry 59% of unsolicited SYNs at a /16
 //! darknet, Novak, University of Waikato, 2008). The weights are our reading of those rankings,
-//! not measured shares. A probe of a port the interface serves (80 or 443 on a web server) is
-//! answered and torn down; every other probe is refused by the security group.
+//! not measured shares. Every probe is refused by the security group: a probe of a port the
+//! interface serves (80 or 443 on a web server) would be an ordinary client of the service, which
+//! the business mix holds, so the background probes the interface's other ports.
 
 use std::net::Ipv4Addr;
 
 use crate::records::{AppProto, TcpFlags, protocol};
 
-use super::volume::{ephemeral_port, normal_latency, service_rule};
+use super::volume::{ephemeral_port, normal_latency};
 use crate::network::random::{LaneRng, between, chance, exponential, pick, weighted};
 use crate::network::session::{Endpoint, Outcome, Session};
 use crate::network::topology::{Host, Service, Topology, public_address};
@@ -137,7 +138,18 @@ impl<'t> Background<'t> {
         true
     }
 
-    /// One probe of one of the lane's exposed interfaces.
+    /// A port the background probes: UDP, or TCP by the weighted mix with a tenth anywhere.
+    fn probed_port(&self, rng: &mut LaneRng, is_udp: bool) -> u16 {
+        if is_udp {
+            *pick(rng, &UDP_PORTS)
+        } else if chance(rng, 0.9) {
+            TCP_PORTS[weighted(rng, &self.port_weights)].0
+        } else {
+            between(rng, 1, 65_535) as u16
+        }
+    }
+
+    /// One probe of one of the lane's exposed interfaces, refused by its security group.
     pub(super) fn probe(&self, rng: &mut LaneRng) -> Session<'t> {
         let (target, served) = pick(rng, &self.targets);
         let source = if chance(rng, HEAVY_SHARE) && !self.heavy.is_empty() {
@@ -148,29 +160,14 @@ impl<'t> Background<'t> {
             public_address(rng)
         };
         let is_udp = chance(rng, 0.1);
-        let (proto, port) = if is_udp {
-            (protocol::UDP, *pick(rng, &UDP_PORTS))
-        } else if chance(rng, 0.9) {
-            (protocol::TCP, TCP_PORTS[weighted(rng, &self.port_weights)].0)
-        } else {
-            (protocol::TCP, between(rng, 1, 65_535) as u16)
-        };
-        let client_port = ephemeral_port(rng);
-        let open = served.iter().find(|service| service.port == port && proto == protocol::TCP);
-        if let Some(service) = open {
-            // The service answers; the scanner resets once it has seen the SYN-ACK.
-            return Session::new(
-                (Endpoint::External(source), client_port),
-                (Endpoint::Host(target), port),
-                proto,
-                service.app_proto,
-                service_rule(service),
-            )
-            .with_request(2, between(rng, 80, 120))
-            .with_response(1, between(rng, 44, 60))
-            .with_flags(TcpFlags::SYN.union(TcpFlags::RST), TcpFlags::SYN_ACK)
-            .with_timing(between(rng, 1, 300), normal_latency(rng));
+        // A probe of a port the interface serves is an ordinary (if unwelcome) client of the
+        // service, which the business mix already holds: the background knocks on the others.
+        let mut port = self.probed_port(rng, is_udp);
+        while !is_udp && served.iter().any(|service| service.port == port) {
+            port = self.probed_port(rng, is_udp);
         }
+        let proto = if is_udp { protocol::UDP } else { protocol::TCP };
+        let client_port = ephemeral_port(rng);
         let per_packet = if is_udp { between(rng, 28, 120) } else { between(rng, 40, 60) };
         let outcome = if chance(rng, 0.7) { Outcome::Denied } else { Outcome::Dropped };
         Session::new((Endpoint::External(source), client_port), (Endpoint::Host(target), port), proto, AppProto::Unknown, BACKGROUND_RULE)

@@ -92,7 +92,14 @@ fn background_sources_are_a_few_heavy_scanners_and_a_long_tail_on_the_real_ports
         assert!(top.contains(&port), "{port} not among the top ports {top:?}");
     }
     let refused = probes.iter().filter(|probe| probe.rule == BACKGROUND_RULE).count() as f64 / probes.len() as f64;
-    assert!((0.9..0.99).contains(&refused), "{refused} of probes refused");
+    assert_eq!(refused, 1.0, "every probe is refused");
+    let served = |probe: &Session<'_>| {
+        topology.services.iter().any(|service| {
+            service.port == probe.server_port
+                && service.members.iter().any(|member| topology.hosts[*member].address == probe.server.address())
+        })
+    };
+    assert!(!probes.iter().any(|probe| probe.protocol == crate::records::protocol::TCP && served(probe)), "a probe of a served port");
 }
 
 #[test]

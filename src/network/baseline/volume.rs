@@ -39,13 +39,13 @@ pub fn tcp_volume(rng: &mut LaneRng, bytes: u64) -> (u64, u64) {
 pub(super) const ELEPHANT_SHARE: f64 = 0.009;
 
 /// The elephants' Pareto tail index: the smaller, the more of the bytes the largest carry.
-const ELEPHANT_ALPHA: f64 = 1.05;
+const ELEPHANT_ALPHA: f64 = 0.9;
 
 /// Bytes of one direction of a transfer: a mouse around `median` (kept under 1 MiB), or, with
-/// [`ELEPHANT_SHARE`], a Pareto elephant from 1 MiB up to 4 GB.
+/// [`ELEPHANT_SHARE`], a Pareto elephant from 1 MiB, cut at 1 GB (a cut that keeps one giant from deciding a sample's byte share).
 pub(super) fn transfer_bytes(rng: &mut LaneRng, median: f64, sigma: f64) -> u64 {
     if chance(rng, ELEPHANT_SHARE) {
-        pareto(rng, 1.05 * (1u64 << 20) as f64, ELEPHANT_ALPHA).min(4.0e9) as u64
+        pareto(rng, 1.05 * (1u64 << 20) as f64, ELEPHANT_ALPHA).min(1.0e9) as u64
     } else {
         log_normal(rng, median, sigma).clamp(60.0, (1u64 << 20) as f64) as u64
     }
