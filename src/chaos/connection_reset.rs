@@ -146,14 +146,14 @@ mod tests {
             AnomalyKind::ConnectionReset,
             1,
             319,
-            7_763_345_230_190_604_652,
+            10_468_285_999_412_537_042,
             r#"{"planned_records":319,"service":"api"}"#,
         );
         assert_draws_as_before(
             AnomalyKind::ConnectionReset,
             2,
             412,
-            9_758_411_037_431_173_845,
+            16_471_344_486_152_910_161,
             r#"{"planned_records":412,"service":"api"}"#,
         );
     }

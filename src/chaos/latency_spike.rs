@@ -148,15 +148,15 @@ mod tests {
         assert_draws_as_before(
             AnomalyKind::LatencySpike,
             1,
-            187,
-            17_500_242_219_900_430_115,
+            189,
+            13_778_230_957_016_301_368,
             r#"{"latency_floor_ms":2558,"latency_peak_ms":4813,"planned_records":187,"service":"web-https"}"#,
         );
         assert_draws_as_before(
             AnomalyKind::LatencySpike,
             2,
-            442,
-            7_244_475_134_807_344_709,
+            439,
+            16_627_844_798_836_423_076,
             r#"{"latency_floor_ms":2795,"latency_peak_ms":7200,"planned_records":438,"service":"api"}"#,
         );
     }

@@ -122,22 +122,15 @@ pub enum Emission<'t> {
 impl<'t> Emission<'t> {
     /// Every record of one conversation, in the order they are written: each direction at each of
     /// our ENIs it touches (both ends of an east-west call, our end of an internet one; a refused
-    /// session only where it was refused), then the firewall's record when `logged_by_firewall`.
+    /// session only where it was refused; [`flow_records`](crate::network::session::flow_records)),
+    /// then the firewall's record when `logged_by_firewall`. For one window of a long conversation
+    /// ([`Session::window`]) the firewall's record, which covers the whole session, comes with
+    /// the last window only.
     pub fn conversation(session: Session<'t>, logged_by_firewall: bool, out: &mut VecDeque<Emission<'t>>) {
-        use crate::network::session::{Endpoint, Outcome};
-        if matches!(session.outcome, Outcome::Denied | Outcome::Dropped) {
-            out.push_back(Emission::Flow { session: session.clone(), side: Side::Request, prefer_destination: true });
-        } else {
-            if matches!(session.client, Endpoint::Host(_)) {
-                out.push_back(Emission::Flow { session: session.clone(), side: Side::Request, prefer_destination: false });
-                out.push_back(Emission::Flow { session: session.clone(), side: Side::Response, prefer_destination: true });
-            }
-            if matches!(session.server, Endpoint::Host(_)) {
-                out.push_back(Emission::Flow { session: session.clone(), side: Side::Request, prefer_destination: true });
-                out.push_back(Emission::Flow { session: session.clone(), side: Side::Response, prefer_destination: false });
-            }
+        for (side, prefer_destination) in crate::network::session::flow_records(&session) {
+            out.push_back(Emission::Flow { session: session.clone(), side, prefer_destination });
         }
-        if logged_by_firewall {
+        if logged_by_firewall && session.window.is_none_or(|part| part.is_last()) {
             out.push_back(Emission::Firewall(session));
         }
     }

@@ -109,6 +109,7 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
         pending: VecDeque::new(),
         last_episode: Default::default(),
     };
+    lane.baseline.set_lane(plan.worker, shared.traffic_lanes);
     let schedule = shared.schedule;
     let mut clock = schedule.clock(plan);
     let count = plan.count.unwrap_or(u64::MAX);
@@ -280,9 +281,9 @@ impl<'s> Lane<'s> {
             }
         }
         let draw = if self.vpc_weights.is_empty() {
-            self.baseline.draw(&mut self.rng)
+            self.baseline.draw(&mut self.rng, self.shared.start_ms + (offset_ns / 1_000_000) as i64)
         } else {
-            self.baseline.draw_weighted(&mut self.rng, &self.vpc_weights)
+            self.baseline.draw_weighted(&mut self.rng, self.shared.start_ms + (offset_ns / 1_000_000) as i64, &self.vpc_weights)
         };
         let session = match draw {
             Draw::NoData(host) => return Emission::NoData(host),

@@ -59,6 +59,11 @@ pub fn pareto(rng: &mut LaneRng, minimum: f64, alpha: f64) -> f64 {
     minimum / u.powf(1.0 / alpha)
 }
 
+/// Exponential with the given mean: the gap between events of a Poisson process.
+pub fn exponential(rng: &mut LaneRng, mean: f64) -> f64 {
+    -(1.0 - unit(rng)).ln() * mean
+}
+
 /// Picks an element; `items` must not be empty.
 pub fn pick<'a, T>(rng: &mut LaneRng, items: &'a [T]) -> &'a T {
     &items[(unit(rng) * items.len() as f64) as usize % items.len()]

@@ -76,6 +76,51 @@ pub struct Session<'t> {
     pub latency_ms: u32,
     pub http_status: Option<u16>,
     pub rule: &'static str,
+    /// For a conversation longer than the aggregation window, the window a flow record of it
+    /// covers; `None` when the whole conversation fits in one record (the usual case). The
+    /// packets, bytes, flags and duration above are the whole conversation's either way (the
+    /// firewall logs the whole session once, at its end).
+    pub window: Option<WindowPart>,
+}
+
+/// One of the aggregation windows a long conversation spans: AWS writes a flow record of it in
+/// every window, SYN in the first, no flag in the middle ones (ACK and PSH are not logged), FIN
+/// in the last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowPart {
+    /// 0 for the first window.
+    pub index: u32,
+    /// How many windows the conversation spans (at least 2).
+    pub windows: u32,
+}
+
+impl WindowPart {
+    /// How many windows a conversation of `duration_ms` spans: its first window holds what is
+    /// left over, the others a whole window each.
+    pub fn windows_for(duration_ms: u64) -> u32 {
+        u32::try_from(duration_ms.div_ceil(WINDOW_MS).max(1)).unwrap_or(u32::MAX)
+    }
+
+    pub fn is_first(self) -> bool {
+        self.index == 0
+    }
+
+    pub fn is_last(self) -> bool {
+        self.index + 1 >= self.windows
+    }
+}
+
+/// The aggregation window in milliseconds.
+const WINDOW_MS: u64 = WINDOW_SECONDS as u64 * 1000;
+
+/// What one flow record of a conversation carries in one direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowTraffic {
+    pub packets: u64,
+    pub bytes: u64,
+    pub flags: TcpFlags,
+    /// The part of the conversation inside the window.
+    pub duration_ms: u64,
 }
 
 impl<'t> Session<'t> {
@@ -101,6 +146,7 @@ impl<'t> Session<'t> {
             latency_ms: 0,
             http_status: None,
             rule,
+            window: None,
         }
     }
 
@@ -133,6 +179,47 @@ impl<'t> Session<'t> {
     pub fn with_http_status(self, http_status: Option<u16>) -> Self {
         Session { http_status, ..self }
     }
+
+    /// The same conversation, its flow records to cover the window `part`.
+    pub fn in_window(self, part: WindowPart) -> Self {
+        Session { window: Some(part), ..self }
+    }
+
+    /// What a flow record of `side` carries: the whole conversation, or, for a long one, the
+    /// share of its window. Packets and bytes go by the time in each window (the first window
+    /// holds the left-over part, the last one the rounding), at least one packet of 40 bytes per
+    /// window; TCP flags are SYN (SYN-ACK back) in the first window, none in the middle ones, and
+    /// the closing FIN or RST in the last.
+    pub fn window_traffic(&self, side: Side) -> WindowTraffic {
+        let (packets, bytes, flags) = match side {
+            Side::Request => (self.packets_up, self.bytes_up, self.flags_up),
+            Side::Response => (self.packets_down, self.bytes_down, self.flags_down),
+        };
+        let Some(part) = self.window else {
+            return WindowTraffic { packets, bytes, flags, duration_ms: self.duration_ms };
+        };
+        let windows = u64::from(part.windows.max(1));
+        let first_ms = self.duration_ms.saturating_sub(WINDOW_MS * (windows - 1)).max(1);
+        let duration_ms = if part.is_first() { first_ms } else { WINDOW_MS };
+        let total_ms = self.duration_ms.max(1) as f64;
+        // The share of the conversation before this window's end, and before its start.
+        let end_ms = (first_ms + WINDOW_MS * u64::from(part.index)).min(self.duration_ms.max(1));
+        let start_ms = if part.is_first() { 0 } else { end_ms - duration_ms.min(end_ms) };
+        let portion = |amount: u64, until_ms: u64| -> u64 {
+            if until_ms >= self.duration_ms.max(1) { amount } else { (amount as f64 * until_ms as f64 / total_ms) as u64 }
+        };
+        let window_packets = (portion(packets, end_ms) - portion(packets, start_ms)).max(1);
+        let window_bytes = (portion(bytes, end_ms) - portion(bytes, start_ms)).max(window_packets * 40);
+        let kept = if part.is_first() {
+            TcpFlags::SYN_ACK
+        } else if part.is_last() {
+            TcpFlags::FIN.union(TcpFlags::RST)
+        } else {
+            TcpFlags::NONE
+        };
+        let flags = TcpFlags::from_bits(flags.bits() & kept.bits());
+        WindowTraffic { packets: window_packets, bytes: window_bytes, flags, duration_ms }
+    }
 }
 
 /// What every record carries besides the conversation.
@@ -159,26 +246,11 @@ where
 {
     let refused = matches!(session.outcome, Outcome::Denied | Outcome::Dropped);
     let side = if refused { Side::Request } else { side };
-    let (source, source_port, destination, destination_port, packets, bytes, flags) = match side {
-        Side::Request => (
-            session.client,
-            session.client_port,
-            session.server,
-            session.server_port,
-            session.packets_up,
-            session.bytes_up,
-            session.flags_up,
-        ),
-        Side::Response => (
-            session.server,
-            session.server_port,
-            session.client,
-            session.client_port,
-            session.packets_down,
-            session.bytes_down,
-            session.flags_down,
-        ),
+    let (source, source_port, destination, destination_port) = match side {
+        Side::Request => (session.client, session.client_port, session.server, session.server_port),
+        Side::Response => (session.server, session.server_port, session.client, session.client_port),
     };
+    let WindowTraffic { packets, bytes, flags, duration_ms } = session.window_traffic(side);
     let (observer, direction) = match (source, destination) {
         (Endpoint::Host(_), Endpoint::Host(host)) if prefer_destination || refused => (host, FlowDirection::Ingress),
         (Endpoint::Host(host), _) => (host, FlowDirection::Egress),
@@ -212,8 +284,27 @@ where
         flow_direction: Some(direction),
         traffic_path,
         latency_ms: Some(session.latency_ms),
-        ..observed_window(topology, observer, flow_window(context.time_ms, session.duration_ms), context)
+        ..observed_window(topology, observer, flow_window(context.time_ms, duration_ms), context)
     }
+}
+
+/// The flow records a conversation makes, each as the direction it describes and whether it is
+/// logged at the receiving ENI (`prefer_destination` of [`render_flow`]), in the order they are
+/// written: each direction at each of our ENIs it touches (both ends of an east-west call, our
+/// end of an internet one), a refused conversation only where it was refused.
+pub fn flow_records(session: &Session<'_>) -> impl Iterator<Item = (Side, bool)> + use<> {
+    let refused = matches!(session.outcome, Outcome::Denied | Outcome::Dropped);
+    let at_client = !refused && matches!(session.client, Endpoint::Host(_));
+    let at_server = !refused && matches!(session.server, Endpoint::Host(_));
+    [
+        refused.then_some((Side::Request, true)),
+        at_client.then_some((Side::Request, false)),
+        at_client.then_some((Side::Response, true)),
+        at_server.then_some((Side::Request, true)),
+        at_server.then_some((Side::Response, false)),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// The `(start, end)` Unix seconds of a flow record logged at `time_ms` for a conversation of

@@ -232,6 +232,13 @@ impl Topology {
         self.vpcs[vpc].hosts.iter().copied().filter(|index| self.hosts[*index].role == role).collect()
     }
 
+    /// Whether `host` is reachable from the internet: it sits in a public subnet (behind the
+    /// internet gateway, with a public address), as web servers and bastions do. The internet's
+    /// background of probes knocks on these.
+    pub fn is_exposed(&self, host: &Host) -> bool {
+        self.subnet_of(host).public
+    }
+
     pub fn subnet_of(&self, host: &Host) -> &Subnet {
         &self.subnets[host.subnet]
     }
@@ -284,12 +291,14 @@ fn subnet_offset(role: Role, replica: usize) -> usize {
 }
 
 fn public_addresses(rng: &mut LaneRng, count: usize) -> Vec<Ipv4Addr> {
-    (0..count)
-        .map(|_| {
-            let first = PUBLIC_FIRST_OCTETS[(unit(rng) * PUBLIC_FIRST_OCTETS.len() as f64) as usize];
-            Ipv4Addr::new(first, between(rng, 0, 255) as u8, between(rng, 0, 255) as u8, between(rng, 1, 254) as u8)
-        })
-        .collect()
+    (0..count).map(|_| public_address(rng)).collect()
+}
+
+/// A random address of public address space (no private, loopback, link-local, CGNAT or
+/// multicast range): an internet host met once.
+pub fn public_address(rng: &mut LaneRng) -> Ipv4Addr {
+    let first = PUBLIC_FIRST_OCTETS[(unit(rng) * PUBLIC_FIRST_OCTETS.len() as f64) as usize];
+    Ipv4Addr::new(first, between(rng, 0, 255) as u8, between(rng, 0, 255) as u8, between(rng, 1, 254) as u8)
 }
 
 #[cfg(test)]

@@ -182,8 +182,11 @@ fn normal_traffic_looks_normal() {
             }
         }
     }
+    // At `--eps 0` (100,000 records a logical second) the run is one logical second: its REJECTs
+    // are the internal policy rejections (0.8% of conversations) and a handful of the internet's
+    // probes (13 a minute per exposed interface, about 5 a second for the 21 of this estate).
     let reject_share = rejects as f64 / flows as f64;
-    assert!((0.02..0.15).contains(&reject_share), "REJECT share {reject_share}");
+    assert!((0.001..0.01).contains(&reject_share), "REJECT share {reject_share}");
     let firewall_share = firewall as f64 / (flows + firewall) as f64;
     assert!((0.05..0.15).contains(&firewall_share), "firewall share {firewall_share} with firewall_ratio 0.25");
     assert_eq!(dns_to_resolver, 0, "flow logs never show the VPC resolver");
