@@ -38,12 +38,8 @@ use crate::records::{AnomalyKind, AppProto, TcpFlags, protocol};
 use super::super::{Actors, Emission, Episode, Start};
 use super::{FIREWALL_SHARE, LookalikeSpec, When, vpc_by_weight};
 
-pub(super) static LOOKALIKE: LookalikeSpec = LookalikeSpec {
-    name: "health_check",
-    resembles: AnomalyKind::Beaconing,
-    when: When::PerHour(0.4),
-    start,
-};
+pub(super) static LOOKALIKE: LookalikeSpec =
+    LookalikeSpec { name: "health_check", resembles: AnomalyKind::Beaconing, when: When::PerHour(0.4), start };
 
 /// Load-balancer check intervals, seconds, with their weights: the default, then the shorter ones.
 const LB_INTERVALS: [(u64, f64); 3] = [(30, 0.7), (10, 0.2), (5, 0.1)];
