@@ -238,6 +238,9 @@ mod tests {
                 "connection_reset",
                 "beaconing",
                 "lateral_movement",
+                "brute_force",
+                "syn_flood",
+                "distributed_scan",
                 "cryptomining"
             ]
         );
