@@ -127,7 +127,12 @@ impl<'s> HourlyEpisodes<'s> {
             .enumerate()
             .map(|(index, running)| (index, running.due_ms))
             .filter(|(_, due)| *due <= offset_ms)
-            .min_by_key(|(_, due)| *due)?;
+            // A conversation in progress first, then an episode's first record (so that a start keeps
+            // its time however far behind a long episode has fallen), then the earliest due.
+            .min_by_key(|(index, due)| {
+                let episode = &self.running[*index].episode;
+                (!episode.has_pending_records(), episode.emitted > 0, *due)
+            })?;
         let running = &mut self.running[index];
         let emission = running.episode.emit(rng, baseline, time_ms);
         running.due_ms = running.compute_due_ms();

@@ -125,9 +125,9 @@ fn hourly_forms() -> Vec<(AnomalyKind, Difficulty)> {
 #[test]
 fn every_hourly_form_validates_carries_its_label_and_stays_inside_its_episode() {
     for (kind, form) in hourly_forms() {
-        let run = hourly_run(kind, form, 2.0, 4, 20.0, 5);
+        let run = hourly_run(kind, form, 4.0, 2, 10.0, 5);
         let episodes = run.of_kind(kind);
-        assert!(!episodes.is_empty(), "{kind} {form:?}: no episode in 4 hours at 2 an hour");
+        assert!(!episodes.is_empty(), "{kind} {form:?}: no episode in 2 hours at 4 an hour");
         for line in run.data.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()) {
             if let Err(rejection) = records::validate(line) {
                 panic!("{kind} {form:?}: a record fails validation ({rejection:?}): {}", String::from_utf8_lossy(line));
