@@ -45,8 +45,8 @@ fn check_windows(run: &HourlyRun, ports: &[u64]) -> usize {
 
 #[test]
 fn overt_mining_writes_every_window_of_one_session_to_a_stratum_port() {
-    // 8 hours at 10 records/s: 288,000 records.
-    let run = hourly_run(AnomalyKind::Cryptomining, Difficulty::Overt, 0.75, 8, 10.0, 41);
+    // 12 hours at 6 records/s: 259,200 records, about 12 episodes of 1.5-6 hours.
+    let run = hourly_run(AnomalyKind::Cryptomining, Difficulty::Overt, 1.0, 12, 6.0, 41);
     let complete = check_windows(&run, &[3333, 4444, 14444, 45700]);
     assert!(complete >= 2, "only {complete} complete mining episodes");
     for (episode, _) in run.of_kind(AnomalyKind::Cryptomining).iter().filter(|(episode, _)| episode.complete) {
