@@ -40,7 +40,7 @@ fn catalogue() -> Vec<(&'static str, String, Vec<Expected>)> {
             episode("port_scan", "      parameters: {exfil_bytes: 1MB}\n"),
             vec![at(8, 20, &["kind `port_scan` has no parameter `exfil_bytes`", "takes no parameters"])],
         ),
-        ("difficulty the kind lacks", episode("port_scan", "      difficulty: subtle\n"), vec![at(8, 19, &["kind `port_scan` has no difficulty `subtle`", "use one of `overt`"])]),
+        ("difficulty the kind lacks", episode("port_scan", "      difficulty: sneaky\n"), vec![at(8, 19, &["kind `port_scan` has no difficulty `sneaky`", "use one of `overt`, `subtle`"])]),
         ("probability above 1", "chaos:\n  port_scan_prob: 1.5\n".into(), vec![at(2, 19, &["`port_scan_prob` is 1.5", "from 0 to 1"])]),
         (
             "probabilities summing past 1",

@@ -75,7 +75,9 @@ fn a_diurnal_day_follows_its_curve_in_each_regions_local_time() {
         &file,
         "name: a quiet day\nstart: 2026-03-02T00:00:00Z\nduration: 24h\nseed: 5\neps: 6\n\
          profile:\n  diurnal: {peak_hour: 14, trough_to_peak: 0.25}\n\
-         chaos: {latency_spike_prob: 0, port_scan_prob: 0, data_exfil_prob: 0, conn_reset_prob: 0}\nlookalikes: off\n",
+         chaos: {latency_spike_prob: 0, port_scan_prob: 0, data_exfil_prob: 0, conn_reset_prob: 0, beaconing_per_hour: 0, \
+         lateral_movement_per_hour: 0, brute_force_per_hour: 0, syn_flood_per_hour: 0, distributed_scan_per_hour: 0, \
+         cryptomining_per_hour: 0}\nlookalikes: off\n",
     )
     .unwrap();
     let (records, _, manifest) = generate(dir.path(), &["--scenario", file.to_str().unwrap(), "--workers", "2"]);
@@ -128,7 +130,7 @@ fn a_diurnal_day_follows_its_curve_in_each_regions_local_time() {
 fn a_broken_scenario_stops_a_run_with_every_mistake_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("broken.yaml");
-    std::fs::write(&file, "start: 2026-03-02T00:00:00Z\nduration: 1h\neps: 10\nchaos: {port_scan_prob: 2}\ntimeline:\n  episodes:\n    - {kind: beaconing, at: +1m, duration: 1m}\n").unwrap();
+    std::fs::write(&file, "start: 2026-03-02T00:00:00Z\nduration: 1h\neps: 10\nchaos: {port_scan_prob: 2}\ntimeline:\n  episodes:\n    - {kind: beacon, at: +1m, duration: 1m}\n").unwrap();
     let output = netchaos().args(["run", "--scenario"]).arg(&file).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
