@@ -8,8 +8,21 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The crate's top-level modules, lowest first. A module uses only modules before it.
-const LAYERS: &[&str] =
-    &["runtime", "records", "metrics", "network", "chaos", "generator", "scenario", "sink", "transport", "kafka", "verify", "cli"];
+const LAYERS: &[&str] = &[
+    "runtime",
+    "records",
+    "metrics",
+    "network",
+    "chaos",
+    "generator",
+    "scenario",
+    "control",
+    "sink",
+    "transport",
+    "kafka",
+    "verify",
+    "cli",
+];
 
 fn source_files(dir: &Path, files: &mut Vec<PathBuf>) {
     for entry in fs::read_dir(dir).unwrap_or_else(|error| panic!("{}: {error}", dir.display())) {

@@ -16,7 +16,10 @@
 //!   records (session), seeded randomness, realistic baseline traffic.
 //! - [`chaos`]: anomaly episodes, one file per kind, and the scheduler that holds each kind's
 //!   fraction to its probability.
-//! - [`generator`]: the rate schedule, the worker lanes and the ordered writer, the run manifest.
+//! - [`generator`]: the rate schedule, the worker lanes and the ordered writer, the run manifest,
+//!   and live control (commands at logical times, the journal, the pace).
+//! - [`scenario`]: scenario files, read and checked, into a run's timeline.
+//! - [`control`]: the control server: the HTTP API, its events and the web console.
 //! - [`sink`]: validation, the dead-letter queue, per-partition batching by records / bytes / age,
 //!   compression, object storage, recovery for exactly-once keys.
 //! - [`transport`]: the in-process bounded queue that joins generator and sink in `netchaos run`.
@@ -29,6 +32,7 @@
 
 pub mod chaos;
 pub mod cli;
+pub mod control;
 pub mod generator;
 pub mod kafka;
 pub mod metrics;

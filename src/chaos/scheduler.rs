@@ -113,6 +113,15 @@ impl<'t> EpisodeScheduler<'t> {
         self.active[kind] = Some(episode);
     }
 
+    /// Ends episode `id` now, if it is one of this scheduler's: its summary (incomplete) when it
+    /// has written a record.
+    pub fn end(&mut self, id: &str) -> Option<EpisodeSummary> {
+        let kind =
+            AnomalyKind::ALL.into_iter().find(|kind| self.active[*kind].as_ref().is_some_and(|episode| &*episode.episode_id == id))?;
+        let episode = self.active[kind].take()?;
+        (episode.emitted > 0).then(|| episode.summary(self.worker))
+    }
+
     /// Episodes still open (when the lane stops), summarised as they stand.
     pub fn open_episodes(&self) -> Vec<EpisodeSummary> {
         self.active.values().flatten().filter(|episode| episode.emitted > 0).map(|episode| episode.summary(self.worker)).collect()

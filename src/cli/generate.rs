@@ -10,15 +10,17 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::chaos::EpisodeSummary;
-use crate::generator::{Chunk, ChunkSink, GenerateReport, GeneratorSettings, MeteredOutput, generate};
+use crate::generator::control::Control;
+use crate::generator::{Chunk, ChunkSink, GenerateReport, GeneratorSettings, MeteredOutput, generate_controlled};
 use crate::kafka::KafkaSettings;
 use crate::kafka::admin::ensure_topics;
 use crate::kafka::producer::{KafkaCompression, KafkaKey, KafkaOutput, ProducerSettings};
-use crate::metrics::{GeneratorMetrics, StatusLine};
+use crate::metrics::{ControlMetrics, GeneratorMetrics, StatusLine};
 use crate::runtime::{self, Shutdown};
 
 use super::UsageError;
 use super::args::GeneratorArgs;
+use super::control_args::ControlArgs;
 use super::kafka_args::KafkaArgs;
 use super::metrics_args::{GENERATE_PORT, MetricsArgs};
 use super::summary::GenerateSummary;
@@ -77,6 +79,9 @@ pub(crate) struct GenerateArgs {
 
     #[command(flatten)]
     pub(crate) metrics: MetricsArgs,
+
+    #[command(flatten)]
+    pub(crate) control: ControlArgs,
 
     /// No live status line and no summary on stderr.
     #[arg(long, short)]
@@ -148,7 +153,9 @@ fn create(path: &std::path::Path, what: &str) -> Result<File, UsageError> {
 }
 
 pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
-    let settings = args.generator.resolve()?;
+    let mut settings = args.generator.resolve()?;
+    args.control.replay_into(&mut settings, args.generator.seed.is_some(), args.generator.start_time.is_some())?;
+    args.control.check()?;
     let producer = args.kafka.kafka()?.map(|kafka| producer_settings(&args, kafka)).transpose()?;
     let episodes = args.episodes.as_deref().map(|path| create(path, "episodes")).transpose()?.map(BufWriter::new);
     // Fail before generating anything if the manifest cannot be written.
@@ -159,7 +166,13 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let stop = runtime::stop_on_signals(&runtime);
     let metrics = GeneratorMetrics::default();
     metrics.target_rate.set(settings.eps);
-    let _server = args.metrics.serve("generate", GENERATE_PORT, |registry| metrics.register(registry))?;
+    let control_metrics = ControlMetrics::default();
+    let _server = args.metrics.serve("generate", GENERATE_PORT, |registry| {
+        metrics.register(registry);
+        control_metrics.register(registry);
+    })?;
+    let live = args.control.start(&settings, &control_metrics)?;
+    live.announce(args.quiet);
     // Records printed on the same terminal would be interleaved with the line: none then.
     let records_on_terminal =
         args.kafka.brokers.is_none() && matches!(args.output.as_str(), "stdout" | "-") && std::io::stdout().is_terminal();
@@ -173,7 +186,8 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
                 runtime.block_on(ensure_topics(&producer.kafka, &[(&producer.topic, spec), (&producer.episodes_topic, episodes_spec)]))?;
             let partitions = topics.first().map_or(args.partitions, |topic| topic.partitions);
             let mut output = KafkaOutput::connect(producer, partitions, episodes, metrics.clone())?;
-            let mut report = generate(&settings, &mut MeteredOutput::new(&mut output, metrics.clone(), false), &stop);
+            let mut report =
+                generate_controlled(&settings, &mut MeteredOutput::new(&mut output, metrics.clone(), false), &stop, &live.control);
             if report.error.is_some() {
                 // The collector skips `finish` after an error: flush (and purge) here, so that every
                 // record handed to librdkafka has its delivery report in the manifest.
@@ -187,7 +201,7 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
             report.manifest.kafka = Some(delivery);
             (report, failures)
         }
-        None => (generate_lines(&args, &settings, episodes, &stop, &metrics)?, 0),
+        None => (generate_lines(&args, &settings, episodes, &stop, &metrics, &live.control)?, 0),
     };
     status.finish();
     if let Some(file) = manifest_file {
@@ -232,13 +246,14 @@ fn generate_lines(
     episodes: Option<BufWriter<File>>,
     stop: &Shutdown,
     metrics: &GeneratorMetrics,
+    control: &Control,
 ) -> Result<GenerateReport, UsageError> {
     let writer: Box<dyn Write + Send> = match args.output.as_str() {
         "stdout" | "-" => Box::new(std::io::stdout()),
         path => Box::new(create(std::path::Path::new(path), "output")?),
     };
     let mut output = LineOutput { writer, episodes };
-    Ok(generate(settings, &mut MeteredOutput::new(&mut output, metrics.clone(), true), stop))
+    Ok(generate_controlled(settings, &mut MeteredOutput::new(&mut output, metrics.clone(), true), stop, control))
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

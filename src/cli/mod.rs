@@ -13,6 +13,7 @@
 
 mod args;
 mod chaos_args;
+mod control_args;
 mod generate;
 mod kafka_args;
 mod metrics_args;

@@ -15,14 +15,16 @@ use bytes::Bytes;
 use clap::Args;
 use tokio::sync::mpsc;
 
-use crate::generator::{Chunk, GenerateReport, MeteredOutput, generate};
-use crate::metrics::{GeneratorMetrics, SinkMetrics, StatusLine};
+use crate::generator::control::Control;
+use crate::generator::{Chunk, GenerateReport, MeteredOutput, generate_controlled};
+use crate::metrics::{ControlMetrics, GeneratorMetrics, SinkMetrics, StatusLine};
 use crate::runtime::{self, Shutdown, publish_interval, sleep_until};
 use crate::sink::Sink;
 use crate::transport::queue::{self, QueueProducer};
 
 use super::UsageError;
 use super::args::GeneratorArgs;
+use super::control_args::ControlArgs;
 use super::metrics_args::RUN_PORT;
 use super::sink_args::{ProcessArgs, SinkArgs, StoreArgs, fit_memory_budget};
 use super::summary::{GenerateSummary, RunSummary, SinkSummary, print_json};
@@ -66,6 +68,9 @@ pub(crate) struct RunArgs {
 
     #[command(flatten)]
     pub(crate) process: ProcessArgs,
+
+    #[command(flatten)]
+    pub(crate) control: ControlArgs,
 }
 
 pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -73,6 +78,8 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         args.generator.duration = Some(DEFAULT_DURATION);
     }
     let mut settings = args.generator.resolve()?;
+    args.control.replay_into(&mut settings, args.generator.seed.is_some(), args.generator.start_time.is_some())?;
+    args.control.check()?;
     let run_id = settings.run_id();
     let storage = args.destination.open()?;
     let source = format!("run-{run_id}");
@@ -103,10 +110,15 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let stop = Shutdown::new();
     let (generator_metrics, sink_metrics) = (GeneratorMetrics::default(), SinkMetrics::default());
     generator_metrics.target_rate.set(settings.eps);
+    let control_metrics = ControlMetrics::default();
     let _server = args.process.metrics.serve("run", RUN_PORT, |registry| {
         generator_metrics.register(registry);
         sink_metrics.register(registry);
+        control_metrics.register(registry);
     })?;
+    let live_control = args.control.start(&settings, &control_metrics)?;
+    live_control.announce(args.process.quiet);
+    let control = live_control.control.clone();
     let live = !args.process.quiet && std::io::stderr().is_terminal();
     let stopping = stop.clone();
     let kind_names = crate::chaos::KINDS.map(|spec| spec.short_name);
@@ -115,7 +127,7 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let (producer, receiver) = queue::bounded(args.queue_chunks);
     let generator_stop = stop.clone();
-    let generator = std::thread::spawn(move || run_generator(&settings, producer, &generator_metrics, &generator_stop));
+    let generator = std::thread::spawn(move || run_generator(&settings, producer, &generator_metrics, &generator_stop, &control));
 
     // A rerun after a crash regenerates the run from its start, and the sink skips what an earlier
     // attempt stored; a graceful stop takes effect only once every lane is past that point, so
@@ -160,9 +172,10 @@ fn run_generator(
     mut producer: QueueProducer,
     metrics: &GeneratorMetrics,
     stop: &Shutdown,
+    control: &Control,
 ) -> (GenerateReport, Vec<crate::chaos::EpisodeSummary>) {
     // The queue has no acknowledgement: what it took counts as delivered.
-    let report = generate(settings, &mut MeteredOutput::new(&mut producer, metrics.clone(), true), stop);
+    let report = generate_controlled(settings, &mut MeteredOutput::new(&mut producer, metrics.clone(), true), stop, control);
     (report, producer.episodes)
 }
 

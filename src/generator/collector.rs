@@ -27,6 +27,11 @@ pub trait ChunkSink {
 
     /// Called once after the last chunk.
     fn finish(&mut self) -> anyhow::Result<()>;
+
+    /// Records one live command (the Kafka output puts it on the episodes topic).
+    fn write_command(&mut self, _entry: &super::control::Entry) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// What was emitted, per lane and in total.

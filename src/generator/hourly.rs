@@ -166,6 +166,14 @@ impl<'s> HourlyEpisodes<'s> {
         self.running.push(running);
     }
 
+    /// Ends episode `id` now, if it is one of this lane's: its summary (incomplete) when it has
+    /// written a record.
+    pub fn end(&mut self, id: &str, worker: u32) -> Option<EpisodeSummary> {
+        let position = self.running.iter().position(|running| &*running.episode.episode_id == id)?;
+        let running = self.running.swap_remove(position);
+        (running.episode.emitted > 0).then(|| running.episode.summary(worker))
+    }
+
     /// Episodes in progress when the lane stops, summarised as they stand.
     pub fn open_episodes(&self, worker: u32) -> Vec<EpisodeSummary> {
         self.running.iter().filter(|running| running.episode.emitted > 0).map(|running| running.episode.summary(worker)).collect()

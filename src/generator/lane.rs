@@ -8,20 +8,20 @@
 //! it has nothing for.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::rc::Rc;
 use std::sync::mpsc::SyncSender;
-use std::time::{Duration, Instant};
 
 use crate::chaos::{ActiveEpisode, ChaosSettings, Emission, EpisodeScheduler, EpisodeSummary, Start, spec, start_episode};
 use crate::records::{AnomalyKind, EventId, Label, PerKind, Record};
 use crate::runtime::Shutdown;
 
-use super::Chunk;
+use super::control::{Action, Control, Entry, RateCurve};
 use super::hourly::HourlyEpisodes;
 use super::schedule::{LaneRole, LaneSchedule, Schedule};
 use super::scheduled::ScheduledEpisodes;
 use super::timeline::Timeline;
+use super::{Chunk, StartedEpisode};
 use crate::network::baseline::{Baseline, Draw};
 use crate::network::random::{LaneRng, chance};
 use crate::network::session::{RecordContext, render_firewall, render_flow, render_no_data, render_skip_data};
@@ -52,7 +52,11 @@ pub struct LaneShared<'s> {
     /// The seed of the hourly clock (episodes scheduled by logical time, look-alikes).
     pub hourly_seed: u64,
     pub stop: &'s Shutdown,
-    pub clock_start: Instant,
+    /// Live commands and the wall-clock pace.
+    pub control: &'s Control,
+    /// Whether the run's count is the user's `--count` (a live rate change keeps it), rather than
+    /// one made of the duration and the rate (a live rate change ends the run at its duration).
+    pub fixed_count: bool,
 }
 
 /// The per-lane mutable state.
@@ -81,12 +85,29 @@ struct Lane<'s> {
     /// The episode of each kind that wrote the last record of its kind: a record from another
     /// one starts an episode (for the episodes-started metric).
     last_episode: PerKind<Option<Rc<str>>>,
+    /// Episodes with a record written and not yet finished (their first record is a start).
+    open_ids: HashSet<Rc<str>>,
+    /// Background chaos set live, over the phase's and the flags'.
+    live_chaos: Option<ChaosSettings>,
+    /// The live target rate, after a live change.
+    live_rate: RateCurve,
+    /// The slot index at the first live rate change.
+    live_first_slot: u64,
 }
 
-/// Runs one lane to completion (count reached, stop flag raised, or collector gone). Returns the
-/// records its scheduled episodes added to the schedule's slots (the lane's total is its count
-/// plus these).
-pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, output: SyncSender<Vec<Chunk>>) -> u64 {
+/// How a lane ended.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LaneEnd {
+    /// Records its scheduled episodes added to the schedule's slots.
+    pub added: u64,
+    /// Whether it was stopped (signal, output error) before its end.
+    pub stopped: bool,
+    /// Whether a live rate change moved its slots (its count is then what the rate made).
+    pub retimed: bool,
+}
+
+/// Runs one lane to completion (count reached, stop flag raised, or collector gone).
+pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, output: SyncSender<Vec<Chunk>>) -> LaneEnd {
     let traffic_share = 1.0 - shared.chaos.record_fraction(AnomalyKind::PortScan);
     let episodes = if plan.role == LaneRole::Traffic { shared.timeline.episodes.as_slice() } else { &[] };
     let mut lane = Lane {
@@ -108,16 +129,25 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
         sessions: 0,
         pending: VecDeque::new(),
         last_episode: Default::default(),
+        open_ids: HashSet::new(),
+        live_chaos: None,
+        live_rate: RateCurve::default(),
+        live_first_slot: 0,
     };
     lane.baseline.set_lane(plan.worker, shared.traffic_lanes);
     let schedule = shared.schedule;
+    let control = shared.control;
     let mut clock = schedule.clock(plan);
-    let count = plan.count.unwrap_or(u64::MAX);
+    let mut count = plan.count.unwrap_or(u64::MAX);
     // The schedule's slots used so far, and the lane's records (slots plus scheduled episodes').
     let mut slots = 0u64;
     let mut next_seq = 0u64;
     let mut next_slot = clock.offset_ns(0).filter(|_| count > 0);
     let mut slice = 0u64;
+    // Live commands: the next one to look at, and those taken and not yet applied.
+    let mut cursor = 0usize;
+    let mut commands: VecDeque<Entry> = VecDeque::new();
+    let mut end = LaneEnd::default();
     // Room for a slice's records up front: growing the buffer by doubling copied it over and over.
     let records_per_slice = (plan.lane_rate() * schedule.slice_ns as f64 / 1e9).ceil() as usize + 1;
     let bytes_per_slice = records_per_slice.min(1 << 16) * EXPECTED_RECORD_BYTES;
@@ -136,23 +166,48 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
             (None, None) => break,
         };
         if shared.stop.is_requested() {
+            end.stopped = true;
             break;
         }
-        match schedule.pace {
-            Some(speed) => {
-                wait_until(
-                    shared.clock_start + Duration::from_secs_f64(slice as f64 * schedule.slice_ns as f64 / 1e9 / speed),
-                    shared.stop,
-                );
-            }
-            // Unpaced, nobody waits for an empty slice: go straight to the next record's.
-            None => slice = slice.max(first / schedule.slice_ns),
+        // Unpaced, nobody waits for an empty slice: go straight to the next record's, but not past
+        // a command due before it.
+        let unpaced = control.pacer.speed().is_none();
+        let floor = slice;
+        if unpaced {
+            slice = slice.max(first / schedule.slice_ns);
         }
+        control.claim((slice + 1).saturating_mul(schedule.slice_ns), &mut cursor, &mut commands);
+        if let Some(command) = commands.front() {
+            slice = slice.min(floor.max(command.offset_ns() / schedule.slice_ns));
+        }
+        control.pacer.wait_for(slice.saturating_mul(schedule.slice_ns), shared.stop);
         let slice_end_ns = (slice + 1).saturating_mul(schedule.slice_ns);
         let mut chunk = Chunk::new(plan.worker, slice, next_seq);
         chunk.data.reserve(bytes_per_slice);
         loop {
             let due = lane.scheduled.next_due_ns().filter(|due| in_run(*due, next_slot));
+            let next = match (due, next_slot) {
+                (Some(due), Some(slot)) => Some(due.min(slot)),
+                (due, slot) => due.or(slot),
+            };
+            if commands
+                .front()
+                .is_some_and(|command| command.offset_ns() < slice_end_ns && next.is_none_or(|next| command.offset_ns() <= next))
+                && let Some(command) = commands.pop_front()
+            {
+                if lane.apply(&command, &mut chunk) {
+                    if !lane.live_rate.is_live() {
+                        lane.live_first_slot = slots;
+                    }
+                    end.retimed = true;
+                    if !shared.fixed_count && shared.end_ns.is_some() {
+                        count = u64::MAX;
+                    }
+                    lane.retime(&command);
+                    next_slot = lane.live_slot(slots, count);
+                }
+                continue;
+            }
             match (due, next_slot) {
                 (Some(due), slot) if slot.is_none_or(|slot| due <= slot) && due < slice_end_ns => {
                     lane.emit(next_seq, due, Source::Scheduled, &mut chunk);
@@ -160,7 +215,11 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
                 (_, Some(slot)) if slot < slice_end_ns => {
                     lane.emit(next_seq, slot, Source::Slot, &mut chunk);
                     slots += 1;
-                    next_slot = if slots < count { clock.offset_ns(slots) } else { None };
+                    next_slot = match lane.live_rate.is_live() {
+                        false if slots < count => clock.offset_ns(slots),
+                        false => None,
+                        true => lane.live_slot(slots, count),
+                    };
                 }
                 _ => break,
             }
@@ -168,10 +227,12 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
         }
         batch_records += chunk.records;
         batch.push(chunk);
-        if schedule.pace.is_some() || batch.len() >= BATCH_CHUNKS || batch_records >= BATCH_RECORDS {
+        if !unpaced || batch.len() >= BATCH_CHUNKS || batch_records >= BATCH_RECORDS {
             batch_records = 0;
             if output.send(std::mem::take(&mut batch)).is_err() {
-                return next_seq - slots;
+                end.stopped = true;
+                end.added = next_seq - slots;
+                return end;
             }
         }
         slice += 1;
@@ -181,7 +242,8 @@ pub fn run_lane(shared: &LaneShared<'_>, plan: &LaneSchedule, rng: LaneRng, outp
     batch.push(last);
     // The collector may already be gone after an output error; nothing is left to tell it then.
     let _ = output.send(batch);
-    next_seq - slots
+    end.added = next_seq - slots;
+    end
 }
 
 /// Where a lane's next record comes from.
@@ -193,19 +255,101 @@ enum Source {
     Scheduled,
 }
 
-/// Sleeps until `due`, waking early if the run is stopped.
-fn wait_until(due: Instant, stop: &Shutdown) {
-    loop {
-        let now = Instant::now();
-        if now >= due || stop.is_requested() {
-            return;
-        }
-        std::thread::sleep((due - now).min(Duration::from_millis(50)));
-    }
-}
-
 impl<'s> Lane<'s> {
+    /// Applies a live command at its time; `true` when it changes the rate (the caller re-times
+    /// the slots).
+    fn apply(&mut self, command: &Entry, chunk: &mut Chunk) -> bool {
+        match &command.action {
+            Action::Inject(injection) => {
+                if self.plan.role == LaneRole::Traffic {
+                    let index = injection.episode_id.rsplit_once("-s").and_then(|(_, index)| index.parse::<usize>().ok()).unwrap_or(0);
+                    if index as u32 % self.shared.traffic_lanes.max(1) == self.plan.worker {
+                        self.scheduled.add(index, injection.scheduled(command.offset_ms));
+                    }
+                }
+                false
+            }
+            Action::End { episode_id } => {
+                let worker = self.plan.worker;
+                let ended = match self.scheduled.end(episode_id) {
+                    Some(summary) => Some(summary),
+                    None => {
+                        self.scheduler.end(episode_id).or_else(|| self.hourly.as_mut().and_then(|hourly| hourly.end(episode_id, worker)))
+                    }
+                };
+                let ended = ended.or_else(|| match &self.scan {
+                    Some(scan) if &*scan.episode_id == episode_id.as_str() => {
+                        let summary = (scan.emitted > 0).then(|| scan.summary(worker));
+                        self.scan = None;
+                        summary
+                    }
+                    _ => None,
+                });
+                if let Some(summary) = ended {
+                    self.open_ids.retain(|id| **id != *summary.episode_id);
+                    chunk.episodes.push(summary);
+                }
+                false
+            }
+            Action::Chaos(change) => {
+                let mut chaos = self.chaos_in_force().clone();
+                for (name, probability) in &change.probability {
+                    if let Some(kind) = AnomalyKind::from_name(name) {
+                        chaos.probability[kind] = *probability;
+                    }
+                }
+                if let Some(text) = &change.difficulty
+                    && let Ok(difficulty) = crate::chaos::Difficulty::parse_list(text, chaos.difficulty)
+                {
+                    chaos.difficulty = difficulty;
+                }
+                let share = 1.0 - chaos.record_fraction(AnomalyKind::PortScan);
+                self.scheduler.reconfigure(&chaos, share, self.live_lane_rate(command.offset_ns()));
+                self.live_chaos = Some(chaos);
+                false
+            }
+            Action::Rate { .. } => true,
+            Action::Speed { .. } | Action::Pause | Action::Resume => false,
+        }
+    }
+
+    /// A live rate change at its time: the slots from here on follow [`Self::live_rate`].
+    fn retime(&mut self, command: &Entry) {
+        let Action::Rate { eps, ramp_ms } = command.action else { return };
+        let current = self.current_eps(command.offset_ms);
+        self.live_rate.change(command.offset_ns(), current, eps, ramp_ms.saturating_mul(1_000_000));
+        let chaos = self.chaos_in_force().clone();
+        let share = 1.0 - chaos.record_fraction(AnomalyKind::PortScan);
+        self.scheduler.reconfigure(&chaos, share, self.live_lane_rate(command.offset_ns()));
+    }
+
+    /// The flags' (or the phase's) rate at `offset_ms`, before any live change.
+    fn current_eps(&self, offset_ms: u64) -> f64 {
+        let phases = &self.shared.timeline.phases;
+        phases.iter().find(|phase| (phase.start_ms..phase.end_ms).contains(&offset_ms)).map_or(self.shared.eps, |phase| phase.eps)
+    }
+
+    /// This lane's rate at `offset_ns` under the live target, records per second.
+    fn live_lane_rate(&self, offset_ns: u64) -> f64 {
+        let eps = self.live_rate.eps_at(offset_ns).unwrap_or_else(|| self.current_eps(offset_ns / 1_000_000));
+        let scale = if self.shared.eps > 0.0 { eps / self.shared.eps } else { 1.0 };
+        (self.plan.lane_rate() * scale).max(1e-9)
+    }
+
+    /// Where slot `j` falls after a live rate change: position `j` of this lane's stream counted
+    /// from the first change, placed on the live rate (or `None` past the run's count or end).
+    fn live_slot(&self, j: u64, count: u64) -> Option<u64> {
+        if j >= count {
+            return None;
+        }
+        let position = self.plan.stream_position(j - self.live_first_slot);
+        let share = self.plan.stream_share(self.shared.schedule.rate);
+        let at = self.live_rate.time_of(position as f64 / share.max(1e-12))?;
+        self.shared.end_ns.is_none_or(|end| at < end).then_some(at)
+    }
+
     fn emit(&mut self, seq: u64, offset_ns: u64, source: Source, chunk: &mut Chunk) {
+        let finished_before = chunk.episodes.len();
         let offset_ms = offset_ns / 1_000_000;
         let schedule_ms = self.shared.start_ms + offset_ms as i64;
         if !self.shared.timeline.phases.is_empty() && !(self.phase_span.0..self.phase_span.1).contains(&offset_ms) {
@@ -213,7 +357,7 @@ impl<'s> Lane<'s> {
         }
         let (kind, episode_id, emission, time_ms) = match self.plan.role {
             _ if source == Source::Scheduled => {
-                let chaos = self.chaos_in_force();
+                let chaos = chaos_of(&self.live_chaos, self.phase, self.shared);
                 let (kind, episode_id, emission) =
                     self.scheduled.emit_due(&mut self.rng, &self.baseline, chaos, schedule_ms, &mut chunk.episodes);
                 (Some(kind), Some(episode_id), emission, schedule_ms)
@@ -241,7 +385,14 @@ impl<'s> Lane<'s> {
             if !last.as_ref().is_some_and(|last| Rc::ptr_eq(last, id)) {
                 chunk.episodes_started[kind] += 1;
                 *last = Some(id.clone());
+                if self.open_ids.insert(id.clone()) {
+                    chunk.started.push(StartedEpisode { episode_id: id.to_string(), kind, time_ms, worker: self.plan.worker });
+                }
             }
+        }
+        // Finished episodes leave the open set: it holds only what is running.
+        for finished in &chunk.episodes[chunk.episodes.len().min(finished_before)..] {
+            self.open_ids.retain(|id| **id != *finished.episode_id);
         }
         let label = match (kind, episode_id.as_deref()) {
             (Some(kind), Some(id)) => Some(Label { kind, episode_id: Cow::Borrowed(id) }),
@@ -304,7 +455,7 @@ impl<'s> Lane<'s> {
             None => {
                 let id: Rc<str> = format!("{}-{}-e{}", self.shared.run_id, self.plan.worker, self.scan_number).into();
                 self.scan_number += 1;
-                let chaos = self.chaos_in_force();
+                let chaos = chaos_of(&self.live_chaos, self.phase, self.shared);
                 let start = Start::background(chaos, spec(AnomalyKind::PortScan));
                 let mut episode = start_episode(AnomalyKind::PortScan, id, &mut self.rng, &self.baseline, &start, 1.0);
                 episode.first_ms = schedule_ms;
@@ -323,12 +474,9 @@ impl<'s> Lane<'s> {
         (id, emission, time_ms)
     }
 
-    /// The background chaos of the phase in force, or the flags'.
-    fn chaos_in_force(&self) -> &'s ChaosSettings {
-        match self.phase {
-            Some(index) => &self.shared.timeline.phases[index].chaos,
-            None => &self.shared.chaos,
-        }
+    /// The background chaos set live, else the phase's in force, else the flags'.
+    fn chaos_in_force(&self) -> &ChaosSettings {
+        chaos_of(&self.live_chaos, self.phase, self.shared)
     }
 
     /// Finds the phase in force at `offset_ms` and hands its chaos to the background scheduler.
@@ -348,7 +496,7 @@ impl<'s> Lane<'s> {
             return;
         }
         self.phase = found;
-        let chaos = self.chaos_in_force();
+        let chaos = chaos_of(&self.live_chaos, self.phase, self.shared);
         let eps = found.map_or(self.shared.eps, |index| phases[index].eps);
         let lane_rate = self.plan.lane_rate() * if self.shared.eps > 0.0 { eps / self.shared.eps } else { 1.0 };
         self.scheduler.reconfigure(chaos, 1.0 - chaos.record_fraction(AnomalyKind::PortScan), lane_rate.max(1e-9));
@@ -360,5 +508,14 @@ impl<'s> Lane<'s> {
         open.extend(self.hourly.iter().flat_map(|hourly| hourly.open_episodes(self.plan.worker)));
         open.extend(self.scan.iter().filter(|episode| episode.emitted > 0).map(|episode| episode.summary(self.plan.worker)));
         open
+    }
+}
+
+/// The background chaos set live, else phase `phase`'s, else the flags'.
+fn chaos_of<'a>(live: &'a Option<ChaosSettings>, phase: Option<usize>, shared: &'a LaneShared<'_>) -> &'a ChaosSettings {
+    match (live, phase) {
+        (Some(chaos), _) => chaos,
+        (None, Some(index)) => &shared.timeline.phases[index].chaos,
+        (None, None) => &shared.chaos,
     }
 }

@@ -105,6 +105,9 @@ pub struct RunManifest {
     /// `verify` does not count them as lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kafka: Option<DeliveryReport>,
+    /// The live commands of the run, at their logical times: its journal (`--replay` takes them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub control: Vec<super::control::Entry>,
 }
 
 /// What an acknowledging transport (today Kafka, `generate --brokers`) reports of a run's delivery,
@@ -129,6 +132,30 @@ pub struct DeliveryReport {
     pub unacknowledged_event_ids: Vec<String>,
     pub episodes_sent: u64,
     pub episodes_acknowledged: u64,
+}
+
+impl ManifestSettings {
+    /// The settings of a run, as its manifest (and its journal) records them.
+    pub fn of(settings: &GeneratorSettings) -> Self {
+        ManifestSettings {
+            workers: settings.workers.get(),
+            eps: settings.eps,
+            count: settings.count,
+            duration_ms: settings.duration.map(|duration| duration.as_millis() as u64),
+            start_time: Timestamp::from_unix_millis(settings.start_time_ms),
+            chaos: settings.chaos.clone(),
+            firewall_ratio: settings.firewall_ratio,
+            speed: settings.plan.speed.to_string(),
+            shard: settings.plan.shard.to_string(),
+            profile: settings.plan.profile.clone(),
+            topology: settings.plan.topology,
+            scenario: settings.plan.scenario.as_ref().map(|file| ManifestScenario {
+                file: file.clone(),
+                phases: settings.plan.timeline.phases.len() as u64,
+                scheduled_episodes: settings.plan.timeline.episodes.len() as u64,
+            }),
+        }
+    }
 }
 
 impl RunManifest {
@@ -170,24 +197,7 @@ impl RunManifest {
             started_at,
             finished_at,
             complete,
-            settings: ManifestSettings {
-                workers: settings.workers.get(),
-                eps: settings.eps,
-                count: settings.count,
-                duration_ms: settings.duration.map(|duration| duration.as_millis() as u64),
-                start_time: Timestamp::from_unix_millis(settings.start_time_ms),
-                chaos: settings.chaos.clone(),
-                firewall_ratio: settings.firewall_ratio,
-                speed: settings.plan.speed.to_string(),
-                shard: settings.plan.shard.to_string(),
-                profile: settings.plan.profile.clone(),
-                topology: settings.plan.topology,
-                scenario: settings.plan.scenario.as_ref().map(|file| ManifestScenario {
-                    file: file.clone(),
-                    phases: settings.plan.timeline.phases.len() as u64,
-                    scheduled_episodes: settings.plan.timeline.episodes.len() as u64,
-                }),
-            },
+            settings: ManifestSettings::of(settings),
             event_ids: "lane w emitted `<run_id>-<w>-<seq>` for every seq in 0..lanes[w].records".to_owned(),
             lanes,
             records: tally.records(),
@@ -198,6 +208,7 @@ impl RunManifest {
             techniques,
             benign_episodes,
             kafka: None,
+            control: Vec::new(),
         }
     }
 }

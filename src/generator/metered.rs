@@ -62,6 +62,10 @@ impl ChunkSink for MeteredOutput<'_> {
     fn finish(&mut self) -> anyhow::Result<()> {
         self.inner.finish()
     }
+
+    fn write_command(&mut self, entry: &super::control::Entry) -> anyhow::Result<()> {
+        self.inner.write_command(entry)
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 pub mod arrivals;
 pub mod collector;
+pub mod control;
 pub mod hourly;
 pub mod hurst;
 pub mod lane;
@@ -34,7 +35,7 @@ pub use metered::MeteredOutput;
 
 use crate::network::topology::{Topology, TopologySize};
 use arrivals::Segment;
-use lane::{LaneShared, run_lane};
+use lane::{LaneEnd, LaneShared, run_lane};
 use profile::RateProfile;
 pub use schedule::Speed;
 use schedule::{Schedule, ScheduleInput, ShapeInput};
@@ -76,6 +77,11 @@ pub struct RunPlan {
     pub shard: Shard,
     /// The scenario file the plan came from, if any.
     pub scenario: Option<String>,
+    /// Commands given up front, at their logical times: a replayed journal, a scenario's
+    /// `control` list ([`control`]).
+    pub control: Vec<control::Entry>,
+    /// Whether `control` is a replayed journal (`--replay`).
+    pub replay: bool,
 }
 
 /// Which lanes of the stream this instance emits: lane *i* of the schedule (traffic lanes in
@@ -174,6 +180,17 @@ pub struct Chunk {
     pub episodes_started: PerKind<u64>,
     /// Episodes that ended in this chunk (or, in a lane's last chunk, that were cut short).
     pub episodes: Vec<EpisodeSummary>,
+    /// Episodes whose first record is in this chunk, for the control server.
+    pub started: Vec<StartedEpisode>,
+}
+
+/// An episode's first record, as the control server lists it until the episode ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartedEpisode {
+    pub episode_id: String,
+    pub kind: AnomalyKind,
+    pub time_ms: i64,
+    pub worker: u32,
 }
 
 impl Chunk {
@@ -213,8 +230,28 @@ pub struct GenerateReport {
 }
 
 /// Runs the generator into `sink` until the count is reached, the duration has passed, `stop` is
-/// requested, or the sink fails (which requests `stop` itself, as the duration does).
+/// requested, or the sink fails (which requests `stop` itself, as the duration does). The plan's
+/// commands (`plan.control`) apply at their times.
 pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &Shutdown) -> GenerateReport {
+    let control = settings.control(control::Pacer::new(Instant::now(), None));
+    generate_controlled(settings, sink, stop, &control)
+}
+
+impl GeneratorSettings {
+    /// The live control of a run of these settings, holding the plan's commands.
+    pub fn control(&self, pacer: control::Pacer) -> control::Control {
+        let scheduled = self.plan.timeline.episodes.len() as u32;
+        control::Control::new(&self.run_id(), scheduled, self.plan.control.clone(), self.plan.replay, pacer)
+    }
+}
+
+/// [`generate`], with `control` taking live commands (the control server holds it too).
+pub fn generate_controlled(
+    settings: &GeneratorSettings,
+    sink: &mut dyn ChunkSink,
+    stop: &Shutdown,
+    control: &control::Control,
+) -> GenerateReport {
     // The CLI refuses a size the address plan cannot hold (`TopologySize::check`) before it gets here.
     let topology = Topology::with_size(settings.seed, settings.plan.topology).unwrap_or_else(|error| {
         tracing::warn!("{error}: generating today's estate instead");
@@ -225,6 +262,8 @@ pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &S
     let run_id = settings.run_id();
     let started_at = Timestamp::now();
     let clock_start = Instant::now();
+    control.pacer.start(clock_start, schedule.pace);
+    control.view.set_target(if settings.eps > 0.0 { settings.eps } else { schedule.rate });
     let finished = AtomicBool::new(false);
     let shared = LaneShared {
         topology: &topology,
@@ -239,10 +278,12 @@ pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &S
         end_ns: settings.duration.filter(|_| settings.eps > 0.0).map(|duration| duration.as_nanos().min(u128::from(u64::MAX)) as u64),
         hourly_seed: random::split_seed(settings.seed, 0x4008_5EED_0000 + u64::from(settings.instance_id)),
         stop,
-        clock_start,
+        control,
+        fixed_count: settings.count.is_some(),
     };
     let lane_seed = random::split_seed(settings.seed, 0x1A4E_0000 + u64::from(settings.instance_id));
-    let (tally, result, added) = std::thread::scope(|scope| {
+    let mut observed = control::Observing::new(sink, control, schedule.slice_ns);
+    let (tally, result, ends) = std::thread::scope(|scope| {
         let mut receivers = Vec::with_capacity(lanes.len());
         let mut handles = Vec::with_capacity(lanes.len());
         for plan in lanes.iter().map(|lane| &schedule.lanes[*lane]) {
@@ -257,18 +298,27 @@ pub fn generate(settings: &GeneratorSettings, sink: &mut dyn ChunkSink, stop: &S
             let finished = &finished;
             scope.spawn(move || stop_after(duration, clock_start, stop, finished));
         }
-        let (tally, result) = collector::collect(receivers, sink, stop);
+        let (tally, result) = collector::collect(receivers, &mut observed, stop);
         finished.store(true, Ordering::Relaxed);
         // A lane that panicked added nothing it could report; its count then falls short.
-        let added: Vec<u64> = handles.into_iter().map(|handle| handle.join().unwrap_or(0)).collect();
-        (tally, result, added)
+        let ends: Vec<LaneEnd> =
+            handles.into_iter().map(|handle| handle.join().unwrap_or(LaneEnd { stopped: true, ..LaneEnd::default() })).collect();
+        (tally, result, ends)
     });
+    control.view.end();
+    // A live rate change moves the slots: the count is then what the rate made.
+    let retimed = ends.iter().any(|end| end.retimed);
     // Each lane's slots, plus the records its scheduled episodes added.
-    let expected =
-        lanes.iter().zip(&added).map(|(lane, added)| schedule.lanes[*lane].count.map(|count| count + added)).collect::<Option<Vec<u64>>>();
+    let expected = lanes
+        .iter()
+        .zip(&ends)
+        .map(|(lane, end)| schedule.lanes[*lane].count.filter(|_| !retimed).map(|count| count + end.added))
+        .collect::<Option<Vec<u64>>>();
     let complete = result.is_ok() && expected.is_none_or(|counts| counts == tally.lane_records);
+    let complete = complete && !(retimed && ends.iter().any(|end| end.stopped));
     let complete = complete && (settings.effective_count().is_some() || settings.duration.is_some());
-    let manifest = RunManifest::new(settings, &schedule, &lanes, &tally, started_at, Timestamp::now(), complete);
+    let mut manifest = RunManifest::new(settings, &schedule, &lanes, &tally, started_at, Timestamp::now(), complete);
+    manifest.control = control.entries();
     GenerateReport { manifest, elapsed: clock_start.elapsed(), error: result.err() }
 }
 

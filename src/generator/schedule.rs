@@ -80,6 +80,21 @@ impl LaneSchedule {
         self.stream_rate / self.stride as f64
     }
 
+    /// Position of this lane's record `j` in its stream.
+    pub fn stream_position(&self, j: u64) -> u64 {
+        j * self.stride + self.offset
+    }
+
+    /// This lane's stream's share of all records, in a run of mean `rate`.
+    pub fn stream_share(&self, rate: f64) -> f64 {
+        if rate > 0.0 { self.stream_rate / rate } else { 0.0 }
+    }
+
+    /// Records of its stream per record of this lane.
+    pub fn stride(&self) -> u64 {
+        self.stride
+    }
+
     fn stream(&self) -> Stream {
         match self.role {
             LaneRole::Traffic => Stream::Traffic,

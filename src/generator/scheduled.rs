@@ -11,6 +11,7 @@
 //! first at once. The lane merges these times with its slots', so every record is written at its
 //! own time, to the millisecond.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
@@ -24,14 +25,14 @@ use super::timeline::ScheduledEpisode;
 /// One scheduled episode in progress.
 #[derive(Debug)]
 struct Running<'s> {
-    plan: &'s ScheduledEpisode,
+    plan: Cow<'s, ScheduledEpisode>,
     episode: ActiveEpisode<'s>,
 }
 
 /// A traffic lane's scheduled episodes: those not yet due, and those in progress.
 #[derive(Debug)]
 pub struct ScheduledEpisodes<'s> {
-    waiting: VecDeque<(usize, &'s ScheduledEpisode)>,
+    waiting: VecDeque<(usize, Cow<'s, ScheduledEpisode>)>,
     running: Vec<Running<'s>>,
     run_id: &'s str,
     start_ms: i64,
@@ -41,10 +42,34 @@ pub struct ScheduledEpisodes<'s> {
 impl<'s> ScheduledEpisodes<'s> {
     /// The episodes of `timeline` that lane `lane_index` of `traffic_lanes` runs.
     pub fn new(episodes: &'s [ScheduledEpisode], lane_index: u32, traffic_lanes: u32, run_id: &'s str, start_ms: i64) -> Self {
-        let mut waiting: Vec<(usize, &ScheduledEpisode)> =
-            episodes.iter().enumerate().filter(|(index, _)| *index as u32 % traffic_lanes.max(1) == lane_index).collect();
+        let mut waiting: Vec<(usize, Cow<'s, ScheduledEpisode>)> = episodes
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| *index as u32 % traffic_lanes.max(1) == lane_index)
+            .map(|(index, episode)| (index, Cow::Borrowed(episode)))
+            .collect();
         waiting.sort_by_key(|(index, episode)| (episode.at_ms, *index));
         ScheduledEpisodes { waiting: waiting.into(), running: Vec::new(), run_id, start_ms, worker: lane_index }
+    }
+
+    /// Adds episode `index` of the run (an injected one, numbered after the timeline's), due at
+    /// its `at_ms`, which no record of the lane has reached yet.
+    pub fn add(&mut self, index: usize, episode: ScheduledEpisode) {
+        let position = self.waiting.partition_point(|(other, waiting)| (waiting.at_ms, *other) <= (episode.at_ms, index));
+        self.waiting.insert(position, (index, Cow::Owned(episode)));
+    }
+
+    /// Ends episode `id` now: a running one's summary (incomplete), or `None` when it is not this
+    /// lane's or had not started (it then never will).
+    pub fn end(&mut self, id: &str) -> Option<EpisodeSummary> {
+        let index: usize = id.strip_prefix(self.run_id)?.strip_prefix("-s")?.parse().ok()?;
+        if let Some(position) = self.waiting.iter().position(|(other, _)| *other == index) {
+            self.waiting.remove(position);
+            return None;
+        }
+        let position = self.running.iter().position(|running| &*running.episode.episode_id == id)?;
+        let running = self.running.swap_remove(position);
+        (running.episode.emitted > 0).then(|| self.summary(&running))
     }
 
     /// Logical offset (ns) at which the next scheduled record is due: a conversation's next
@@ -85,27 +110,28 @@ impl<'s> ScheduledEpisodes<'s> {
     /// Starts the first waiting episode; returns its index in `running`.
     fn start_next(&mut self, rng: &mut LaneRng, baseline: &Baseline<'s>, chaos: &ChaosSettings) -> usize {
         let Some((index, plan)) = self.waiting.pop_front() else { return 0 };
+        let plan_ref: &ScheduledEpisode = &plan;
         let mut settings = chaos.clone();
-        for parameter in KINDS[plan.kind].parameters {
-            if let Some(value) = plan.parameters.get(parameter.name) {
+        for parameter in KINDS[plan_ref.kind].parameters {
+            if let Some(value) = plan_ref.parameters.get(parameter.name) {
                 settings = settings.with(parameter, *value);
             }
         }
         let start = Start {
             settings: &settings,
-            target: &plan.target,
-            intensity: plan.intensity,
-            difficulty: plan.difficulty,
-            span_ms: Some(plan.duration_ms),
+            target: &plan_ref.target,
+            intensity: plan_ref.intensity,
+            difficulty: plan_ref.difficulty,
+            span_ms: Some(plan_ref.duration_ms),
         };
         let id: Rc<str> = format!("{}-s{index}", self.run_id).into();
-        let episode = start_episode(plan.kind, id, rng, baseline, &start, 1.0);
+        let episode = start_episode(plan_ref.kind, id, rng, baseline, &start, 1.0);
         self.running.push(Running { plan, episode });
         self.running.len() - 1
     }
 
     fn summary(&self, running: &Running<'_>) -> EpisodeSummary {
-        let plan = running.plan;
+        let plan = &running.plan;
         let mut summary = running.episode.summary(self.worker);
         summary.scheduled = Some(ScheduledInfo {
             at: Timestamp::from_unix_millis(self.start_ms + plan.at_ms as i64),
@@ -131,7 +157,7 @@ impl Running<'_> {
     /// Logical offset (ns) at which the episode's next record is due: at once in the middle of a
     /// conversation (its last record's time), else where its rate puts it.
     fn due_ns(&self) -> u64 {
-        let plan = self.plan;
+        let plan = &self.plan;
         // An episode with a timetable of its own keeps it (fitted to the duration when it started).
         if !self.episode.has_pending_records()
             && let Some(after) = self.episode.shape.next_due_ms()

@@ -282,6 +282,16 @@ impl ChunkSink for KafkaOutput {
         Ok(())
     }
 
+    /// A live command goes on the episodes topic beside the episodes, keyed `command-<n>`: the
+    /// ground truth of a live session says what was done to it, and when.
+    fn write_command(&mut self, entry: &crate::generator::control::Entry) -> anyhow::Result<()> {
+        self.episode_buffer.clear();
+        serde_json::to_writer(&mut self.episode_buffer, entry)?;
+        let key = format!("command-{}", entry.command);
+        self.send(&self.settings.episodes_topic, Some(key.as_bytes()), &self.episode_buffer)?;
+        Ok(())
+    }
+
     fn finish(&mut self) -> anyhow::Result<()> {
         if let Some(file) = &mut self.episodes_file {
             file.flush()?;

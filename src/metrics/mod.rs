@@ -17,6 +17,7 @@
 //! responses; while consumption is paused for a store outage (no fetches), the Kafka driver asks
 //! the brokers for it every 2 s, so that the lag keeps growing when it matters most.
 
+mod control;
 mod generator;
 mod server;
 mod sink;
@@ -30,6 +31,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
+pub use control::{CONTROL_ENDPOINTS, ControlMetrics};
 pub use generator::GeneratorMetrics;
 pub use server::{BindError, MetricsAddr, MetricsServer, serve};
 pub use sink::{BatchCounters, SinkMetrics};

@@ -31,7 +31,7 @@ fn settings_by_flag(settings: &GeneratorSettings) -> Vec<(String, String)> {
     // kind's probability and parameters come from its spec.
     let GeneratorSettings { seed, instance_id, workers, eps, count, duration, start_time_ms, chaos, firewall_ratio, plan } = settings;
     // The speed changes when records come, never which: it is not recorded.
-    let crate::generator::RunPlan { speed: _, profile, timeline, topology, shard, scenario: _ } = plan;
+    let crate::generator::RunPlan { speed: _, profile, timeline, topology, shard, scenario: _, control: _, replay: _ } = plan;
     let optional = |value: Option<String>| value.unwrap_or_else(|| "none".to_owned());
     let mut flags = vec![
         ("--seed", seed.to_string()),
