@@ -175,7 +175,7 @@ impl GeneratorArgs {
         if let Some(hurst) = self.hurst {
             plan.profile.bursts = Some(Bursts { hurst });
         }
-        Ok(GeneratorSettings {
+        let mut settings = GeneratorSettings {
             seed,
             instance_id: self.instance_id,
             workers: self.workers,
@@ -186,7 +186,11 @@ impl GeneratorArgs {
             chaos,
             firewall_ratio: self.firewall_ratio,
             plan,
-        })
+        };
+        if let Some(scenario) = scenario {
+            settings.plan.control = scenario.control_for(&settings.run_id(), settings.plan.timeline.episodes.len());
+        }
+        Ok(settings)
     }
 }
 

@@ -1,6 +1,7 @@
 //! `netchaos scenario validate FILE` and `netchaos scenario plan FILE [--json]`: check a scenario
 //! file (every mistake at once, each as `FILE:LINE:COLUMN: what is wrong; what to write instead`,
-//! exit 2), and print its resolved timeline.
+//! exit 2), and print its resolved timeline. `netchaos scenario export JOURNAL` turns a live
+//! session's journal into a scenario file.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,7 +17,8 @@ use super::UsageError;
 pub(crate) const EXAMPLES: &str = "Examples:
   netchaos scenario validate scenarios/monday-morning.yaml
   netchaos scenario plan scenarios/incident-drill.yaml
-  netchaos scenario plan scenarios/incident-drill.yaml --json | jq '.episodes[].start'";
+  netchaos scenario plan scenarios/incident-drill.yaml --json | jq '.episodes[].start'
+  netchaos scenario export drill.journal --output drill.yaml";
 
 #[derive(Debug, Args)]
 pub(crate) struct ScenarioArgs {
@@ -41,6 +43,15 @@ enum ScenarioCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Turn a live session's journal (`--journal`) into a scenario file: the run's settings and
+    /// its commands as a `control` list, which run again make the same records.
+    Export {
+        /// The journal (JSON lines, as `--journal` writes it).
+        journal: PathBuf,
+        /// Write the scenario here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 pub(crate) fn run(args: &ScenarioArgs) -> anyhow::Result<ExitCode> {
@@ -57,6 +68,16 @@ pub(crate) fn run(args: &ScenarioArgs) -> anyhow::Result<ExitCode> {
                 writeln!(stdout).context("writing to stdout")?;
             } else {
                 write!(stdout, "{plan}").context("writing to stdout")?;
+            }
+        }
+        ScenarioCommand::Export { journal, output } => {
+            let (header, entries) = super::control_args::read_journal_file(journal)?;
+            let text = scenario::export(&header, &entries, &journal.display().to_string())
+                .map_err(|problem| UsageError(format!("{}: {problem}", journal.display())))?;
+            match output {
+                Some(path) => std::fs::write(path, text)
+                    .map_err(|error| UsageError(format!("cannot write the scenario {}: {error}", path.display())))?,
+                None => write!(stdout, "{text}").context("writing to stdout")?,
             }
         }
     }

@@ -12,10 +12,10 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::generator::control::{Action, Entry, EpisodeState, FieldError, MAX_ACTIVE_INJECTED, Refusal};
+use crate::generator::control::{Action, Entry, EpisodeState, FieldError, MAX_ACTIVE_INJECTED, Refusal, request};
 use crate::records::Timestamp;
 
-use super::{Context, MAX_BODY, request};
+use super::{Context, MAX_BODY};
 
 type Body = BoxBody<Bytes, Infallible>;
 

@@ -8,7 +8,6 @@
 //! is never logged, journalled or written to the manifest.
 
 mod api;
-mod request;
 
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener};

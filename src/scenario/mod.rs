@@ -21,7 +21,9 @@
 //! [`chaos::KINDS`]: crate::chaos::KINDS
 //! [`chaos::LOOKALIKES`]: crate::chaos::LOOKALIKES
 
+mod control;
 mod error;
+mod export;
 mod plan;
 mod read;
 mod sections;
@@ -34,12 +36,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::chaos::{ChaosSettings, KINDS};
+use crate::generator::control::{Action, Entry};
 use crate::generator::profile::RateProfile;
 use crate::generator::timeline::{Origin, Timeline};
 use crate::network::topology::TopologySize;
 use crate::records::{PerKind, Timestamp};
 
 pub use error::ScenarioError;
+pub use export::export;
 pub use plan::{Plan, PlanEpisode, PlanPhase};
 
 /// Everything a scenario file set.
@@ -68,6 +72,8 @@ pub struct Scenario {
     pub phases: Vec<PhaseSpec>,
     /// The timeline resolved with the file's own `eps` and chaos (over the flags' defaults).
     pub timeline: Timeline,
+    /// The `control` list: commands at logical times, as a live session gives them.
+    pub control: Vec<Entry>,
 }
 
 /// Chaos settings a scenario (or one of its phases) gave, by their keys (`port_scan_prob`,
@@ -206,6 +212,20 @@ impl Scenario {
 
     /// What `netchaos scenario plan` prints: the resolved timeline, in absolute times where the
     /// start is known.
+    /// The `control` list of a run whose id is `run_id`: injected episodes numbered after the
+    /// timeline's `scheduled` ones, as a live session numbers them.
+    pub fn control_for(&self, run_id: &str, scheduled: usize) -> Vec<Entry> {
+        let mut injected = 0;
+        let mut entries = self.control.clone();
+        for entry in &mut entries {
+            if let Action::Inject(injection) = &mut entry.action {
+                injection.episode_id = format!("{run_id}-s{}", scheduled + injected);
+                injected += 1;
+            }
+        }
+        entries
+    }
+
     pub fn plan(&self) -> Plan {
         plan::plan(self)
     }

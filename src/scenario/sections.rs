@@ -1,5 +1,5 @@
-//! The top of a scenario file and its sections other than the timeline: `start`, `duration`,
-//! `seed`, `topology`, `eps`, `profile`, `chaos`, `lookalikes`.
+//! The top of a scenario file and its sections other than the timeline and the control list:
+//! `start`, `duration`, `seed`, `topology`, `eps`, `profile`, `chaos`, `lookalikes`.
 
 use crate::chaos::{ChaosSettings, KINDS, LOOKALIKES};
 use crate::generator::profile::{Bursts, DailyCurve, RateProfile};
@@ -14,7 +14,7 @@ use super::yaml::{self, Node, Position, Value};
 use super::{ChaosOverrides, Scenario};
 
 const TOP_KEYS: &[&str] =
-    &["name", "description", "start", "duration", "seed", "topology", "eps", "profile", "chaos", "lookalikes", "timeline"];
+    &["name", "description", "start", "duration", "seed", "topology", "eps", "profile", "chaos", "lookalikes", "timeline", "control"];
 
 /// The whole file, checked.
 pub(super) fn scenario(text: &str, file: &str) -> Result<Scenario, Vec<ScenarioError>> {
@@ -46,6 +46,7 @@ pub(super) fn scenario(text: &str, file: &str) -> Result<Scenario, Vec<ScenarioE
     let chaos = get("chaos").and_then(|node| chaos(&mut errors, node, "chaos", &ChaosSettings::defaults(), true)).unwrap_or_default();
     let lookalikes = get("lookalikes").and_then(|node| lookalikes(&mut errors, node));
     let background = chaos.apply(ChaosSettings::defaults());
+    let control = get("control").map(|node| super::control::control(&mut errors, node, start, &background)).unwrap_or_default();
     let context = Context { start, duration_ms: duration.map(|duration| duration.as_millis() as u64), eps, background };
     let (phases, episodes) = match get("timeline") {
         Some(node) => schedule::timeline(&mut errors, node, &context),
@@ -67,6 +68,7 @@ pub(super) fn scenario(text: &str, file: &str) -> Result<Scenario, Vec<ScenarioE
         chaos,
         lookalikes,
         phases,
+        control,
         timeline: Timeline { phases: Vec::new(), episodes },
     };
     // Phases exist only when the file gives `eps` (the timeline checks it).

@@ -19,6 +19,7 @@
 
 pub mod pace;
 pub mod rate;
+pub mod request;
 pub mod view;
 
 use std::collections::{BTreeMap, VecDeque};

@@ -1,4 +1,6 @@
-//! Request bodies into [`Action`]s, each mistake named by its field with what is allowed.
+//! Request bodies (JSON objects) into [`Action`]s, each mistake named by its field with what is
+//! allowed. The control API reads its requests with these, and a scenario's `control` list its
+//! entries, so that both take exactly the same commands.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +11,7 @@ use crate::generator::control::{Action, ChaosChange, DEFAULT_INJECT_MS, FieldErr
 use crate::records::{AnomalyKind, Timestamp};
 
 /// A JSON object, or the error naming the body.
-pub(super) fn object(body: &[u8]) -> Result<Map<String, Value>, FieldError> {
+pub fn object(body: &[u8]) -> Result<Map<String, Value>, FieldError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
@@ -57,7 +59,7 @@ fn duration(map: &Map<String, Value>, field: &str, max_ms: u64) -> Result<Option
 
 /// `POST /v1/episodes`: the injection, and how long after the command's time it starts. `now_ms`
 /// is the logical time (ms from t0) a command would take effect at; `start_ms` is t0.
-pub(super) fn injection(map: &Map<String, Value>, now_ms: u64, start_ms: i64) -> Result<(Injection, u64), FieldError> {
+pub fn injection(map: &Map<String, Value>, now_ms: u64, start_ms: i64) -> Result<(Injection, u64), FieldError> {
     only(map, &["kind", "difficulty", "target", "duration", "intensity", "parameters", "in", "at"])?;
     let kinds = AnomalyKind::ALL.iter().map(|kind| kind.as_str()).collect::<Vec<_>>().join(", ");
     let name = text(map, "kind", "port_scan")?.ok_or_else(|| FieldError::new("kind", "the kind is missing", kinds.clone()))?;
@@ -119,7 +121,7 @@ pub(super) fn injection(map: &Map<String, Value>, now_ms: u64, start_ms: i64) ->
 }
 
 /// `PUT /v1/rate`.
-pub(super) fn rate(map: &Map<String, Value>) -> Result<Action, FieldError> {
+pub fn rate(map: &Map<String, Value>) -> Result<Action, FieldError> {
     only(map, &["eps", "ramp"])?;
     let eps = number(map, "eps", "a number of records per second")?
         .ok_or_else(|| FieldError::new("eps", "the rate is missing", "{\"eps\": 5000}"))?;
@@ -129,7 +131,7 @@ pub(super) fn rate(map: &Map<String, Value>) -> Result<Action, FieldError> {
 }
 
 /// `PUT /v1/speed`.
-pub(super) fn speed(map: &Map<String, Value>) -> Result<Action, FieldError> {
+pub fn speed(map: &Map<String, Value>) -> Result<Action, FieldError> {
     only(map, &["speed"])?;
     let allowed = "a number more than 0, or \"max\"";
     let speed = match map.get("speed") {
@@ -146,7 +148,7 @@ pub(super) fn speed(map: &Map<String, Value>) -> Result<Action, FieldError> {
 }
 
 /// `PUT /v1/chaos`, against the background chaos as it stands (the probabilities' sum stays ≤ 1).
-pub(super) fn chaos(map: &Map<String, Value>, current: &ChaosSettings) -> Result<(ChaosChange, ChaosSettings), FieldError> {
+pub fn chaos(map: &Map<String, Value>, current: &ChaosSettings) -> Result<(ChaosChange, ChaosSettings), FieldError> {
     let mut names: Vec<String> = KINDS.values().filter_map(|spec| spec.probability).map(|flag| flag.name.to_owned()).collect();
     names.push("difficulty".into());
     let allowed: Vec<&str> = names.iter().map(String::as_str).collect();
