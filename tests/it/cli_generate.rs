@@ -12,7 +12,7 @@ fn netchaos() -> Command {
     for name in ["EPS_TARGET", "WORKER_COUNT", "SEED", "LATENCY_SPIKE_PROB", "PORT_SCAN_PROB", "DATA_EXFIL_PROB", "CONN_RESET_PROB"] {
         command.env_remove(name);
     }
-    command.env("NETCHAOS_METRICS_ADDR", "off");
+    command.env("NETCHAOS_METRICS_ADDR", "off").env("NETCHAOS_CONTROL_ADDR", "off");
     command
 }
 
@@ -166,6 +166,7 @@ fn on_a_terminal(command: &str) -> String {
     let output = Command::new("script")
         .args(["-qefc", &command, "/dev/null"])
         .env_remove("NETCHAOS_METRICS_ADDR")
+        .env("NETCHAOS_CONTROL_ADDR", "off")
         .output()
         .expect("run script (util-linux)");
     assert!(output.status.success(), "{command}: {}", String::from_utf8_lossy(&output.stdout));

@@ -128,6 +128,7 @@ fn commands_with_a_closed_stderr_keep_their_exit_codes() {
             .arg(script)
             .arg(env!("CARGO_BIN_EXE_netchaos"))
             .env("NETCHAOS_METRICS_ADDR", "off")
+            .env("NETCHAOS_CONTROL_ADDR", "off")
             .output()
             .unwrap();
         output.status.code()
@@ -204,7 +205,7 @@ fn a_read_only_store_directory_fails_at_once_with_one_line() {
         }
         std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
         command = Command::new(&binary);
-        command.env("NETCHAOS_METRICS_ADDR", "off").env_remove("NETCHAOS_LOG");
+        command.env("NETCHAOS_METRICS_ADDR", "off").env("NETCHAOS_CONTROL_ADDR", "off").env_remove("NETCHAOS_LOG");
         command.args(["sink", "-q", "--from"]).arg(&lines).arg("--store").arg(&store);
         command.uid(65534).gid(65534);
     }

@@ -27,6 +27,9 @@ pub fn netchaos() -> Command {
     // Tests run many processes at once: none serves metrics unless it asks to, so that the stack's
     // Prometheus (scraping the default ports) sees only the observability test's pipeline.
     command.env("NETCHAOS_METRICS_ADDR", "off");
+    // Nor a control server, unless the test asks for one (`--control-addr`).
+    command.env("NETCHAOS_CONTROL_ADDR", "off");
+    command.env_remove("NETCHAOS_CONTROL_TOKEN");
     command
 }
 
