@@ -73,7 +73,14 @@ pub(super) async fn respond(request: Request<Incoming>, context: Arc<Context>) -
     let host = request.headers().get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
     let cross_allowed = origin.as_deref().is_some_and(|origin| context.cors.as_deref() == Some(origin));
     let same_origin = origin.as_deref().is_none_or(|origin| origin == format!("http://{host}"));
-    let mut response = if !same_origin && !cross_allowed {
+    let mut response = if context.token.is_none() && !loopback_host(&host) {
+        // A page from another site whose name was made to point at 127.0.0.1 (DNS rebinding) is
+        // same-origin to the browser: without a token, only a loopback name may reach the API.
+        error(
+            StatusCode::FORBIDDEN,
+            "the Host header does not name a loopback address: open the console at http://127.0.0.1:PORT/, or serve with --control-token",
+        )
+    } else if !same_origin && !cross_allowed {
         error(StatusCode::FORBIDDEN, "cross-origin requests are refused; allow an origin with --control-cors ORIGIN")
     } else if method == Method::OPTIONS {
         let mut response = Response::new(Full::new(Bytes::new()).boxed());
@@ -94,6 +101,15 @@ pub(super) async fn respond(request: Request<Incoming>, context: Arc<Context>) -
     }
     context.metrics.count(endpoint, response.status().is_success());
     response
+}
+
+/// Whether a Host header names this machine by a loopback address or `localhost`.
+fn loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, port)| if port.bytes().all(|b| b.is_ascii_digit()) { name } else { host }),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
 }
 
 fn authorised(request: &Request<Incoming>, context: &Context) -> bool {
@@ -313,4 +329,19 @@ fn events(context: Arc<Context>) -> Response<Body> {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_host;
+
+    #[test]
+    fn only_loopback_names_are_loopback_hosts() {
+        for host in ["127.0.0.1:9760", "127.0.0.1", "127.1.2.3:80", "localhost:9760", "LOCALHOST", "[::1]:9760"] {
+            assert!(loopback_host(host), "{host}");
+        }
+        for host in ["", "evil.example:9760", "10.0.0.1:9760", "0.0.0.0:9760", "[::]:9760", "127.0.0.1.evil.example", "localhost.evil:1"] {
+            assert!(!loopback_host(host), "{host}");
+        }
+    }
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 /// Every metric family the processes and kafka-exporter serve (the metrics contract), each of which
 /// some panel must show.
-const METRIC_FAMILIES: [&str; 24] = [
+const METRIC_FAMILIES: [&str; 25] = [
     "netchaos_build_info",
     "netchaos_generated_records_total",
     "netchaos_generated_anomaly_records_total",
@@ -24,6 +24,7 @@ const METRIC_FAMILIES: [&str; 24] = [
     "netchaos_delivery_errors_total",
     "netchaos_target_rate_records_per_second",
     "netchaos_achieved_rate_records_per_second",
+    "netchaos_control_requests_total",
     "netchaos_sink_records_consumed_total",
     "netchaos_sink_records_valid_total",
     "netchaos_sink_records_invalid_total",

@@ -28,6 +28,9 @@ mod hardening;
 mod scenario;
 mod verify_hostile;
 
+// Live control: the API against a running generator, its journal and replay.
+mod control;
+
 // The sink and its stores.
 mod run_pipeline;
 mod sink_age_trigger;

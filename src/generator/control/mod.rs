@@ -9,7 +9,9 @@
 //! commands come out in time order, and what a lane does with one depends only on the command and
 //! the lane's own state, never on when it arrived. Tests: `claims_hold_commands_back_until_their_time`
 //! (below) attacks the ordering; `it::control::a_live_session_replays_byte_for_byte` runs a live
-//! session at speed 1 and replays its journal at speed 1 and at max.
+//! session changed at chosen moments and replays its journal at speed 1 and at max, and
+//! `it::control::a_thousand_commands_at_max_speed_replay_byte_for_byte` sends commands as fast as a
+//! client can while the lanes run unpaced.
 //!
 //! **The journal.** Each accepted command becomes an [`Entry`]: its number, its logical time and
 //! the [`Action`]. A run given the same entries up front (`--replay`, or a scenario's `control`

@@ -47,9 +47,12 @@ pub struct ActiveView {
     pub target: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
-    /// When an injection takes effect.
+    /// When an injection was accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at: Option<Timestamp>,
+    /// When an injection is due to start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<Timestamp>,
     pub injected: bool,
 }
 
@@ -63,7 +66,8 @@ struct State {
     /// Records per logical second, the last few seconds.
     seconds: VecDeque<(u64, u64)>,
     active: BTreeMap<String, ActiveView>,
-    finished: VecDeque<EpisodeSummary>,
+    /// As `GET /v1/episodes` lists them.
+    finished: VecDeque<Value>,
     finished_ids: HashSet<String>,
     injected: HashSet<String>,
     target_eps: f64,
@@ -90,6 +94,16 @@ pub enum EpisodeState {
     Active,
     Finished,
     Unknown,
+}
+
+impl State {
+    fn finish(&mut self, id: &str, value: Value) {
+        self.finished_ids.insert(id.to_owned());
+        self.finished.push_back(value);
+        if self.finished.len() > KEEP_FINISHED {
+            self.finished.pop_front();
+        }
+    }
 }
 
 impl Observed {
@@ -153,6 +167,7 @@ impl Observed {
                     target: None,
                     duration_ms: None,
                     at: None,
+                    due: None,
                     injected,
                 });
                 if entry.start.is_none() {
@@ -169,22 +184,19 @@ impl Observed {
 
     /// An episode whose records have all been written.
     pub fn finished(&self, episode: &EpisodeSummary) {
-        let injected = {
+        let value = {
             let mut state = self.state();
-            let injected = state.active.remove(&episode.episode_id).is_some_and(|view| view.injected);
-            state.finished_ids.insert(episode.episode_id.clone());
-            state.finished.push_back(episode.clone());
-            if state.finished.len() > KEEP_FINISHED {
-                state.finished.pop_front();
-            }
-            injected
+            state.active.remove(&episode.episode_id);
+            let value = episode_json(episode, state.injected.contains(&episode.episode_id));
+            state.finish(&episode.episode_id, value.clone());
+            value
         };
-        self.send("episode_end", &episode_json(episode, injected));
+        self.send("episode_end", &value);
     }
 
     /// An accepted command: an injection is listed at once, as pending.
     pub fn command(&self, entry: &Entry, at: Timestamp) {
-        if let super::Action::Inject(Injection { episode_id, kind, difficulty, target, duration_ms, .. }) = &entry.action {
+        if let super::Action::Inject(Injection { episode_id, kind, difficulty, target, duration_ms, delay_ms, .. }) = &entry.action {
             let mut state = self.state();
             state.injected.insert(episode_id.clone());
             state.active.insert(
@@ -199,9 +211,27 @@ impl Observed {
                     target: Some(target.clone()),
                     duration_ms: Some(*duration_ms),
                     at: Some(at),
+                    due: Some(Timestamp::from_unix_millis(at.0 + *delay_ms as i64)),
                     injected: true,
                 },
             );
+        }
+        // An injection ended before it was due never starts, and no summary of it will come.
+        let mut cancelled = None;
+        if let super::Action::End { episode_id: id } = &entry.action {
+            let mut state = self.state();
+            if state.active.get(id).is_some_and(|view| view.start.is_none() && view.due.is_some_and(|due| due.0 >= at.0))
+                && let Some(view) = state.active.remove(id)
+            {
+                let mut value = serde_json::to_value(&view).unwrap_or(Value::Null);
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("end".into(), json!(at));
+                    object.insert("complete".into(), Value::Bool(false));
+                    object.insert("cancelled".into(), Value::Bool(true));
+                }
+                state.finish(id, value.clone());
+                cancelled = Some(value);
+            }
         }
         if let super::Action::Rate { eps, ramp_ms } = entry.action {
             let mut state = self.state();
@@ -211,6 +241,9 @@ impl Observed {
                 (ramp_ms > 0).then(|| json!({"from": from, "to": eps, "until": Timestamp::from_unix_millis(at.0 + ramp_ms as i64)}));
         }
         self.send(entry.action.name(), entry);
+        if let Some(value) = cancelled {
+            self.send("episode_end", &value);
+        }
     }
 
     /// Whether `id` is running (or pending), finished, or unknown.
@@ -272,9 +305,7 @@ impl Observed {
     /// `GET /v1/episodes`.
     pub fn episodes(&self) -> Value {
         let state = self.state();
-        let finished: Vec<Value> =
-            state.finished.iter().map(|episode| episode_json(episode, state.injected.contains(&episode.episode_id))).collect();
-        json!({"active": state.active.values().collect::<Vec<_>>(), "finished": finished})
+        json!({"active": state.active.values().collect::<Vec<_>>(), "finished": state.finished})
     }
 }
 
@@ -284,4 +315,55 @@ fn episode_json(episode: &EpisodeSummary, injected: bool) -> Value {
         object.insert("injected".into(), Value::Bool(injected));
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::Action;
+    use super::*;
+
+    fn entry(command: u32, offset_ms: u64, action: Action) -> Entry {
+        Entry { command, offset_ms, wall: None, action }
+    }
+
+    fn injection(delay_ms: u64) -> Action {
+        Action::Inject(Injection {
+            episode_id: "r-s0".into(),
+            kind: AnomalyKind::PortScan,
+            difficulty: "overt".into(),
+            target: "any".into(),
+            duration_ms: 60_000,
+            intensity: 1.0,
+            delay_ms,
+            parameters: BTreeMap::new(),
+        })
+    }
+
+    #[test]
+    fn an_injection_ended_before_it_is_due_is_finished_at_once_and_says_so() {
+        let view = Observed::default();
+        let mut events = view.subscribe();
+        view.command(&entry(1, 1_000, injection(30_000)), Timestamp::from_unix_millis(1_000));
+        assert_eq!(view.episode_state("r-s0"), EpisodeState::Active);
+        assert_eq!(view.episodes()["active"][0]["due"], json!(Timestamp::from_unix_millis(31_000)));
+        view.command(&entry(2, 2_000, Action::End { episode_id: "r-s0".into() }), Timestamp::from_unix_millis(2_000));
+        assert_eq!(view.episode_state("r-s0"), EpisodeState::Finished);
+        let episodes = view.episodes();
+        assert_eq!(episodes["active"], json!([]));
+        assert_eq!(episodes["finished"][0]["cancelled"], true);
+        assert_eq!(episodes["finished"][0]["records"], 0);
+        let names: Vec<&str> = std::iter::from_fn(|| events.try_recv().ok()).map(|event| event.name).collect();
+        assert_eq!(names, ["inject", "end", "episode_end"]);
+    }
+
+    #[test]
+    fn an_injection_ended_after_it_is_due_waits_for_its_summary() {
+        let view = Observed::default();
+        view.command(&entry(1, 1_000, injection(0)), Timestamp::from_unix_millis(1_000));
+        view.command(&entry(2, 2_000, Action::End { episode_id: "r-s0".into() }), Timestamp::from_unix_millis(2_000));
+        // Its first record may be written and not yet seen: the collector's summary finishes it.
+        assert_eq!(view.episode_state("r-s0"), EpisodeState::Active);
+    }
 }

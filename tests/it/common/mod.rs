@@ -5,6 +5,7 @@ use std::num::NonZeroU32;
 
 pub mod cli;
 pub mod dashboard;
+pub mod http;
 pub mod kafka;
 pub mod prometheus;
 pub mod reliability;
