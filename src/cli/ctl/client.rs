@@ -167,6 +167,10 @@ impl Client {
         Client { address, token }
     }
 
+    pub(crate) fn address(&self) -> &Address {
+        &self.address
+    }
+
     /// `method path` with a JSON `body`: the answer's JSON text when the server accepted it.
     pub(crate) async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<String, CtlError> {
         let exchange = async {

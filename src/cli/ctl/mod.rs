@@ -43,7 +43,8 @@ pub(crate) struct CtlArgs {
     #[arg(long, global = true, env = "NETCHAOS_CONTROL_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     token: Option<Token>,
 
-    /// Print the server's JSON answer as it is, one line (for `watch`, each event's JSON).
+    /// Print the server's JSON answer as it is, one line (for `watch`, one line per event:
+    /// `{"event": NAME, "data": ...}`, the data as the server sent it).
     #[arg(long, global = true)]
     json: bool,
 
@@ -185,20 +186,20 @@ async fn dispatch(client: &Client, args: &CtlArgs) -> Result<(), CtlError> {
     match &args.command {
         CtlCommand::Status => {
             let text = client.call(Method::GET, "/v1/status", None).await?;
-            show(json, &text, render::status)
+            show(client, json, &text, render::status)
         }
         CtlCommand::Episodes => {
             let text = client.call(Method::GET, "/v1/episodes", None).await?;
-            show(json, &text, render::episodes)
+            show(client, json, &text, render::episodes)
         }
         CtlCommand::Inject(inject) => {
             let text = client.call(Method::POST, "/v1/episodes", Some(&injection(inject))).await?;
-            show(json, &text, |answer| render::injected(&inject.kind, answer))
+            show(client, json, &text, |answer| render::injected(&inject.kind, answer))
         }
         CtlCommand::End { id } => {
             let path = format!("/v1/episodes/{}", escape_path(id));
             let text = client.call(Method::DELETE, &path, None).await?;
-            show(json, &text, |answer| render::applied(&format!("ending {id}"), answer))
+            show(client, json, &text, |answer| render::applied(&format!("ending {id}"), answer))
         }
         CtlCommand::Rate { eps, ramp } => {
             let mut body = json!({"eps": eps});
@@ -207,7 +208,7 @@ async fn dispatch(client: &Client, args: &CtlArgs) -> Result<(), CtlError> {
             }
             let text = client.call(Method::PUT, "/v1/rate", Some(&body)).await?;
             let over = ramp.as_ref().map(|ramp| format!(" over {ramp}")).unwrap_or_default();
-            show(json, &text, |answer| render::applied(&format!("rate {eps}/s{over}"), answer))
+            show(client, json, &text, |answer| render::applied(&format!("rate {eps}/s{over}"), answer))
         }
         CtlCommand::Speed { speed } => {
             let (body, what) = match speed {
@@ -215,7 +216,7 @@ async fn dispatch(client: &Client, args: &CtlArgs) -> Result<(), CtlError> {
                 SpeedArg::Times(times) => (json!({"speed": times}), format!("speed {times}x")),
             };
             let text = client.call(Method::PUT, "/v1/speed", Some(&body)).await?;
-            show(json, &text, |answer| render::applied(&what, answer))
+            show(client, json, &text, |answer| render::applied(&what, answer))
         }
         CtlCommand::Chaos(chaos) => {
             let mut body = Map::new();
@@ -237,15 +238,15 @@ async fn dispatch(client: &Client, args: &CtlArgs) -> Result<(), CtlError> {
                 ));
             }
             let text = client.call(Method::PUT, "/v1/chaos", Some(&Value::Object(body))).await?;
-            show(json, &text, |answer| render::applied("chaos changed", answer))
+            show(client, json, &text, |answer| render::applied("chaos changed", answer))
         }
         CtlCommand::Pause => {
             let text = client.call(Method::POST, "/v1/pause", None).await?;
-            show(json, &text, |answer| render::applied("paused", answer))
+            show(client, json, &text, |answer| render::applied("paused", answer))
         }
         CtlCommand::Resume => {
             let text = client.call(Method::POST, "/v1/resume", None).await?;
-            show(json, &text, |answer| render::applied("resumed", answer))
+            show(client, json, &text, |answer| render::applied("resumed", answer))
         }
         CtlCommand::Watch { count, status } => watch(client, json, *count, *status).await,
     }
@@ -286,13 +287,13 @@ fn escape_path(id: &str) -> String {
 }
 
 /// Prints an answer: as it is with `--json`, else as `human` renders it.
-fn show(json: bool, text: &str, human: impl FnOnce(&Value) -> String) -> Result<(), CtlError> {
+fn show(client: &Client, json: bool, text: &str, human: impl FnOnce(&Value) -> String) -> Result<(), CtlError> {
     if json {
         println!("{text}");
         return Ok(());
     }
     let answer: Value = serde_json::from_str(text)
-        .map_err(|error| CtlError::Server { address: "the server".into(), message: format!("its answer is not JSON: {error}") })?;
+        .map_err(|error| CtlError::Server { address: client.address().to_string(), message: format!("its answer is not JSON: {error}") })?;
     print!("{}", human(&answer));
     Ok(())
 }
@@ -345,7 +346,13 @@ impl Watcher {
         }
         if !is_status || self.show_status {
             if self.json {
-                println!("{}", json!({"event": event.name, "data": data}));
+                // The data as the server wrote it, with the event's name beside it.
+                let raw = match (&data, event.data.contains('\n')) {
+                    (Value::Null, _) => json!(event.data).to_string(),
+                    (_, true) => data.to_string(),
+                    (_, false) => event.data.trim().to_owned(),
+                };
+                println!("{{\"event\":{},\"data\":{raw}}}", json!(event.name));
             } else {
                 println!("{}", render::event(&self.clock, &event.name, &data));
             }
