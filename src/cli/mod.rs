@@ -14,6 +14,7 @@
 mod args;
 mod chaos_args;
 mod control_args;
+mod ctl;
 mod generate;
 mod kafka_args;
 mod metrics_args;
@@ -72,6 +73,9 @@ enum Command {
     Scenario(scenario::ScenarioArgs),
     /// Print the JSON Schema of the records.
     Schema(schema::SchemaArgs),
+    /// Drive a running generator through its control API: status, inject, end, rate, speed, watch...
+    #[command(after_help = ctl::EXAMPLES)]
+    Ctl(ctl::CtlArgs),
 }
 
 /// A user's mistake: reported as one line, exit code 2.
@@ -110,6 +114,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Scenario(args) => scenario::run(&args),
         Command::Schema(args) => schema::run(&args),
+        Command::Ctl(args) => ctl::run(args),
     };
     match outcome {
         Ok(code) => code,

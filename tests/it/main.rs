@@ -24,6 +24,7 @@ mod validation;
 
 // The binary against bad flags, signals and hostile input.
 mod cli_generate;
+mod ctl;
 mod hardening;
 mod scenario;
 mod verify_hostile;
