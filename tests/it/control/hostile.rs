@@ -49,7 +49,8 @@ fn damage(text: &str, rng: &mut Xoshiro256PlusPlus) -> Vec<u8> {
         }
         2 => {
             let at = rng.random_range(0..bytes.len());
-            bytes.insert(at, *b"{}[]\",:0-e\n\x00\xff".get(rng.random_range(0..14)).unwrap());
+            const NOISE: &[u8] = b"{}[]\",:0-e\n\x00\xff";
+            bytes.insert(at, NOISE[rng.random_range(0..NOISE.len())]);
         }
         3 => {
             let mut lines = lines.clone();

@@ -108,6 +108,17 @@ pub(crate) fn lines(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
 }
 
+/// The run's manifest (pretty JSON).
+fn manifest(live: &Live) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(live.path("manifest.json")).unwrap()).unwrap()
+}
+
+/// t0 of a run, ms since the epoch, from its manifest.
+fn start_ms(manifest: &Value) -> i64 {
+    let text = manifest["settings"]["start_time"].as_str().unwrap_or_else(|| panic!("no start_time: {manifest}"));
+    humantime::parse_rfc3339(text).unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
 fn episode_of(record: &Value) -> Option<&str> {
     record["label"]["episode_id"].as_str()
 }
@@ -251,10 +262,8 @@ fn every_endpoint_answers_over_a_socket_and_its_effects_show_in_the_output() {
 
     live.finish(Duration::from_secs(120));
     let records = live.records();
-    let start_ms = lines(&live.path("manifest.json").with_extension("json"))[0]["settings"]["start_time"]
-        .as_str()
-        .map(|text| humantime::parse_rfc3339(text).unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64);
-    let start_ms = start_ms.unwrap();
+    let manifest = manifest(&live);
+    let start_ms = start_ms(&manifest);
     let scan_starts =
         humantime::parse_rfc3339(scan["starts"].as_str().unwrap()).unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
             as i64;
@@ -280,7 +289,6 @@ fn every_endpoint_answers_over_a_socket_and_its_effects_show_in_the_output() {
     let (before, after) = (share(0, rate_at as i64 - 1_000), share(chaos_at + 1_000, 40_000));
     assert!(after > 3.0 * before && after > 0.04, "latency spikes were {before} of records before the change, {after} after");
     // The journal and the manifest hold every accepted command, in order, without the wall clock deciding anything.
-    let manifest = &lines(&live.path("manifest.json"))[0];
     let names: Vec<String> = manifest["control"]
         .as_array()
         .unwrap()
@@ -299,14 +307,35 @@ fn every_endpoint_answers_over_a_socket_and_its_effects_show_in_the_output() {
 
 #[test]
 fn a_ramp_reaches_its_rate() {
-    let mut live = Live::start(&["--seed", "12", "--eps", "1000", "--duration", "60s", "--workers", "2", "--speed", "6"]);
+    // Only the baseline: episodes add their records on top of the rate.
+    let mut args = vec!["--seed", "12", "--eps", "1000", "--duration", "60s", "--workers", "2", "--speed", "6", "--lookalikes", "off"];
+    args.extend(["--port-scan-prob", "0", "--data-exfil-prob", "0"]);
+    let hourly: Vec<String> = [
+        "latency-spike",
+        "port-scan",
+        "data-exfil",
+        "conn-reset",
+        "beaconing",
+        "lateral-movement",
+        "brute-force",
+        "syn-flood",
+        "distributed-scan",
+        "cryptomining",
+    ]
+    .iter()
+    .map(|kind| format!("--{kind}-per-hour"))
+    .collect();
+    for flag in &hourly {
+        args.extend([flag.as_str(), "0"]);
+    }
+    let mut live = Live::start(&args);
     live.wait_offset(3_000);
     let reply = live.call("PUT", "/v1/rate", json!({"eps": 3000, "ramp": "10s"}));
     assert_eq!(reply.status, 200, "{reply:?}");
     let at = reply.json()["offset_ms"].as_u64().unwrap() as i64;
     assert!(live.status()["rate"]["ramp"]["to"] == 3000.0);
     live.finish(Duration::from_secs(60));
-    let manifest = &lines(&live.path("manifest.json"))[0];
+    let manifest = manifest(&live);
     let start_ms = humantime::parse_rfc3339(manifest["settings"]["start_time"].as_str().unwrap())
         .unwrap()
         .duration_since(std::time::UNIX_EPOCH)
