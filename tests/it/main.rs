@@ -49,3 +49,6 @@ mod s3_sink;
 mod compose;
 mod dashboard;
 mod observability;
+
+// Live control: the web console in a real browser.
+mod console;

@@ -3,6 +3,7 @@
 
 use std::num::NonZeroU32;
 
+pub mod browser;
 pub mod cli;
 pub mod dashboard;
 pub mod http;
