@@ -1,5 +1,8 @@
 //! A worker lane: one thread, one RNG, one slice of the schedule at a time.
 //!
+//! (Over 450 lines: the lane's loop and the live commands it applies at slice boundaries read as
+//! one, and splitting them would scatter the boundary argument of `control`.)
+//!
 //! Nothing on the hot path is shared or locked: the lane owns its RNG, its baseline sampler, its
 //! episode schedulers, its walk through the arrival times and its output buffer, and hands a
 //! finished [`Chunk`] to the collector once per slice. When paced, it sleeps until its slice is
