@@ -116,9 +116,15 @@ async fn achieved_pixels(browser: &Browser) -> u64 {
     browser.client.execute(script, vec![]).await.unwrap().as_u64().unwrap()
 }
 
-/// The episode id the notice names after an injection (`injected ID: command N at ...`).
-async fn injected_id(browser: &Browser, kind: &str) -> String {
-    let notice = browser.wait_text("#notice", &format!("the {kind} injection"), |text| text.starts_with("injected ")).await;
+/// The episode id the notice names after an injection (`injected ID: command N at ...`), once it
+/// names another than `before` (the notice of an earlier injection may still show).
+async fn injected_id(browser: &Browser, kind: &str, before: &str) -> String {
+    let earlier = format!("injected {before}:");
+    let notice = browser
+        .wait_text("#notice", &format!("the {kind} injection"), |text| {
+            text.starts_with("injected ") && (before.is_empty() || !text.starts_with(&earlier))
+        })
+        .await;
     let id = notice.trim_start_matches("injected ").split(':').next().unwrap().to_owned();
     assert!(id.contains("-s"), "{notice}");
     id
@@ -155,7 +161,7 @@ async fn the_console_shows_the_run_and_drives_it_in_a_real_browser() {
     browser.fill("inject-duration", "4s").await;
     browser.fill("inject-target", "service ssh").await;
     browser.click("#inject-submit").await;
-    let scan_id = injected_id(&browser, "port_scan").await;
+    let scan_id = injected_id(&browser, "port_scan", "").await;
     let row = format!("tr[data-episode-id=\"{scan_id}\"]");
     let listed = browser.wait_text(&row, "the injected scan's row", |text| text.contains("port_scan")).await;
     assert!(listed.contains("service ssh") && listed.contains("(injected)"), "{listed}");
@@ -169,7 +175,7 @@ async fn the_console_shows_the_run_and_drives_it_in_a_real_browser() {
     browser.fill("inject-duration", "1h").await;
     browser.fill("inject-target", "any").await;
     browser.click("#inject-submit").await;
-    let brute_id = injected_id(&browser, "brute_force").await;
+    let brute_id = injected_id(&browser, "brute_force", &scan_id).await;
     let brute_row = format!("tr[data-episode-id=\"{brute_id}\"]");
     browser.wait_text(&brute_row, "the brute force row", |text| text.contains("brute_force")).await;
     browser.click(&format!("{brute_row} button.end")).await;
