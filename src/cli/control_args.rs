@@ -225,7 +225,7 @@ pub(crate) fn read_journal_file(path: &Path) -> Result<(Value, Vec<Entry>), Usag
     let name = path.display();
     let file = std::fs::File::open(path).map_err(|error| UsageError(format!("cannot read the journal {name}: {error}")))?;
     let mut lines = BufReader::new(file).lines();
-    let bad = |line: usize, what: String| UsageError(format!("{name}:{line}: {what}"));
+    let bad = |line: usize, what: String| UsageError(format!("the journal {name}:{line}: {what}"));
     let header: Value = match lines.next() {
         Some(Ok(line)) => serde_json::from_str(&line).map_err(|error| bad(1, format!("the header is not JSON: {error}")))?,
         Some(Err(error)) => return Err(bad(1, error.to_string())),

@@ -109,7 +109,18 @@ fn mutate(value: &mut Value, rng: &mut Xoshiro256PlusPlus) {
 fn damaged_journals_replay_or_are_refused_with_one_line_and_never_panic() {
     let (text, live) = journal();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("journal.jsonl");
+    // Named so that an error mentioning the journal or the replay does so in words, not by its path.
+    let path = dir.path().join("session.jsonl");
+    let replay = || {
+        netchaos()
+            .args(["generate", "--speed", "max", "-q", "--output"])
+            .arg(dir.path().join("out.jsonl"))
+            .arg("--replay")
+            .arg(&path)
+            .args(RUN)
+            .output()
+            .unwrap()
+    };
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(15);
     let (mut refused, mut replayed) = (0, 0);
     let mut cases: Vec<Vec<u8>> =
@@ -117,14 +128,7 @@ fn damaged_journals_replay_or_are_refused_with_one_line_and_never_panic() {
     cases.extend((0..150).map(|_| damage(&text, &mut rng)));
     for case in &cases {
         std::fs::write(&path, case).unwrap();
-        let output = netchaos()
-            .args(["generate", "--speed", "max", "-q", "--output"])
-            .arg(dir.path().join("out.jsonl"))
-            .arg("--replay")
-            .arg(&path)
-            .args(RUN)
-            .output()
-            .unwrap();
+        let output = replay();
         let stderr = String::from_utf8_lossy(&output.stderr);
         let journal = String::from_utf8_lossy(case);
         match output.status.code() {
@@ -139,14 +143,7 @@ fn damaged_journals_replay_or_are_refused_with_one_line_and_never_panic() {
     }
     // The journal as written replays, and the damage was mostly caught.
     std::fs::write(&path, &text).unwrap();
-    let output = netchaos()
-        .args(["generate", "--speed", "max", "-q", "--output"])
-        .arg(dir.path().join("out.jsonl"))
-        .arg("--replay")
-        .arg(&path)
-        .args(RUN)
-        .output()
-        .unwrap();
+    let output = replay();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(std::fs::read(dir.path().join("out.jsonl")).unwrap(), std::fs::read(live.path("out.jsonl")).unwrap());
     assert!(refused > cases.len() / 2, "only {refused} of {} damaged journals were refused", cases.len());
