@@ -1,7 +1,8 @@
 //! Against the real 3-node KRaft cluster (`scripts/stack up`): `generate --brokers` into a
 //! 6-partition topic, `sink --brokers` into a local store, `verify`. Nothing lost or duplicated,
 //! also when a broker is SIGKILLed mid-run, when one of two sinks in a group stops, and when poison
-//! messages arrive (they go to the DLQ topic, and the group's offsets move past them).
+//! messages arrive (they go to the DLQ topic, and the group's offsets move past them). A live
+//! session's commands land on the episodes topic, as in its journal.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -343,4 +344,66 @@ fn assigned_partitions(log: &str) -> Vec<Vec<u32>> {
         .filter_map(|line| line.split("assigned=[").nth(1)?.split(']').next())
         .map(|list| list.split(',').filter_map(|item| item.trim().parse().ok()).collect())
         .collect()
+}
+
+/// A live session in the Kafka mode: each accepted command goes on the episodes topic keyed
+/// `command-N`, the same entry as the journal's line N, once; the injected episode goes there too.
+#[test]
+fn live_commands_are_journalled_on_the_episodes_topic() {
+    let _serial = serial();
+    let directory = tempfile::tempdir().unwrap();
+    let (manifest, journal) = (directory.path().join("manifest.json"), directory.path().join("journal.jsonl"));
+    let topic = unique("live");
+    let port = crate::common::cli::free_port();
+    let mut generator = generate_command(&topic, 11, 3_000, 500, &manifest);
+    generator.args(["--control-addr", &format!("127.0.0.1:{port}")]).arg("--journal").arg(&journal);
+    let mut generator = Background::spawn("generate", &mut generator, directory.path());
+    crate::common::http::wait_for_server(port);
+    let body = serde_json::json!({"kind": "port_scan", "duration": "2s"}).to_string();
+    let scan = crate::common::http::call(port, "POST", "/v1/episodes", Some(&body), &[]);
+    assert_eq!(scan.status, 201, "{scan:?}");
+    let scan_id = scan.json()["episode_id"].as_str().unwrap().to_owned();
+    let rate = crate::common::http::call(port, "PUT", "/v1/rate", Some(r#"{"eps": 800}"#), &[]);
+    assert_eq!(rate.status, 200, "{rate:?}");
+    generator.wait_success(Duration::from_secs(60));
+
+    // The journal: a header line, then one entry per command.
+    let journalled: Vec<serde_json::Value> =
+        std::fs::read_to_string(&journal).unwrap().lines().skip(1).map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(journalled.len(), 2, "{journalled:?}");
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", unique("episodes-reader"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&format!("{topic}-episodes")]).unwrap();
+    let mut messages: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut quiet_since = std::time::Instant::now();
+    let complete = |messages: &BTreeMap<String, Vec<serde_json::Value>>| {
+        messages.contains_key(&scan_id) && (1..=journalled.len()).all(|n| messages.contains_key(&format!("command-{n}")))
+    };
+    // Until everything came and then 3 s passed without more: a second copy would show.
+    while std::time::Instant::now() < deadline && (!complete(&messages) || quiet_since.elapsed() < Duration::from_secs(3)) {
+        let Some(message) = consumer.poll(Duration::from_millis(500)) else { continue };
+        quiet_since = std::time::Instant::now();
+        let message = message.unwrap();
+        let key = String::from_utf8(message.key().unwrap_or_default().to_vec()).unwrap();
+        let value = serde_json::from_slice(message.payload().unwrap_or_default()).unwrap();
+        messages.entry(key).or_default().push(value);
+    }
+    assert!(complete(&messages), "the episodes topic holds the commands and the injected scan: {:?}", messages.keys());
+    for (index, entry) in journalled.iter().enumerate() {
+        let on_topic = &messages[&format!("command-{}", index + 1)];
+        assert_eq!(on_topic, &vec![entry.clone()], "command {} on the topic is the journal's entry, once", index + 1);
+    }
+    assert_eq!(journalled[0]["action"]["inject"]["kind"], "port_scan", "{}", journalled[0]);
+    let scan_summary = &messages[&scan_id];
+    assert_eq!(scan_summary.len(), 1, "{scan_summary:?}");
+    assert_eq!(scan_summary[0]["kind"], "port_scan", "{scan_summary:?}");
+    // The manifest journals them too.
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    assert_eq!(manifest["control"], serde_json::Value::Array(journalled.clone()), "{}", manifest["control"]);
 }
