@@ -21,6 +21,8 @@ const LAYERS: &[&str] = &[
     "transport",
     "kafka",
     "verify",
+    "score",
+    "fidelity",
     "cli",
 ];
 

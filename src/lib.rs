@@ -26,6 +26,9 @@
 //! - [`kafka`]: the distributed mode through Apache Kafka: the producer, the consumer-group driver
 //!   of the sink, the DLQ topic, topic creation.
 //! - [`verify`]: audits a store against generator manifests (lost, duplicated, invalid).
+//! - [`score`]: a detector's alerts or scores against a run's ground truth: SOC figures and the
+//!   ML metrics (range-based, affiliation, VUS).
+//! - [`fidelity`]: how close a candidate's flow logs are to a reference export of real ones.
 //! - [`cli`]: one module per subcommand, thin; logic lives in the library.
 
 #![forbid(unsafe_code)]
@@ -33,6 +36,7 @@
 pub mod chaos;
 pub mod cli;
 pub mod control;
+pub mod fidelity;
 pub mod generator;
 pub mod kafka;
 pub mod metrics;
@@ -40,6 +44,7 @@ pub mod network;
 pub mod records;
 pub mod runtime;
 pub mod scenario;
+pub mod score;
 pub mod sink;
 pub mod transport;
 pub mod verify;

@@ -15,12 +15,14 @@ mod args;
 mod chaos_args;
 mod control_args;
 mod ctl;
+mod fidelity;
 mod generate;
 mod kafka_args;
 mod metrics_args;
 mod run;
 mod scenario;
 mod schema;
+mod score;
 mod sink;
 mod sink_args;
 mod summary;
@@ -76,6 +78,10 @@ enum Command {
     /// Drive a running generator through its control API: status, inject, end, rate, speed, watch...
     #[command(after_help = ctl::EXAMPLES)]
     Ctl(ctl::CtlArgs),
+    /// Score a detector's alerts (or scores) against a run's ground truth, for a SOC and for ML.
+    Score(Box<score::ScoreArgs>),
+    /// Compare a candidate's flow logs with a reference export of real ones.
+    Fidelity(Box<fidelity::FidelityArgs>),
 }
 
 /// A user's mistake: reported as one line, exit code 2.
@@ -115,6 +121,8 @@ pub fn main() -> ExitCode {
         Command::Scenario(args) => scenario::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Ctl(args) => ctl::run(args),
+        Command::Score(args) => score::run(&args),
+        Command::Fidelity(args) => fidelity::run(&args),
     };
     match outcome {
         Ok(code) => code,

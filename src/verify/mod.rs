@@ -25,6 +25,7 @@ mod counts;
 mod expected;
 mod manifests;
 mod read;
+mod records;
 mod report;
 mod scan;
 
@@ -47,6 +48,7 @@ use counts::ExpectedCounts;
 use expected::ExpectedIds;
 
 pub use manifests::{MAX_EXPECTED_IDS, MAX_LANES, MAX_MANIFEST_BYTES, find_manifests, load_manifest_file};
+pub use records::for_each_record;
 pub use report::{Acceptance, DamagedObject, Failure, KindCounts, LaneLoss, VerifyReport};
 
 /// Objects fetched and decoded at once.
@@ -81,6 +83,9 @@ pub enum VerifyError {
     ManifestOutOfBounds(String),
     #[error("not enough memory to track {ids} expected ids (one bit each): audit fewer runs at once")]
     OutOfMemory { ids: u64 },
+    /// A store whose records cannot all be read (for the commands that analyse them).
+    #[error("{0}")]
+    Unreadable(String),
     #[error("a background task failed: {0}")]
     Task(String),
 }

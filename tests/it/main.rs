@@ -32,6 +32,10 @@ mod verify_hostile;
 // Live control: the API against a running generator, its journal and replay.
 mod control;
 
+// Scoring detectors against the ground truth; fidelity to real logs.
+mod fidelity;
+mod score;
+
 // The sink and its stores.
 mod run_pipeline;
 mod sink_age_trigger;

@@ -1,0 +1,1 @@
+//! The ML metrics of `netchaos score`, as pure functions.

@@ -1,0 +1,1 @@
+//! `netchaos score` against hand-worked fixtures and against reference implementations.
