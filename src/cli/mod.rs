@@ -79,6 +79,7 @@ enum Command {
     #[command(after_help = ctl::EXAMPLES)]
     Ctl(ctl::CtlArgs),
     /// Score a detector's alerts (or scores) against a run's ground truth, for a SOC and for ML.
+    #[command(after_help = score::EXAMPLES)]
     Score(Box<score::ScoreArgs>),
     /// Compare a candidate's flow logs with a reference export of real ones.
     Fidelity(Box<fidelity::FidelityArgs>),

@@ -1,1 +1,2 @@
 //! `netchaos score` against hand-worked fixtures and against reference implementations.
+mod soc;
