@@ -68,6 +68,8 @@ pub struct Matcher<'a> {
     mode: MatchMode,
     /// Bucket → the episodes whose span plus collar touches it.
     buckets: std::collections::HashMap<i64, Vec<u32>>,
+    /// The first and last bucket that holds an episode.
+    bucket_range: (i64, i64),
     /// Episodes by actor address and by service, for late detections.
     by_actor: std::collections::HashMap<std::net::IpAddr, Vec<u32>>,
     by_service: std::collections::HashMap<&'a str, Vec<u32>>,
@@ -95,7 +97,8 @@ impl<'a> Matcher<'a> {
             }
         }
         let runs = episodes.iter().map(|episode| episode.run.as_str()).collect();
-        Matcher { episodes, records, runs, collar_ms, mode, buckets, by_actor, by_service }
+        let bucket_range = (buckets.keys().min().copied().unwrap_or(0), buckets.keys().max().copied().unwrap_or(-1));
+        Matcher { episodes, records, runs, collar_ms, mode, buckets, bucket_range, by_actor, by_service }
     }
 
     /// What `alert` came to.
@@ -123,7 +126,8 @@ impl<'a> Matcher<'a> {
             )));
         };
         let (mut detected, mut lookalikes) = (Vec::new(), Vec::new());
-        let (first, last) = (span.0.div_euclid(BUCKET_MS), span.1.div_euclid(BUCKET_MS));
+        // Only the buckets that hold episodes: an alert spanning centuries costs no more.
+        let (first, last) = (span.0.div_euclid(BUCKET_MS).max(self.bucket_range.0), span.1.div_euclid(BUCKET_MS).min(self.bucket_range.1));
         let mut seen = BTreeSet::new();
         for bucket in first..=last {
             for &index in self.buckets.get(&bucket).map_or(&[][..], Vec::as_slice) {

@@ -30,6 +30,9 @@ use alerts::{Alert, Scores};
 use matching::{MatchMode, Matcher, Outcome};
 use truth::{Episode, Records};
 
+/// The most time steps of the ML axis: 100 days of seconds.
+pub const MAX_STEPS: i64 = 8_640_000;
+
 /// Why a score could not be made: the input is at fault (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum ScoreError {
@@ -165,6 +168,15 @@ pub fn groups(episodes: &[Episode]) -> Vec<Group> {
 /// Scores the input: matches the alerts, then each group's SOC figures, and for overall and each
 /// kind the ML figures and the random floor.
 pub fn score(input: &Input, settings: &Settings) -> Result<(report::Report, Matched), ScoreError> {
+    let steps = (settings.span.1 - settings.span.0) / settings.bin_ms.max(1);
+    if steps > MAX_STEPS {
+        return Err(ScoreError::Input(format!(
+            "the span {}..{} is {steps} time steps of {} ms, more than {MAX_STEPS}: give a coarser --bin, or a --span (an alert far outside the run widens the default one)",
+            crate::records::Timestamp::from_unix_millis(settings.span.0),
+            crate::records::Timestamp::from_unix_millis(settings.span.1),
+            settings.bin_ms
+        )));
+    }
     let matched = match_alerts(input, settings)?;
     let groups = groups(input.episodes);
     let ml_groups: Vec<Group> = groups.iter().filter(|group| !matches!(group, Group::Difficulty(..))).cloned().collect();
