@@ -6,21 +6,28 @@
 -- payload in the queries. Sigma's "High DNS Bytes Out" alerts at 300 KB in one minute; this is
 -- lower, so that a few MB over a quarter of an hour is caught, and still ~100x the busiest
 -- normal client.
--- One alert per source and window: `time` is the window's first such flow, `entity.src` the
--- host, `entity.dst` the resolver it sent most to. `score` is the bytes over 100 KB.
+-- One alert per source and window: `time` is the flow that took the window's sum to 100 KB (when
+-- the rule fires), `entity.src` the host, `entity.dst` the resolver it sent most to. `score` is
+-- the window's bytes over 100 KB.
 WITH dns AS (
     SELECT t, srcaddr, dstaddr, bytes, CAST(floor(t / 600) * 600 AS BIGINT) AS window_start
     FROM flows
     WHERE protocol = '17' AND dstport = 53
       AND is_internal(srcaddr) AND NOT is_internal(dstaddr)
 ),
-per_source AS (
-    SELECT srcaddr, window_start, min(t) AS first_seen, sum(bytes) AS bytes_out,
-           arg_max(dstaddr, bytes) AS top_resolver
+running AS (
+    SELECT *, sum(bytes) OVER (PARTITION BY srcaddr, window_start ORDER BY t, dstaddr
+                               ROWS UNBOUNDED PRECEDING) AS bytes_so_far
     FROM dns
+),
+per_source AS (
+    SELECT srcaddr, window_start, min(t) FILTER (WHERE bytes_so_far >= 100000) AS fired,
+           sum(bytes) AS bytes_out,
+           arg_max(dstaddr, bytes) AS top_resolver
+    FROM running
     GROUP BY srcaddr, window_start
 )
-SELECT first_seen AS time,
+SELECT fired AS time,
        srcaddr AS src,
        top_resolver AS dst,
        'data_exfiltration' AS kind,

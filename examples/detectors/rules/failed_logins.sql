@@ -7,8 +7,8 @@
 -- not show the login's outcome; a successful interactive session lasts longer than one record.
 -- Counted per (source, destination) in tumbling 2-minute windows; alerts at >= 8 (Wazuh's SSH
 -- brute-force rule: 8 failures in 120 s from one source).
--- One alert per pair and window: `time` is the window's first attempt. `score` is the attempts
--- over 8.
+-- One alert per pair and window: `time` is the window's 8th attempt (when the rule fires).
+-- `score` is the window's attempts over 8.
 WITH attempts AS (
     SELECT t, srcaddr, dstaddr, CAST(floor(t / 120) * 120 AS BIGINT) AS window_start
     FROM flows
@@ -16,12 +16,16 @@ WITH attempts AS (
       AND (action = 'REJECT'
            OR (protocol = '6' AND (tcp_flags & 2) = 2 AND (tcp_flags & 5) > 0 AND packets <= 60))
 ),
-per_pair AS (
-    SELECT srcaddr, dstaddr, window_start, count(*) AS tries, min(t) AS first_seen
+numbered AS (
+    SELECT *, row_number() OVER (PARTITION BY srcaddr, dstaddr, window_start ORDER BY t) AS nth
     FROM attempts
+),
+per_pair AS (
+    SELECT srcaddr, dstaddr, window_start, count(*) AS tries, max(t) FILTER (WHERE nth = 8) AS fired
+    FROM numbered
     GROUP BY srcaddr, dstaddr, window_start
 )
-SELECT first_seen AS time,
+SELECT fired AS time,
        srcaddr AS src,
        dstaddr AS dst,
        'brute_force' AS kind,
