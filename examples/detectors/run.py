@@ -111,7 +111,7 @@ def reexec(python):
 def ensure_duckdb(args):
     """Imports DuckDB, from the named Python, this one, or a virtual environment made for it."""
     named = os.environ.get("NETCHAOS_DETECTORS_PYTHON")
-    if named and not os.environ.get(REEXEC_MARK) and os.path.realpath(named) != os.path.realpath(sys.executable):
+    if named and not os.environ.get(REEXEC_MARK) and os.path.abspath(named) != os.path.abspath(sys.executable):
         reexec(named)
     try:
         import duckdb  # noqa: F401  (imported for the caller, through sys.modules)
