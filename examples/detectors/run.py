@@ -193,6 +193,7 @@ def run_rule(con, path):
 
 def main():
     args = arguments()
+    files = data_files(args.store)
     duckdb = ensure_duckdb(args)
     rules = sorted(args.rules.glob("*.sql"))
     if args.rule:
@@ -203,7 +204,7 @@ def main():
     if not rules:
         fail(f"{args.rules} holds no .sql rules")
     began = time.monotonic()
-    con = load(duckdb, data_files(args.store), args.threads)
+    con = load(duckdb, files, args.threads)
     count = con.execute("SELECT count(*) FROM records").fetchall()[0][0]
     print(f"detectors: {count} records read in {time.monotonic() - began:.1f}s", file=sys.stderr)
     out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")
