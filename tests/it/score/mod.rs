@@ -1,3 +1,4 @@
 //! `netchaos score` against hand-worked fixtures and against reference implementations.
 mod inputs;
 mod soc;
+mod walkthrough;
