@@ -198,10 +198,10 @@ fn gates(args: &ScoreArgs, overall: &crate::score::soc::Soc) -> anyhow::Result<E
             failed.push(format!("recall {recall:.3} is below --min-recall {minimum}"));
         }
     }
-    if let Some(maximum) = args.max_fp_per_hour {
-        if overall.false_alerts_per_hour > maximum {
-            failed.push(format!("{:.2} false alerts per hour is above --max-fp-per-hour {maximum}", overall.false_alerts_per_hour));
-        }
+    if let Some(maximum) = args.max_fp_per_hour
+        && overall.false_alerts_per_hour > maximum
+    {
+        failed.push(format!("{:.2} false alerts per hour is above --max-fp-per-hour {maximum}", overall.false_alerts_per_hour));
     }
     for line in &failed {
         let _ = writeln!(std::io::stderr(), "netchaos: gate failed: {line}");

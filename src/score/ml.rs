@@ -80,11 +80,11 @@ pub fn ml(group: &Group, input: &Input, matched: &Matched, settings: &Settings) 
     let mut predicted = vec![false; axis.bins];
     let mut timed = 0;
     for (alert, outcome) in input.alerts.iter().zip(&matched.outcomes) {
-        if group.counts(alert, outcome, input.episodes) {
-            if let Some((start, end)) = alert_span(alert, input) {
-                axis.mark(&mut predicted, start, end);
-                timed += 1;
-            }
+        if group.counts(alert, outcome, input.episodes)
+            && let Some((start, end)) = alert_span(alert, input)
+        {
+            axis.mark(&mut predicted, start, end);
+            timed += 1;
         }
     }
     let (real_ranges, predicted_ranges) = (metrics::ranges_of(&real), metrics::ranges_of(&predicted));

@@ -83,7 +83,7 @@ impl Report {
         let _ = writeln!(out, "\nFor a SOC");
         let _ = writeln!(
             out,
-            "{:<30} {:>9} {:>7} {:>9} {:>8} {:>9} {:>10} {:>10} {:>10} {:>23} {}",
+            "{:<30} {:>9} {:>7} {:>9} {:>8} {:>9} {:>10} {:>10} {:>10} {:>23} ATT&CK covered/expected",
             "group",
             "detected",
             "recall",
@@ -94,7 +94,6 @@ impl Report {
             "alerts/det",
             "TTD p50",
             "damage rec/byte/port/host",
-            "ATT&CK covered/expected"
         );
         for group in &self.groups {
             let soc = &group.soc;
@@ -170,7 +169,7 @@ impl Report {
         for group in &self.groups {
             let Some(ml) = &group.ml else { continue };
             let rows: Vec<(String, Option<&Floor>)> =
-                vec![(group.group.clone(), None), (format!("  random floor"), group.random_floor.as_ref())];
+                vec![(group.group.clone(), None), ("  random floor".to_owned(), group.random_floor.as_ref())];
             for (name, floor) in rows {
                 let (range_flat, affiliation, pa, record, front) = match floor {
                     None => (

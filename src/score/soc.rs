@@ -79,10 +79,10 @@ pub fn soc(group: &Group, input: &Input, matched: &Matched, settings: &Settings)
             Outcome::Detected { episodes: found, .. } => {
                 true_alerts += 1;
                 for &index in found.iter().filter(|&&index| group.holds(&episodes[index])) {
-                    if let (Some(reported), Some(expected)) = (&alert.technique, &episodes[index].technique) {
-                        if technique_covers(reported, expected) {
-                            techniques.covered.insert(expected.clone());
-                        }
+                    if let (Some(reported), Some(expected)) = (&alert.technique, &episodes[index].technique)
+                        && technique_covers(reported, expected)
+                    {
+                        techniques.covered.insert(expected.clone());
                     }
                 }
             }

@@ -6,7 +6,7 @@ use std::process::Output;
 use serde_json::{Value, json};
 
 use super::soc::{RUN, episodes, group, records, write_lines};
-use crate::common::cli::{netchaos, run_ok, summary};
+use crate::common::cli::{netchaos, summary};
 
 struct Fixture {
     dir: tempfile::TempDir,
