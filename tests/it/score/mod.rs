@@ -1,1 +1,3 @@
 //! `netchaos score` against hand-worked fixtures and against reference implementations.
+
+mod reference;
