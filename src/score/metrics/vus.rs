@@ -62,9 +62,10 @@ pub fn vus(labels: &[bool], scores: &[f64], max_window: usize, thresholds: usize
     }
     let levels = ThresholdLevels::new(scores, thresholds);
     let positives = real.iter().map(Range::len).sum::<u64>() as f64;
-    // Per threshold: how many steps are predicted, and how many real steps.
-    let mut predicted_counts = vec![0u64; thresholds];
-    let mut real_predicted_counts = vec![0u64; thresholds];
+    // Per threshold: how many steps are predicted, and how many real steps. Each bucket array
+    // has a last slot, `thresholds`, for the steps no threshold predicts.
+    let mut predicted_counts = vec![0u64; thresholds + 1];
+    let mut real_predicted_counts = vec![0u64; thresholds + 1];
     for (&level, &label) in levels.first_level.iter().zip(labels) {
         predicted_counts[level] += 1;
         if label {
@@ -85,7 +86,7 @@ pub fn vus(labels: &[bool], scores: &[f64], max_window: usize, thresholds: usize
         let segments = buffers.fill(&real, labels, window);
         // Buffer steps' soft labels bucketed at their first threshold, and each segment's first
         // threshold at which it has a predicted step.
-        let mut buffer_label_at = vec![0.0; thresholds];
+        let mut buffer_label_at = vec![0.0; thresholds + 1];
         let mut segment_first_level = vec![usize::MAX; segments.len()];
         for (segment, first) in segments.iter().zip(&mut segment_first_level) {
             *first = range_first_level[segment.ranges.clone()].iter().copied().min().unwrap_or(usize::MAX);
@@ -131,8 +132,9 @@ pub fn vus(labels: &[bool], scores: &[f64], max_window: usize, thresholds: usize
 
 /// The thresholds, as levels `0..T` from the highest, and each step's first level.
 struct ThresholdLevels {
-    /// For each step, the first level whose threshold its score reaches (`score >= threshold`);
-    /// the lowest threshold is the lowest score, so every step has one.
+    /// For each step, the first level whose threshold its score reaches (`score >= threshold`),
+    /// or `T` when none does (only with T = 1, whose one threshold is the highest score: from
+    /// T = 2 on the last threshold is the lowest score).
     first_level: Vec<usize>,
 }
 
@@ -238,5 +240,118 @@ impl Buffers {
             self.sums[step] = 0.0;
         }
         self.touched.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    /// `metricor.RangeAUC_volume_opt` step by step: every step at every (window, threshold).
+    fn vus_by_steps(labels: &[bool], scores: &[f64], max_window: usize, thresholds: usize) -> Vus {
+        let len = labels.len();
+        let real = ranges_of(labels);
+        let positives = real.iter().map(Range::len).sum::<u64>() as f64;
+        let mut sorted = scores.to_vec();
+        sorted.sort_by(|left, right| right.total_cmp(left));
+        let levels: Vec<f64> = linspace_indices(len - 1, thresholds).map(|index| sorted[index]).collect();
+        let (mut pr_sum, mut roc_sum) = (0.0, 0.0);
+        for window in 0..=max_window {
+            let half = window / 2;
+            let mut soft: Vec<f64> = labels.iter().map(|&label| f64::from(u8::from(label))).collect();
+            for range in &real {
+                let (start, last) = (range.start as usize, range.end as usize - 1);
+                for step in (last + 1)..(last + half + 1).min(len) {
+                    soft[step] += (1.0 - (step - last) as f64 / window as f64).sqrt();
+                }
+                for step in start.saturating_sub(half)..start {
+                    soft[step] += (1.0 - (start - step) as f64 / window as f64).sqrt();
+                }
+            }
+            soft.iter_mut().for_each(|value| *value = value.min(1.0));
+            let segments = ranges_of(&soft.iter().map(|&value| value > 0.0).collect::<Vec<_>>());
+            let (mut previous_tpr, mut previous_fpr, mut pr_area, mut roc_area) = (0.0, 0.0, 0.0, 0.0);
+            for &threshold in &levels {
+                let predicted: Vec<bool> = scores.iter().map(|&score| score >= threshold).collect();
+                let true_positive: f64 = (0..len).filter(|&step| predicted[step]).map(|step| soft[step]).sum();
+                let labelled: f64 = (0..len)
+                    .map(|step| {
+                        if labels[step] {
+                            1.0
+                        } else if predicted[step] {
+                            soft[step]
+                        } else {
+                            0.0
+                        }
+                    })
+                    .sum();
+                let hit = segments.iter().filter(|segment| (segment.start..segment.end).any(|step| predicted[step as usize])).count();
+                let predicted_count = predicted.iter().filter(|&&value| value).count() as f64;
+                let positives_new = (positives + labelled) / 2.0;
+                let tpr = (true_positive / positives_new).min(1.0) * hit as f64 / segments.len() as f64;
+                let fpr = (predicted_count - true_positive) / (len as f64 - positives_new);
+                pr_area += (tpr - previous_tpr) * (true_positive / predicted_count);
+                roc_area += (fpr - previous_fpr) * (tpr + previous_tpr) / 2.0;
+                (previous_tpr, previous_fpr) = (tpr, fpr);
+            }
+            roc_area += (1.0 - previous_fpr) * (1.0 + previous_tpr) / 2.0;
+            pr_sum += pr_area;
+            roc_sum += roc_area;
+        }
+        Vus { pr: pr_sum / (max_window + 1) as f64, roc: roc_sum / (max_window + 1) as f64 }
+    }
+
+    #[test]
+    fn prefix_sums_equal_the_step_by_step_definition() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        for case in 0..200 {
+            let len = rng.random_range(1..300);
+            let density = [0.02, 0.1, 0.4, 0.9][case % 4];
+            let labels: Vec<bool> = (0..len).map(|_| rng.random_bool(density)).collect();
+            if !labels.contains(&true) {
+                continue;
+            }
+            let scores: Vec<f64> =
+                labels.iter().map(|&label| ((rng.random::<f64>() + f64::from(u8::from(label)) * 0.5) * 10.0).round() / 10.0).collect();
+            let (max_window, thresholds) = (rng.random_range(0..12), [1, 3, 50, 250][case % 4]);
+            let fast = vus(&labels, &scores, max_window, thresholds);
+            let slow = vus_by_steps(&labels, &scores, max_window, thresholds);
+            assert!((fast.pr - slow.pr).abs() < 1e-12, "case {case}: PR {} vs {}", fast.pr, slow.pr);
+            let both_nan = fast.roc.is_nan() && slow.roc.is_nan();
+            assert!(both_nan || (fast.roc - slow.roc).abs() < 1e-12, "case {case}: ROC {} vs {}", fast.roc, slow.roc);
+        }
+    }
+
+    #[test]
+    fn a_perfect_score_beats_a_random_one() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let labels: Vec<bool> = (0..2000).map(|step| (step / 100) % 5 == 2).collect();
+        let perfect: Vec<f64> = labels.iter().map(|&label| f64::from(u8::from(label))).collect();
+        let random: Vec<f64> = (0..2000).map(|_| rng.random::<f64>()).collect();
+        let (good, bad) = (vus(&labels, &perfect, 20, 250), vus(&labels, &random, 20, 250));
+        assert!(good.pr > 0.9 && good.roc > 0.9, "{good:?}");
+        assert!(bad.pr < 0.4 && (0.3..0.7).contains(&bad.roc), "{bad:?}");
+    }
+
+    #[test]
+    fn undefined_inputs_are_nan() {
+        assert!(vus_pr(&[false, false], &[0.1, 0.2], 4).is_nan());
+        assert!(vus_pr(&[], &[], 4).is_nan());
+        assert!(vus_pr(&[true, false], &[f64::NAN, 0.2], 4).is_nan());
+        assert!(vus(&[true, false], &[0.3, 0.2], 4, 0).pr.is_nan());
+        // Every step anomalous: ROC is 0 / 0 as in the reference, PR still defined.
+        let all = vus(&[true, true, true], &[0.3, 0.2, 0.1], 2, 250);
+        assert!(all.roc.is_nan() && all.pr == 1.0, "{all:?}");
+    }
+
+    #[test]
+    fn linspace_indices_truncate_as_numpy() {
+        // numpy.linspace(0, 9, 4).astype(int) == [0, 3, 6, 9]; linspace(0, 10, 4) == [0, 3, 6, 10].
+        assert_eq!(linspace_indices(9, 4).collect::<Vec<_>>(), vec![0, 3, 6, 9]);
+        assert_eq!(linspace_indices(10, 4).collect::<Vec<_>>(), vec![0, 3, 6, 10]);
+        assert_eq!(linspace_indices(5, 1).collect::<Vec<_>>(), vec![0]);
+        assert_eq!(linspace_indices(2, 5).collect::<Vec<_>>(), vec![0, 0, 1, 1, 2]);
     }
 }

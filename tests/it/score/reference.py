@@ -2,8 +2,9 @@
 
 Usage: reference.py MODE FIXTURES.json RESULTS.json
 
-FIXTURES.json is a list of fixtures {labels, predicted, scores, span, max_window, thresholds}
-(0/1 lists, a float list, a [start, end) pair, two ints); RESULTS.json gets one result per
+FIXTURES.json is a list of fixtures {labels, predicted, scores, span, max_window, thresholds,
+range_cases} (0/1 lists, a float list, a [start, end) pair, two ints, a list of {bias,
+cardinality, alpha}); RESULTS.json gets one result per
 fixture, in order. A figure the reference does not define (it raises, or returns NaN) is null,
 with the error's type in an "error" field. Results go to a file, not stdout, since some of the
 reference code prints.
@@ -11,7 +12,7 @@ reference code prints.
 Modes and their references:
   point        sklearn precision_recall_fscore_support(average="binary", zero_division=0), and
                the same after tadpak.pak(k=0) (the classic point adjustment)
-  range        prts.ts_recall / prts.ts_precision over every bias and cardinality; where a side
+  range        prts.ts_recall / prts.ts_precision for each of the fixture's range_cases; where a side
                has no range, prts's own _update_recall / _update_precision (its public functions
                raise an IndexError on an all-zero series)
   affiliation  vus.affiliation.metrics.pr_from_events over convert_vector_to_events
@@ -29,11 +30,6 @@ import warnings
 import numpy as np
 
 warnings.simplefilter("ignore")
-
-BIASES = ["flat", "front", "back", "middle"]
-CARDINALITIES = ["one", "reciprocal"]
-ALPHAS = [0.0, 0.25, 1.0]
-
 
 def finite_or_none(value):
     value = float(value)
@@ -56,6 +52,7 @@ def point(fixture):
 
 
 def range_based(fixture):
+    """Recall (at the case's alpha) and precision (alpha 0) for each of the fixture's range_cases."""
     import prts
     from prts.time_series_metrics.precision import TimeSeriesPrecision
     from prts.time_series_metrics.recall import TimeSeriesRecall
@@ -63,23 +60,17 @@ def range_based(fixture):
     labels = np.array(fixture["labels"], dtype=int)
     predicted = np.array(fixture["predicted"], dtype=int)
     both = labels.any() and predicted.any()
-    out = {}
-    for bias in BIASES:
-        for cardinality in CARDINALITIES:
-            key = f"{bias}/{cardinality}"
-            if both:
-                out[key] = {
-                    "recall": {str(alpha): float(prts.ts_recall(labels, predicted, alpha, cardinality, bias)) for alpha in ALPHAS},
-                    "precision": float(prts.ts_precision(labels, predicted, 0.0, cardinality, bias)),
-                }
-            else:
-                real, pred = as_inclusive_ranges(labels), as_inclusive_ranges(predicted)
-                out[key] = {
-                    "recall": {
-                        str(alpha): float(TimeSeriesRecall(alpha, cardinality, bias)._update_recall(real, pred)) for alpha in ALPHAS
-                    },
-                    "precision": float(TimeSeriesPrecision(0.0, cardinality, bias)._update_precision(real, pred)),
-                }
+    real, pred = as_inclusive_ranges(labels), as_inclusive_ranges(predicted)
+    out = []
+    for case in fixture["range_cases"]:
+        alpha, cardinality, bias = case["alpha"], case["cardinality"], case["bias"]
+        if both:
+            recall = prts.ts_recall(labels, predicted, alpha, cardinality, bias)
+            precision = prts.ts_precision(labels, predicted, 0.0, cardinality, bias)
+        else:
+            recall = TimeSeriesRecall(alpha, cardinality, bias)._update_recall(real, pred)
+            precision = TimeSeriesPrecision(0.0, cardinality, bias)._update_precision(real, pred)
+        out.append({"recall": float(recall), "precision": float(precision)})
     return out
 
 

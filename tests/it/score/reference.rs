@@ -28,6 +28,39 @@ struct Fixture {
     span: [u64; 2],
     max_window: usize,
     thresholds: usize,
+    /// The range-based parameters to compare on this fixture (prts is slow: two per random
+    /// fixture, rotating so that they cover every bias, cardinality and α many times).
+    range_cases: Vec<RangeCase>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+struct RangeCase {
+    bias: &'static str,
+    cardinality: &'static str,
+    alpha: f64,
+}
+
+impl RangeCase {
+    const BIASES: [(&'static str, Bias); 4] =
+        [("flat", Bias::Flat), ("front", Bias::Front), ("back", Bias::Back), ("middle", Bias::Middle)];
+    const CARDINALITIES: [(&'static str, Cardinality); 2] = [("one", Cardinality::One), ("reciprocal", Cardinality::Reciprocal)];
+    const ALPHAS: [f64; 3] = [0.0, 0.25, 1.0];
+
+    /// The `index`th of the 24 combinations (modulo 24).
+    fn nth(index: usize) -> RangeCase {
+        RangeCase {
+            bias: Self::BIASES[index % 4].0,
+            cardinality: Self::CARDINALITIES[(index / 4) % 2].0,
+            alpha: Self::ALPHAS[(index / 8) % 3],
+        }
+    }
+
+    fn params(&self) -> RangeParams {
+        let bias = Self::BIASES.iter().find(|(name, _)| *name == self.bias).map(|(_, bias)| *bias).unwrap();
+        let cardinality =
+            Self::CARDINALITIES.iter().find(|(name, _)| *name == self.cardinality).map(|(_, cardinality)| *cardinality).unwrap();
+        RangeParams { alpha: self.alpha, bias, cardinality }
+    }
 }
 
 impl Fixture {
@@ -38,7 +71,17 @@ impl Fixture {
         // A score that ranks the predicted steps first, with ties.
         let scores = predicted.iter().zip(&labels).map(|(&predicted, &label)| f64::from(predicted) + 0.25 * f64::from(label)).collect();
         let span = [0, labels.len() as u64];
-        Fixture { name: name.to_owned(), labels, predicted, scores, span, max_window: 4, thresholds: metrics::DEFAULT_THRESHOLDS }
+        let max_window = 4;
+        Fixture {
+            name: name.to_owned(),
+            labels,
+            predicted,
+            scores,
+            span,
+            max_window,
+            thresholds: metrics::DEFAULT_THRESHOLDS,
+            range_cases: Vec::new(),
+        }
     }
 
     fn labels(&self) -> Vec<bool> {
@@ -110,7 +153,8 @@ fn random_fixture(rng: &mut Xoshiro256PlusPlus, index: usize) -> Fixture {
                     predicted[from..to].fill(1);
                 }
             }
-            let false_alarms = runs(rng, len, rng.random_range(0..=(len / 100).max(1)), 6);
+            let alarm_count = rng.random_range(0..=(len / 100).max(1));
+            let false_alarms = runs(rng, len, alarm_count, 6);
             predicted.iter().zip(&false_alarms).map(|(&hit, &alarm)| hit | alarm).collect()
         }
         // Independent noise.
@@ -119,7 +163,10 @@ fn random_fixture(rng: &mut Xoshiro256PlusPlus, index: usize) -> Fixture {
             (0..len).map(|_| u8::from(rng.random_bool(density))).collect()
         }
         // Runs of their own, unrelated to the truth.
-        3 => runs(rng, len, rng.random_range(1..=(len / 30).max(1)), longest),
+        3 => {
+            let count = rng.random_range(1..=(len / 30).max(1));
+            runs(rng, len, count, longest)
+        }
         // Fragments inside the real runs only.
         4 => labels.iter().map(|&label| label & u8::from(rng.random_bool(0.5))).collect(),
         _ => vec![0; len],
@@ -145,6 +192,7 @@ fn random_fixture(rng: &mut Xoshiro256PlusPlus, index: usize) -> Fixture {
         span: [0, len as u64 + extra],
         max_window,
         thresholds,
+        range_cases: Vec::new(),
     }
 }
 
@@ -153,6 +201,14 @@ fn fixtures() -> Vec<Fixture> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(16);
     let mut fixtures = hand_made();
     fixtures.extend((0..300).map(|index| random_fixture(&mut rng, index)));
+    for (index, fixture) in fixtures.iter_mut().enumerate() {
+        // The hand-made fixtures get all 24 combinations; the random ones two each, rotating.
+        fixture.range_cases = if fixture.name.starts_with("random") {
+            vec![RangeCase::nth(2 * index), RangeCase::nth(2 * index + 13)]
+        } else {
+            (0..24).map(RangeCase::nth).collect()
+        };
+    }
     fixtures
 }
 
@@ -165,7 +221,9 @@ fn reference(mode: &str, fixtures: &[Fixture]) -> Vec<Value> {
     let output = dir.path().join("results.json");
     std::fs::write(&input, serde_json::to_vec(fixtures).unwrap()).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/score/reference.py");
+    let started = std::time::Instant::now();
     let run = Command::new(python).arg(script).arg(mode).arg(&input).arg(&output).output().expect("run the test tools' Python");
+    eprintln!("reference.py {mode}: {} fixtures in {:.1} s", fixtures.len(), started.elapsed().as_secs_f64());
     assert!(run.status.success(), "reference.py {mode}: {}", String::from_utf8_lossy(&run.stderr));
     let results: Vec<Value> = serde_json::from_slice(&std::fs::read(&output).unwrap()).unwrap();
     assert_eq!(results.len(), fixtures.len(), "reference.py {mode}: one result per fixture");
@@ -231,30 +289,19 @@ fn range_based_precision_and_recall_match_prts() {
     let fixtures = fixtures();
     let results = reference("range", &fixtures);
     let mut comparison = Comparison::default();
+    let mut combinations = std::collections::BTreeSet::new();
     for (fixture, result) in fixtures.iter().zip(&results) {
         let real = metrics::ranges_of(&fixture.labels());
         let predicted = metrics::ranges_of(&fixture.predicted());
-        for (bias, bias_name) in [(Bias::Flat, "flat"), (Bias::Front, "front"), (Bias::Back, "back"), (Bias::Middle, "middle")] {
-            for (cardinality, cardinality_name) in [(Cardinality::One, "one"), (Cardinality::Reciprocal, "reciprocal")] {
-                let expected = &result[format!("{bias_name}/{cardinality_name}")];
-                let what = format!("{}: {bias_name}/{cardinality_name}", fixture.name);
-                for alpha in ["0.0", "0.25", "1.0"] {
-                    let params = RangeParams { alpha: alpha.parse().unwrap(), bias, cardinality };
-                    comparison.check(
-                        metrics::range_recall(&real, &predicted, &params),
-                        &expected["recall"][alpha],
-                        &format!("{what} recall α {alpha}"),
-                    );
-                }
-                let params = RangeParams { alpha: 0.0, bias, cardinality };
-                comparison.check(
-                    metrics::range_precision(&real, &predicted, &params),
-                    &expected["precision"],
-                    &format!("{what} precision"),
-                );
-            }
+        for (case, expected) in fixture.range_cases.iter().zip(result.as_array().unwrap()) {
+            let params = case.params();
+            let what = format!("{}: {}/{} α {}", fixture.name, case.bias, case.cardinality, case.alpha);
+            comparison.check(metrics::range_recall(&real, &predicted, &params), &expected["recall"], &format!("{what} recall"));
+            comparison.check(metrics::range_precision(&real, &predicted, &params), &expected["precision"], &format!("{what} precision"));
+            combinations.insert((case.bias, case.cardinality, case.alpha.to_string()));
         }
     }
+    assert_eq!(combinations.len(), 24, "every bias, cardinality and α compared");
     comparison.report("range-based P/R", fixtures.len(), "prts");
 }
 
