@@ -8,8 +8,9 @@
 //! predicted:
 //! - `TP = Σ label · predicted`, `N_labels = P + Σ_{buffer} label · predicted`, `P_new = (P +
 //!   N_labels) / 2`;
-//! - `TPR = min(TP / P_new, 1) · existence`, where existence is the share of (buffer-extended,
-//!   merged) anomaly segments with a predicted step; `FPR = (N_pred − TP) / (n − P_new)`;
+//! - `TPR = min(TP / P_new, 1) · existence`, where existence is the share of anomaly segments
+//!   with a predicted step (ranges with their buffers, merged where buffers overlap; buffers that
+//!   only touch stay apart, as in the reference's `new_sequence`); `FPR = (N_pred − TP) / (n − P_new)`;
 //!   precision `TP / N_pred`.
 //!
 //! Range-AUC-ROC is the trapezoidal area under (FPR, TPR) from (0, 0) to (1, 1); Range-AUC-PR is
@@ -178,7 +179,7 @@ struct Buffers {
     touched: Vec<(usize, usize)>,
 }
 
-/// Consecutive real ranges merged because their buffers meet (`metricor.new_sequence`).
+/// Consecutive real ranges merged because their buffers overlap (`metricor.new_sequence`).
 struct Segment {
     ranges: std::ops::Range<usize>,
 }
@@ -250,6 +251,8 @@ mod tests {
     use rand_xoshiro::Xoshiro256PlusPlus;
 
     /// `metricor.RangeAUC_volume_opt` step by step: every step at every (window, threshold).
+    // Indexed loops, to read like the reference's index arithmetic.
+    #[allow(clippy::needless_range_loop)]
     fn vus_by_steps(labels: &[bool], scores: &[f64], max_window: usize, thresholds: usize) -> Vus {
         let len = labels.len();
         let real = ranges_of(labels);
@@ -271,7 +274,15 @@ mod tests {
                 }
             }
             soft.iter_mut().for_each(|value| *value = value.min(1.0));
-            let segments = ranges_of(&soft.iter().map(|&value| value > 0.0).collect::<Vec<_>>());
+            // `new_sequence`: ranges whose buffers overlap merge (buffers that only touch do not).
+            let mut segments: Vec<Range> = Vec::new();
+            for range in &real {
+                let (start, end) = (range.start.saturating_sub(half as u64), (range.end + half as u64).min(len as u64));
+                match segments.last_mut() {
+                    Some(last) if last.end > start => last.end = end,
+                    _ => segments.push(Range { start, end }),
+                }
+            }
             let (mut previous_tpr, mut previous_fpr, mut pr_area, mut roc_area) = (0.0, 0.0, 0.0, 0.0);
             for &threshold in &levels {
                 let predicted: Vec<bool> = scores.iter().map(|&score| score >= threshold).collect();
