@@ -103,9 +103,11 @@ pub fn ml(group: &Group, input: &Input, matched: &Matched, settings: &Settings) 
         .flatten()
         .map(|found| Prf::of(found.precision, found.recall));
     let point_adjusted = (settings.legacy_pa && timed > 0).then(|| metrics::point_adjusted_prf(&real, &predicted).into());
+    // Without a real anomaly in the group, AUC-PR and VUS are undefined (the references give 0.5
+    // or raise): none is shown.
     let scores = match input.scores {
         None => None,
-        Some(scores) => Some(from_scores(group, input, scores, &axis, &real, settings)?),
+        Some(scores) => from_scores(group, input, scores, &axis, &real, settings)?,
     };
     Ok(Ml {
         bin_ms: settings.bin_ms,
@@ -190,7 +192,7 @@ fn from_scores(
     axis: &Axis,
     real: &[bool],
     settings: &Settings,
-) -> Result<FromScores, ScoreError> {
+) -> Result<Option<FromScores>, ScoreError> {
     let (labels, values): (Vec<bool>, Vec<f64>) = match scores {
         Scores::Records(by_record) => {
             let records =
@@ -218,12 +220,15 @@ fn from_scores(
             (real.to_vec(), values)
         }
     };
+    if !labels.contains(&true) {
+        return Ok(None);
+    }
     let predicted: Vec<bool> = values.iter().map(|score| *score >= settings.threshold).collect();
-    Ok(FromScores {
+    Ok(Some(FromScores {
         auc_pr: metrics::auc_pr(&labels, &values),
         vus_pr: metrics::vus_pr(&labels, &values, settings.vus_window),
         vus_window: settings.vus_window,
         threshold: settings.threshold,
         at_threshold: metrics::point_prf(&labels, &predicted).into(),
-    })
+    }))
 }
