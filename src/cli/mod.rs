@@ -81,6 +81,7 @@ enum Command {
     /// Score a detector's alerts (or scores) against a run's ground truth, for a SOC and for ML.
     Score(Box<score::ScoreArgs>),
     /// Compare a candidate's flow logs with a reference export of real ones.
+    #[command(after_help = fidelity::EXAMPLES)]
     Fidelity(Box<fidelity::FidelityArgs>),
 }
 

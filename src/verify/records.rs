@@ -17,7 +17,11 @@ pub async fn for_each_record(storage: &Storage, mut each: impl FnMut(&[u8])) -> 
     let mut count = 0u64;
     for object in selection.data {
         if object.size > MAX_OBJECT_BYTES {
-            return Err(VerifyError::Unreadable(format!("`{}` is larger than the {} MiB that can be read", object.key, MAX_OBJECT_BYTES >> 20)));
+            return Err(VerifyError::Unreadable(format!(
+                "`{}` is larger than the {} MiB that can be read",
+                object.key,
+                MAX_OBJECT_BYTES >> 20
+            )));
         }
         let body = storage.get(&object.key).await?;
         for_each_line(&body, object.parsed.compression, |line| {
