@@ -84,7 +84,7 @@ impl Check {
             },
             Check::WebTcp => (has_port(80) || has_port(443)).then(|| flow.protocol == Some(protocol::TCP)),
             Check::DnsUdp => has_port(53).then(|| flow.protocol == Some(protocol::UDP)),
-            Check::DnsUdpOrTcp => has_port(53).then(|| matches!(flow.protocol, Some(protocol::UDP | protocol::TCP))),
+            Check::DnsUdpOrTcp => has_port(53).then_some(matches!(flow.protocol, Some(protocol::UDP | protocol::TCP))),
             Check::BroadcastOnlyAsDestination => flow.srcaddr.map(|src| !is_multi_or_broadcast(src)),
             Check::BytesPerPacket => match (flow.packets, flow.bytes) {
                 (Some(packets), Some(bytes)) if packets > 0 => {

@@ -155,6 +155,9 @@ fn row(figures: Figures, better: Better, close: f64, far: f64) -> Row {
     }
 }
 
+/// A categorical field: its key, the two inputs' counts, and how a category prints.
+type Categorical<'a> = (&'a str, &'a [u64], &'a [u64], fn(usize) -> String);
+
 /// Compares `candidate` with `reference`, autocorrelation over lags `1..=max_lag`.
 pub fn compare(reference_name: &str, reference: &Profile, candidate_name: &str, candidate: &Profile, max_lag: usize) -> Report {
     let mut rows = Vec::new();
@@ -177,7 +180,7 @@ pub fn compare(reference_name: &str, reference: &Profile, candidate_name: &str, 
         };
         rows.push(row(figures, Better::Lower, 0.10, 0.30));
     }
-    let categorical: [(&str, &[u64], &[u64], fn(usize) -> String); 4] = [
+    let categorical: [Categorical<'_>; 4] = [
         ("protocol", &reference.protocol, &candidate.protocol, protocol_label),
         ("action", &reference.action, &candidate.action, action_label),
         ("tcp_flags", &reference.tcp_flags, &candidate.tcp_flags, flags_label),

@@ -26,7 +26,7 @@ const QUIET: [&str; 10] = [
 
 /// `netchaos generate --seed SEED --count COUNT` at 3 records a logical second (COUNT / 180
 /// minutes of traffic), no chaos, into `dir/NAME.jsonl`.
-pub fn generate(dir: &Path, name: &str, seed: u64, count: u64) -> PathBuf {
+pub(super) fn generate(dir: &Path, name: &str, seed: u64, count: u64) -> PathBuf {
     let output = dir.join(format!("{name}.jsonl"));
     let mut command = netchaos();
     command.args(["generate", "--seed", &seed.to_string(), "--count", &count.to_string(), "--eps", "3", "--speed", "max"]);
@@ -41,11 +41,11 @@ pub fn generate(dir: &Path, name: &str, seed: u64, count: u64) -> PathBuf {
     output
 }
 
-pub fn read_records(path: &Path) -> Vec<Value> {
+pub(super) fn read_records(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
 }
 
-pub fn write_records(path: &Path, records: &[Value]) {
+pub(super) fn write_records(path: &Path, records: &[Value]) {
     let text: String = records.iter().map(|record| format!("{record}\n")).collect();
     std::fs::write(path, text).unwrap();
 }
@@ -59,7 +59,7 @@ fn is_traffic(record: &Value) -> bool {
 /// addresses, every action REJECT, and every start pulled back to its ten-minute mark (the
 /// per-minute counts become a spike every ten minutes). Protocol, packets, tcp_flags and
 /// log_status are left as they were.
-pub fn perturbed(records: &[Value], seed: u64) -> Vec<Value> {
+pub(super) fn perturbed(records: &[Value], seed: u64) -> Vec<Value> {
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut records = records.to_vec();
     let mut ports: Vec<Value> = records.iter().filter(|r| is_traffic(r)).map(|r| r["dstport"].clone()).collect();
@@ -86,11 +86,11 @@ pub fn perturbed(records: &[Value], seed: u64) -> Vec<Value> {
 
 /// The AWS text form's field order in these tests: not the default one, with fields netchaos
 /// does not measure mixed in.
-pub const AWS_HEADER: &str = "version account-id interface-id start end srcaddr dstaddr srcport dstport protocol packets bytes action log-status vpc-id tcp-flags flow-direction";
+pub(super) const AWS_HEADER: &str = "version account-id interface-id start end srcaddr dstaddr srcport dstport protocol packets bytes action log-status vpc-id tcp-flags flow-direction";
 
 /// The flow records of `records` in the AWS text format with [`AWS_HEADER`], gzip-compressed:
 /// `-` for JSON null, as AWS writes a field that does not apply.
-pub fn write_aws_gz(path: &Path, records: &[Value]) {
+pub(super) fn write_aws_gz(path: &Path, records: &[Value]) {
     let mut text = format!("{AWS_HEADER}\n");
     for record in records.iter().filter(|r| r["event_type"] == "vpc_flow") {
         let fields: Vec<String> = AWS_HEADER
