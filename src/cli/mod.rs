@@ -82,6 +82,7 @@ enum Command {
     #[command(after_help = score::EXAMPLES)]
     Score(Box<score::ScoreArgs>),
     /// Compare a candidate's flow logs with a reference export of real ones.
+    #[command(after_help = fidelity::EXAMPLES)]
     Fidelity(Box<fidelity::FidelityArgs>),
 }
 
