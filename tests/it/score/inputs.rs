@@ -200,3 +200,46 @@ fn hostile_alert_files_never_panic() {
     println!("150 damaged alert files: {accepted} scored, {refusals} refused with one line");
     assert!(refusals > 0);
 }
+
+#[test]
+fn scores_give_auc_pr_and_vus_and_point_adjustment_is_shown_as_inflated() {
+    let fixture = Fixture::new();
+    let path = |name: &str| fixture.dir.path().join(name);
+    // A window score per minute: 0.9 on the minutes E1 and E2 run (0:00-1:00, 10:00-20:00), 0.1
+    // elsewhere: a perfect ranking of the port-scan time steps.
+    let windows: Vec<Value> = (0..60)
+        .map(|minute| {
+            let hot = minute == 0 || (10..20).contains(&minute);
+            json!({"window_start": 1_767_225_600 + minute * 60, "score": if hot { 0.9 } else { 0.1 }})
+        })
+        .collect();
+    write_lines(&path("scores.jsonl"), &windows);
+    let alert = json!({"alert_id": "p", "time": at_minute(15), "entity": {"src": "203.0.113.6"}}).to_string();
+    let output = fixture.score(&alert, &["--scores", path("scores.jsonl").to_str().unwrap(), "--legacy-pa", "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report = summary(&output);
+    let port_scan = &group(&report, "port_scan")["ml"];
+    let scores = &port_scan["scores"];
+    // Real: E1 and E2 plus their 60 s collars; the hot minutes miss only the collars, so the
+    // ranking is near perfect but not quite.
+    let auc = scores["auc_pr"].as_f64().unwrap();
+    assert!(auc > 0.8 && auc <= 1.0, "{scores}");
+    let vus = scores["vus_pr"].as_f64().unwrap();
+    assert!(vus > 0.8 && vus <= 1.0, "{scores}");
+    // One point alert inside E2: point adjustment credits all of E2 (and its collar), range-based
+    // recall credits one step of it.
+    let adjusted = port_scan["point_adjusted"]["recall"].as_f64().unwrap();
+    let range = port_scan["range_based"]["flat"]["recall"].as_f64().unwrap();
+    assert!(adjusted > 0.8 && range < 0.1, "point-adjusted recall {adjusted} against range-based {range}");
+    let table = fixture.score(&alert, &["--scores", path("scores.jsonl").to_str().unwrap(), "--legacy-pa"]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("(inflated)"), "{}", String::from_utf8_lossy(&table.stdout));
+    // Without --legacy-pa it is not computed.
+    assert!(group(&fixture.json(&[serde_json::from_str(&alert).unwrap()], &[]), "port_scan")["ml"]["point_adjusted"].is_null());
+    // A score series that is not all one form is refused.
+    std::fs::write(path("mixed.jsonl"), format!("{}\n{}\n", json!({"event_id": "x", "score": 1}), json!({"time": 5, "score": 1}))).unwrap();
+    refused(&fixture.score(&alert, &["--scores", path("mixed.jsonl").to_str().unwrap()]), "all `{event_id, score}` lines");
+}
+
+fn at_minute(minute: i64) -> String {
+    format!("2026-01-01T00:{minute:02}:00Z")
+}
