@@ -123,7 +123,7 @@ pub(crate) fn run(args: &ScoreArgs) -> anyhow::Result<ExitCode> {
         (None, None) => return Err(UsageError("give --episodes FILE (or --store, whose episodes are used)".into()).into()),
     };
     let records = match (&args.records, &storage) {
-        (Some(path), _) => Some(read_records(&read_input(path, "--records")?, &path.display().to_string(), &episodes)?),
+        (Some(path), _) => Some(read_records(path, &episodes)?),
         (None, Some(storage)) => Some(runtime.block_on(stored_records(storage, &episodes))?),
         (None, None) => None,
     };
@@ -139,6 +139,14 @@ pub(crate) fn run(args: &ScoreArgs) -> anyhow::Result<ExitCode> {
         Some(text) => parse_span(text)?,
         None => default_span(&episodes, records.as_ref(), &alerts),
     };
+    if !episodes.iter().any(|episode| episode.start_ms <= span.1 && episode.end_ms >= span.0) {
+        return Err(UsageError(format!(
+            "the span {}..{} holds none of the run's episodes: give the --span of the run (or leave it out)",
+            crate::records::Timestamp::from_unix_millis(span.0),
+            crate::records::Timestamp::from_unix_millis(span.1)
+        ))
+        .into());
+    }
     let settings = Settings {
         collar_ms: millis(args.window) + millis(args.slack),
         mode: args.match_mode,
@@ -172,9 +180,20 @@ fn check_flags(args: &ScoreArgs) -> Result<(), UsageError> {
     if args.alerts.is_none() && args.scores.is_none() {
         return Err(UsageError("give --alerts FILE or --scores FILE: what the detector said".into()));
     }
-    for (flag, value) in [("--min-recall", args.min_recall), ("--threshold", Some(args.threshold))] {
-        if let Some(value) = value.filter(|value| !value.is_finite() || (flag == "--min-recall" && !(0.0..=1.0).contains(value))) {
-            return Err(UsageError(format!("{flag} {value} is not a fraction between 0 and 1")));
+    let stdin =
+        [&args.alerts, &args.scores, &args.episodes, &args.records].iter().filter(|path| path.as_deref() == Some(Path::new("-"))).count();
+    if stdin > 1 {
+        return Err(UsageError("only one of --alerts, --scores, --episodes and --records can read stdin (`-`)".into()));
+    }
+    if let Some(value) = args.min_recall.filter(|value| !(0.0..=1.0).contains(value)) {
+        return Err(UsageError(format!("--min-recall {value} is not a fraction between 0 and 1")));
+    }
+    if !args.threshold.is_finite() {
+        return Err(UsageError(format!("--threshold {} is not a finite score", args.threshold)));
+    }
+    for (flag, value) in [("--bin", args.bin), ("--score-window", args.score_window)] {
+        if value.as_millis() == 0 {
+            return Err(UsageError(format!("{flag} 0 is no time step: give at least 1ms (e.g. 1s)")));
         }
     }
     if let Some(value) = args.max_fp_per_hour.filter(|value| !value.is_finite() || *value < 0.0) {
@@ -232,18 +251,42 @@ fn read_input(path: &Path, flag: &str) -> anyhow::Result<String> {
             .map_err(|error| UsageError(format!("{flag} {} is not gzip: {error}", path.display())))?;
         bytes = plain;
     }
-    String::from_utf8(bytes).map_err(|_| UsageError(format!("{flag} {} is not UTF-8 text: give JSON lines", path.display())).into())
+    let text = String::from_utf8(bytes).map_err(|_| UsageError(format!("{flag} {} is not UTF-8 text: give JSON lines", path.display())))?;
+    // A byte-order mark, as some Windows tools write, is not part of the first line.
+    Ok(text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text))
 }
 
 fn episode_index(episodes: &[Episode]) -> HashMap<&str, u32> {
     episodes.iter().enumerate().map(|(index, episode)| (episode.id.as_str(), index as u32)).collect()
 }
 
-fn read_records(text: &str, name: &str, episodes: &[Episode]) -> anyhow::Result<Records> {
+/// The run's records, read a line at a time (a day's records need not fit in memory as text).
+fn read_records(path: &Path, episodes: &[Episode]) -> anyhow::Result<Records> {
+    use std::io::BufRead;
+    let name = path.display().to_string();
+    let file: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(|error| UsageError(format!("cannot read --records {name}: {error}")))?)
+    };
+    let plain: Box<dyn Read> =
+        if path.extension().is_some_and(|extension| extension == "gz") { Box::new(flate2::read::MultiGzDecoder::new(file)) } else { file };
     let index = episode_index(episodes);
     let mut records = Records::new(episodes);
-    for (number, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
-        records.add(line.as_bytes(), &index, &|| format!("{name}:{}", number + 1)).map_err(usage)?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, plain);
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line).map_err(|error| UsageError(format!("cannot read --records {name}: {error}")))?;
+        if read == 0 {
+            break;
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        records.add(text, &index, &|| format!("{name}:{number}")).map_err(usage)?;
     }
     records.finish();
     Ok(records)
@@ -259,6 +302,7 @@ async fn stored_episodes(storage: &crate::sink::Storage) -> anyhow::Result<Vec<E
     if episodes.is_empty() {
         return Err(UsageError("the store holds no episodes (under episodes/): give --episodes FILE".into()).into());
     }
+    crate::score::truth::check_unique(&episodes, "the store's episodes/").map_err(usage)?;
     Ok(episodes)
 }
 
@@ -288,7 +332,7 @@ fn parse_span(text: &str) -> anyhow::Result<(i64, i64)> {
     let start = alerts::parse_rfc3339(start.trim()).ok_or_else(wrong)?;
     let end = alerts::parse_rfc3339(end.trim()).ok_or_else(wrong)?;
     if end <= start {
-        return Err(UsageError(format!("--span `{text}` ends before it starts")).into());
+        return Err(UsageError(format!("--span `{text}` is empty or ends before it starts: give START..END with END later")).into());
     }
     Ok((start, end))
 }

@@ -203,7 +203,7 @@ impl Profile {
             Some(FlowAction::Reject) => 1,
             None => 2,
         }] += 1;
-        self.duration_seconds.add((flow.end - flow.start).max(0) as f64);
+        self.duration_seconds.add(flow.end.saturating_sub(flow.start).max(0) as f64);
         if let Some(packets) = flow.packets {
             self.packets.add(packets as f64);
         }
@@ -217,7 +217,7 @@ impl Profile {
     /// `None` when more than [`MAX_MINUTES`] distinct minutes were seen or the span is longer.
     pub fn per_minute(&self) -> Option<Vec<f64>> {
         let (first, last) = (*self.minutes.keys().next()?, *self.minutes.keys().next_back()?);
-        let span = usize::try_from(last - first + 1).ok()?;
+        let span = usize::try_from(last.checked_sub(first)?.checked_add(1)?).ok()?;
         if self.minutes_truncated || span > MAX_MINUTES {
             return None;
         }

@@ -324,8 +324,16 @@ fn check_row(check: Check, reference: &Profile, candidate: &Profile) -> Row {
     row(figures, Better::Lower, 0.02, 0.10)
 }
 
+/// The fewest minutes an autocorrelation is computed on.
+const MIN_ACF_MINUTES: usize = 30;
+
 fn autocorrelation_row(reference: Option<&[f64]>, candidate: Option<&[f64]>, max_lag: usize) -> Row {
-    let acf = |series: Option<&[f64]>| series.map(|series| autocorrelation(series, max_lag)).unwrap_or_default();
+    // A few minutes give an autocorrelation of noise (any 2 minutes give r1 = -0.5): none is
+    // computed below half an hour, or three times the largest lag.
+    let enough = MIN_ACF_MINUTES.max(3 * max_lag);
+    let acf = |series: Option<&[f64]>| {
+        series.filter(|series| series.len() >= enough).map(|series| autocorrelation(series, max_lag)).unwrap_or_default()
+    };
     let (ours, theirs) = (acf(reference), acf(candidate));
     let distance = ours.iter().zip(&theirs).filter_map(|(a, b)| Some((a.as_ref()? - b.as_ref()?).abs())).reduce(f64::max);
     let lag1 = |acf: &[Option<f64>]| acf.first().copied().flatten();

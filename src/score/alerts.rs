@@ -44,6 +44,7 @@ pub struct Alert {
 /// their `class_uid`.
 pub fn read_alerts(text: &str, name: &str) -> Result<Vec<Alert>, ScoreError> {
     let mut alerts = Vec::new();
+    let mut ids = std::collections::HashSet::new();
     for (number, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -56,6 +57,9 @@ pub fn read_alerts(text: &str, name: &str) -> Result<Vec<Alert>, ScoreError> {
                 &at,
                 &format!("alert `{}` has nothing to match on: give it `time` (or `start` and `end`) or `event_ids`", alert.id),
             ));
+        }
+        if !ids.insert(alert.id.clone()) {
+            return Err(bad(&at, &format!("alert id `{}` is used twice: each alert needs an id of its own", alert.id)));
         }
         alerts.push(alert);
     }

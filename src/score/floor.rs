@@ -31,7 +31,7 @@ pub fn floors(groups: &[Group], input: &Input, settings: &Settings) -> Result<Ve
     let ids: Vec<&str> = input.records.map(|records| records.labels().map(|(id, _)| id).collect()).unwrap_or_default();
     let mut ids = ids;
     ids.sort_unstable();
-    let round_settings = Settings { legacy_pa: settings.legacy_pa, ..settings.clone() };
+    let round_settings = settings.clone();
     let mut sums: Vec<Sums> = vec![Sums::default(); groups.len()];
     for _ in 0..settings.random_rounds {
         let alerts: Vec<Alert> = input.alerts.iter().map(|alert| shuffled(alert, &ids, settings.span, &mut rng)).collect();

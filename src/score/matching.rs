@@ -9,8 +9,8 @@
 //!
 //! An alert that names a kind matches episodes of that kind only. One that matches no episode
 //! but would match a benign look-alike by the same rule is a look-alike false positive; one whose
-//! entity matches an episode that ended before the alert's collar began is a late detection (also
-//! a false positive, and reported as late).
+//! entity matches an episode whose collar had ended is a late detection of the latest such
+//! episode (also a false positive, and reported as late).
 
 use std::collections::BTreeSet;
 
@@ -70,6 +70,9 @@ pub struct Matcher<'a> {
     buckets: std::collections::HashMap<i64, Vec<u32>>,
     /// The first and last bucket that holds an episode.
     bucket_range: (i64, i64),
+    /// Episodes longer than [`MAX_EPISODE_BUCKETS`] buckets (with the collar): checked for every
+    /// alert instead, so that an episode of centuries costs no memory.
+    long: Vec<u32>,
     /// Episodes by actor address and by service, for late detections.
     by_actor: std::collections::HashMap<std::net::IpAddr, Vec<u32>>,
     by_service: std::collections::HashMap<&'a str, Vec<u32>>,
@@ -78,11 +81,19 @@ pub struct Matcher<'a> {
 /// The width of a lookup bucket.
 const BUCKET_MS: i64 = 300_000;
 
+/// The most buckets an episode is filed under: about 3.5 days.
+const MAX_EPISODE_BUCKETS: i64 = 1_000;
+
 impl<'a> Matcher<'a> {
     pub fn new(episodes: &'a [Episode], records: Option<&'a Records>, collar_ms: i64, mode: MatchMode) -> Matcher<'a> {
         let mut buckets: std::collections::HashMap<i64, Vec<u32>> = std::collections::HashMap::new();
+        let mut long = Vec::new();
         for (index, episode) in episodes.iter().enumerate() {
-            let (first, last) = (episode.start_ms.div_euclid(BUCKET_MS), (episode.end_ms + collar_ms).div_euclid(BUCKET_MS));
+            let (first, last) = (episode.start_ms.div_euclid(BUCKET_MS), episode.end_ms.saturating_add(collar_ms).div_euclid(BUCKET_MS));
+            if last - first > MAX_EPISODE_BUCKETS {
+                long.push(index as u32);
+                continue;
+            }
             for bucket in first..=last {
                 buckets.entry(bucket).or_default().push(index as u32);
             }
@@ -96,9 +107,13 @@ impl<'a> Matcher<'a> {
                 by_service.entry(service.as_str()).or_insert_with(Vec::new).push(index as u32);
             }
         }
+        // Each actor's and service's episodes by the end of their collar, for the latest late one.
+        let ends = |list: &mut Vec<u32>| list.sort_by_key(|index| episodes[*index as usize].end_ms.saturating_add(collar_ms));
+        by_actor.values_mut().for_each(ends);
+        by_service.values_mut().for_each(ends);
         let runs = episodes.iter().map(|episode| episode.run.as_str()).collect();
         let bucket_range = (buckets.keys().min().copied().unwrap_or(0), buckets.keys().max().copied().unwrap_or(-1));
-        Matcher { episodes, records, runs, collar_ms, mode, buckets, bucket_range, by_actor, by_service }
+        Matcher { episodes, records, runs, collar_ms, mode, buckets, bucket_range, long, by_actor, by_service }
     }
 
     /// What `alert` came to.
@@ -129,16 +144,15 @@ impl<'a> Matcher<'a> {
         // Only the buckets that hold episodes: an alert spanning centuries costs no more.
         let (first, last) = (span.0.div_euclid(BUCKET_MS).max(self.bucket_range.0), span.1.div_euclid(BUCKET_MS).min(self.bucket_range.1));
         let mut seen = BTreeSet::new();
-        for bucket in first..=last {
-            for &index in self.buckets.get(&bucket).map_or(&[][..], Vec::as_slice) {
-                let episode = &self.episodes[index as usize];
-                if !seen.insert(index) || !self.same_kind(alert, episode) {
-                    continue;
-                }
-                let overlaps = span.0 <= episode.end_ms + self.collar_ms && span.1 >= episode.start_ms;
-                if overlaps && (rule == Rule::Time || self.entity_matches(&alert.entity, index as usize)) {
-                    if episode.benign { &mut lookalikes } else { &mut detected }.push(index as usize);
-                }
+        let filed = (first..=last).flat_map(|bucket| self.buckets.get(&bucket).map_or(&[][..], Vec::as_slice));
+        for &index in filed.chain(&self.long) {
+            let episode = &self.episodes[index as usize];
+            if !seen.insert(index) || !self.same_kind(alert, episode) {
+                continue;
+            }
+            let overlaps = span.0 <= episode.end_ms.saturating_add(self.collar_ms) && span.1 >= episode.start_ms;
+            if overlaps && (rule == Rule::Time || self.entity_matches(&alert.entity, index as usize)) {
+                if episode.benign { &mut lookalikes } else { &mut detected }.push(index as usize);
             }
         }
         if !detected.is_empty() {
@@ -150,33 +164,38 @@ impl<'a> Matcher<'a> {
             return Ok(Outcome::Lookalike { rule, episodes: lookalikes });
         }
         if rule == Rule::TimeEntity {
-            // Episodes with its entity whose collar ended before the alert began.
-            let late: Vec<usize> = self
-                .with_entity(&alert.entity)
-                .into_iter()
-                .filter(|&index| {
-                    let episode = &self.episodes[index];
-                    episode.end_ms + self.collar_ms < span.0 && !episode.benign && self.same_kind(alert, episode)
-                })
-                .collect();
-            if !late.is_empty() {
-                return Ok(Outcome::Late { episodes: late });
+            // The latest episode with its entity whose collar ended before the alert began.
+            if let Some(late) = self.latest_ended(alert, span.0) {
+                return Ok(Outcome::Late { episodes: vec![late] });
             }
         }
         Ok(Outcome::Unmatched)
     }
-
-    /// The episodes whose actors or service the entity names (interfaces are left out: late
-    /// detections by interface alone are not told apart).
-    fn with_entity(&self, entity: &Entity) -> BTreeSet<usize> {
-        let mut found = BTreeSet::new();
-        for address in [entity.src, entity.dst].into_iter().flatten() {
-            found.extend(self.by_actor.get(&address).into_iter().flatten().map(|index| *index as usize));
+    /// Of the attack episodes (of the alert's kind) whose actors or service its entity names, the
+    /// one whose collar ended last before `at` (interfaces are left out: late detections by
+    /// interface alone are not told apart). Each list is sorted by the collar's end.
+    fn latest_ended(&self, alert: &Alert, at: i64) -> Option<usize> {
+        let entity = &alert.entity;
+        let lists = [entity.src, entity.dst]
+            .into_iter()
+            .flatten()
+            .filter_map(|address| self.by_actor.get(&address))
+            .chain(entity.service.as_deref().and_then(|service| self.by_service.get(service)));
+        let mut latest: Option<(i64, usize)> = None;
+        for list in lists {
+            let ended = list.partition_point(|index| self.episodes[*index as usize].end_ms.saturating_add(self.collar_ms) < at);
+            let found = list[..ended].iter().rev().map(|index| *index as usize).find(|&index| {
+                let episode = &self.episodes[index];
+                !episode.benign && self.same_kind(alert, episode)
+            });
+            if let Some(index) = found {
+                let end = self.episodes[index].end_ms;
+                if latest.is_none_or(|(best, _)| end > best) {
+                    latest = Some((end, index));
+                }
+            }
         }
-        if let Some(service) = entity.service.as_deref() {
-            found.extend(self.by_service.get(service).into_iter().flatten().map(|index| *index as usize));
-        }
-        found
+        latest.map(|(_, index)| index)
     }
 
     fn same_kind(&self, alert: &Alert, episode: &Episode) -> bool {

@@ -50,6 +50,10 @@ pub struct RangeBased {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FromScores {
+    /// Average precision (sklearn's): a constant score gets the prevalence.
+    pub average_precision: f64,
+    /// The trapezoidal area under the PR curve, as the VUS package reports it: a constant score
+    /// gets (1 + prevalence) / 2, so read it beside average precision.
     pub auc_pr: f64,
     pub vus_pr: f64,
     pub vus_window: usize,
@@ -197,6 +201,15 @@ fn from_scores(
         Scores::Records(by_record) => {
             let records =
                 input.records.ok_or_else(|| ScoreError::Input("scores by event_id need the records: give --store or --records".into()))?;
+            if let Some((id, _)) = by_record.iter().find(|(id, _)| records.episode_of(id).is_none()) {
+                let run = id.split('-').next().unwrap_or_default();
+                let why = if input.episodes.iter().any(|episode| episode.run == run) {
+                    "which the records do not hold: give the store or records file of the whole run"
+                } else {
+                    "of another run than the episodes file's"
+                };
+                return Err(ScoreError::Input(format!("the scores name event id `{id}`, {why}")));
+            }
             let map: std::collections::HashMap<&str, f64> = by_record.iter().map(|(id, score)| (id.as_str(), *score)).collect();
             let floor = by_record.iter().map(|(_, score)| *score).fold(f64::INFINITY, f64::min) - 1.0;
             let in_group =
@@ -225,6 +238,7 @@ fn from_scores(
     }
     let predicted: Vec<bool> = values.iter().map(|score| *score >= settings.threshold).collect();
     Ok(Some(FromScores {
+        average_precision: metrics::average_precision(&labels, &values),
         auc_pr: metrics::auc_pr(&labels, &values),
         vus_pr: metrics::vus_pr(&labels, &values, settings.vus_window),
         vus_window: settings.vus_window,

@@ -142,11 +142,13 @@ pub fn match_alerts(input: &Input, settings: &Settings) -> Result<Matched, Score
     Ok(Matched { outcomes, first_detection, alerts_per_episode })
 }
 
-/// When an alert detected an episode: the start of its span, else (an alert by event ids alone)
-/// the latest of its records in that episode: a detector cannot alert before it saw them.
+/// When an alert detected an episode: the end of its span (an alert over a span is raised when
+/// the span closes: one spanning the whole run detects nothing early), else (an alert by event
+/// ids alone) the latest of its records in that episode: a detector cannot alert before it saw
+/// them.
 fn detection_time(alert: &Alert, episode: usize, records: Option<&Records>) -> Option<i64> {
-    if let Some((start, _)) = alert.span {
-        return Some(start);
+    if let Some((_, end)) = alert.span {
+        return Some(end);
     }
     let records = records?;
     alert.event_ids.iter().filter(|id| records.episode_of(id) == Some(Some(episode))).filter_map(|id| records.time_of(id)).max()

@@ -160,7 +160,7 @@ impl Report {
             "group", "record P/R/F1", "range flat P/R/F1", "range front P/R/F1", "affiliation P/R"
         );
         if scores {
-            header.push_str(&format!(" {:>7} {:>7} {:>17}", "AUC-PR", "VUS-PR", "P/R/F1 at thresh."));
+            header.push_str(&format!(" {:>7} {:>7} {:>7} {:>17}", "AP", "AUC-PR", "VUS-PR", "P/R/F1 at thresh."));
         }
         if legacy {
             header.push_str(&format!(" {:>20}", "PA-F1 (inflated)"));
@@ -195,7 +195,8 @@ impl Report {
                 if scores {
                     let from = ml.scores.as_ref().filter(|_| floor.is_none());
                     row.push_str(&format!(
-                        " {:>7} {:>7} {:>17}",
+                        " {:>7} {:>7} {:>7} {:>17}",
+                        from.map_or("-".to_owned(), |s| format!("{:.3}", s.average_precision)),
                         from.map_or("-".to_owned(), |s| format!("{:.3}", s.auc_pr)),
                         from.map_or("-".to_owned(), |s| format!("{:.3}", s.vus_pr)),
                         prf(from.map(|s| s.at_threshold))

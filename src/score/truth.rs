@@ -97,11 +97,17 @@ pub fn read_episodes(text: &str, name: &str) -> Result<Vec<Episode>, ScoreError>
     if episodes.is_empty() {
         return Err(ScoreError::Input(format!("{name} holds no episodes: give the episodes file of a run that had some")));
     }
-    let mut ids = BTreeSet::new();
-    if let Some(twice) = episodes.iter().find(|episode| !ids.insert(episode.id.as_str())) {
-        return Err(ScoreError::Input(format!("{name} lists episode {} twice: give one run's episodes file once", twice.id)));
-    }
+    check_unique(&episodes, name)?;
     Ok(episodes)
+}
+
+/// Refuses episodes listed twice (in one file, or in two: a copy beside the original).
+pub fn check_unique(episodes: &[Episode], name: &str) -> Result<(), ScoreError> {
+    let mut ids = BTreeSet::new();
+    match episodes.iter().find(|episode| !ids.insert(episode.id.as_str())) {
+        Some(twice) => Err(ScoreError::Input(format!("{name} lists episode {} twice: give each run's episodes once", twice.id))),
+        None => Ok(()),
+    }
 }
 
 /// What the damage figures need of one labelled record.

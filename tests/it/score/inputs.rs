@@ -122,6 +122,14 @@ fn bad_input_is_one_line_and_exit_2() {
         (json!({"alert_id": "r", "event_ids": ["1111111111111111-0-1"]}).to_string(), "of another run"),
         (json!({"alert_id": "m", "event_ids": [format!("{RUN}-0-999")]}).to_string(), "which the records do not hold"),
         (json!({"alert_id": "x", "time": 5, "entity": {"src": "10.0.0.1"}, "score": "high"}).to_string(), "`score` is a finite number"),
+        (
+            format!(
+                "{}\n{}",
+                json!({"alert_id": "d", "time": 5, "entity": {"src": "10.0.0.1"}}),
+                json!({"alert_id": "d", "time": 6, "entity": {"src": "10.0.0.2"}})
+            ),
+            "is used twice",
+        ),
     ];
     for (alert, mentions) in &cases {
         refused(&fixture.score(&format!("{alert}\n"), &[]), mentions);
@@ -143,12 +151,15 @@ fn bad_input_is_one_line_and_exit_2() {
         (&["--window", "soon"][..], "soon"),
         (&["--span", "2026-01-02T00:00:00Z..2026-01-01T00:00:00Z"][..], "ends before it starts"),
         (&["--bin", "1ms", "--span", "2026-01-01T00:00:00Z..2027-01-01T00:00:00Z"][..], "time steps"),
+        (&["--bin", "0s"][..], "--bin 0 is no time step"),
+        (&["--span", "1970-01-01T00:00:00Z..1970-01-02T00:00:00Z"][..], "holds none of the run's episodes"),
     ] {
         refused(&fixture.score(&alert, flags), mentions);
     }
     let missing = netchaos().args(["score", "--alerts", "x", "--episodes", "/nonexistent/episodes.jsonl"]).output().unwrap();
     refused(&missing, "cannot read --episodes");
     refused(&netchaos().args(["score", "--episodes", "x"]).output().unwrap(), "give --alerts FILE or --scores FILE");
+    refused(&netchaos().args(["score", "--alerts", "-", "--episodes", "-"]).output().unwrap(), "only one of");
     refused(&netchaos().args(["score", "--alerts", "x", "--store", "/nonexistent/store"]).output().unwrap(), "there is no store");
     std::fs::write(path("empty.jsonl"), "").unwrap();
     let empty =

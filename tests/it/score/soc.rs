@@ -76,7 +76,8 @@ fn alerts() -> Vec<Value> {
         json!({"alert_id": "a3", "time": at(300), "entity": {"src": "203.0.113.5"}}),
         // 40:30 on the look-alike's source: a look-alike false alert.
         json!({"alert_id": "a4", "time": at(2430), "entity": {"src": "10.0.0.99"}}),
-        // 30:45 on E3's service, a sub-technique of T1110: detects E3 after 45 s.
+        // 30:45-30:50 on E3's service, a sub-technique of T1110: detects E3 when its span closes,
+        // after 50 s.
         json!({"alert_id": "a5", "start": at(1845), "end": at(1850), "entity": {"service": "ssh"}, "technique": "T1110.001"}),
         // 50:00 on nobody's address, no kind: a false alert counted only overall.
         json!({"alert_id": "a6", "time": at(3000), "entity": {"src": "192.0.2.1"}}),
@@ -134,10 +135,10 @@ fn the_soc_figures_of_a_hand_worked_fixture() {
     assert!(close(&overall["precision"], 3.0 / 7.0), "{overall}");
     assert!(close(&overall["false_alerts_per_hour"], 4.0), "4 false alerts in one hour: {overall}");
     assert!(close(&overall["alerts_per_detected_episode"], 1.5), "3 alerts on 2 episodes: {overall}");
-    // Delays 30 s (E1) and 45 s (E3): nearest-rank p50 is the first, p90 the second.
-    assert_eq!(overall["time_to_detect"], json!({"p50_ms": 30_000, "p90_ms": 45_000, "max_ms": 45_000}));
+    // Delays 30 s (E1) and 50 s (E3): nearest-rank p50 is the first, p90 the second.
+    assert_eq!(overall["time_to_detect"], json!({"p50_ms": 30_000, "p90_ms": 50_000, "max_ms": 50_000}));
     // E1 before 0:30: 2 of 4 records, 200 of 1000 bytes, 2 of 4 ports, its one host. E3 before
-    // 30:45: 1 of 2 records, 50 of 100 bytes, its one port and host. Means over the two.
+    // 30:50: 1 of 2 records, 50 of 100 bytes, its one port and host. Means over the two.
     let damage = &overall["damage"];
     for (field, expected) in [("records", 0.5), ("bytes", 0.35), ("ports", 0.75), ("hosts", 1.0)] {
         assert!(close(&damage[field], expected), "damage {field}: {damage}");
@@ -165,7 +166,7 @@ fn the_soc_figures_of_a_hand_worked_fixture() {
             "episode,kind,difficulty,detected,time_to_detect_ms,alerts,damage_share\n\
              {RUN}-0-e1,port_scan,overt,true,30000,2,0.5000\n\
              {RUN}-0-e2,port_scan,subtle,false,,0,1\n\
-             {RUN}-0-e3,brute_force,overt,true,45000,1,0.5000\n"
+             {RUN}-0-e3,brute_force,overt,true,50000,1,0.5000\n"
         )
     );
     let matches: Vec<Value> =
