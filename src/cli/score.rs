@@ -26,8 +26,9 @@ pub(crate) const EXAMPLES: &str = "Examples:
 
 Exit codes:
   0  scored (and the gates hold)
-  1  a --min-recall or --max-fp-per-hour gate failed, or the store failed
-  2  bad input: a malformed alert, an alert with nothing to match on, an episodes file of another run";
+  1  a --min-recall or --max-fp-per-hour gate failed, or the store could not be reached
+  2  bad input: a malformed alert, an alert with nothing to match on, an episodes file of another
+     run, a store holding an object that cannot be read to its end";
 
 #[derive(Debug, Args)]
 pub(crate) struct ScoreArgs {
