@@ -21,10 +21,8 @@ pub struct Episode {
     /// `overt` or `subtle`.
     pub difficulty: String,
     pub benign: bool,
-    pub lookalike: Option<String>,
     pub start_ms: i64,
     pub end_ms: i64,
-    pub records: u64,
     /// Its sources and targets: the entities an alert may name.
     pub actors: BTreeSet<IpAddr>,
     pub service: Option<String>,
@@ -39,12 +37,8 @@ struct Line {
     difficulty: String,
     #[serde(default)]
     benign: bool,
-    #[serde(default)]
-    lookalike: Option<String>,
     start: String,
     end: String,
-    #[serde(default)]
-    records: u64,
     actors: ActorsLine,
 }
 
@@ -86,10 +80,8 @@ pub fn read_episodes(text: &str, name: &str) -> Result<Vec<Episode>, ScoreError>
             technique: line.technique,
             difficulty: line.difficulty,
             benign: line.benign,
-            lookalike: line.lookalike,
             start_ms,
             end_ms: end_ms.max(start_ms),
-            records: line.records,
             actors,
             service: line.actors.service,
         });
@@ -225,10 +217,6 @@ impl Records {
         for records in &mut self.by_episode {
             records.sort_by_key(|record| record.time_ms);
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_event.is_empty()
     }
 
     /// The episode of an event id: `Some(None)` for a normal record, `None` for an id not seen.

@@ -34,7 +34,7 @@ pub use affiliation::{Affiliation, affiliation};
 pub use curves::{auc_pr, average_precision};
 pub use point::{Prf, point_adjusted_prf, point_prf};
 pub use range_based::{Bias, Cardinality, RangeParams, range_precision, range_recall};
-pub use vus::{DEFAULT_THRESHOLDS, Vus, vus, vus_pr, vus_roc};
+pub use vus::{DEFAULT_THRESHOLDS, Vus, vus, vus_pr};
 
 use std::borrow::Cow;
 

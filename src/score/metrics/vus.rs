@@ -46,11 +46,6 @@ pub fn vus_pr(labels: &[bool], scores: &[f64], max_window: usize) -> f64 {
     vus(labels, scores, max_window, DEFAULT_THRESHOLDS).pr
 }
 
-/// VUS-ROC with buffer lengths `0..=max_window` and [`DEFAULT_THRESHOLDS`] thresholds.
-pub fn vus_roc(labels: &[bool], scores: &[f64], max_window: usize) -> f64 {
-    vus(labels, scores, max_window, DEFAULT_THRESHOLDS).roc
-}
-
 /// VUS-PR and VUS-ROC with buffer lengths `0..=max_window` and `thresholds` thresholds (see the
 /// module doc); both NaN where undefined.
 pub fn vus(labels: &[bool], scores: &[f64], max_window: usize, thresholds: usize) -> Vus {

@@ -33,6 +33,20 @@ pub fn netchaos() -> Command {
     command
 }
 
+/// The flag stem of every chaos kind (`--KIND-per-hour`), for tests that turn the chaos off.
+pub const KIND_FLAGS: [&str; 10] = [
+    "latency-spike",
+    "port-scan",
+    "data-exfil",
+    "conn-reset",
+    "beaconing",
+    "lateral-movement",
+    "brute-force",
+    "syn-flood",
+    "distributed-scan",
+    "cryptomining",
+];
+
 pub fn run_ok(command: &mut Command) -> Output {
     let output = command.output().expect("spawn netchaos");
     assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));

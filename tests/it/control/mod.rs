@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::cli::{free_port, netchaos, sample, scrape};
+use crate::common::cli::{KIND_FLAGS, free_port, netchaos, sample, scrape};
 use crate::common::http::{self, Events, Reply, call, get};
 
 /// A generator running with its control API on a port of its own, its files in a directory.
@@ -310,21 +310,7 @@ fn a_ramp_reaches_its_rate() {
     // Only the baseline: episodes add their records on top of the rate.
     let mut args = vec!["--seed", "12", "--eps", "1000", "--duration", "60s", "--workers", "2", "--speed", "6", "--lookalikes", "off"];
     args.extend(["--port-scan-prob", "0", "--data-exfil-prob", "0"]);
-    let hourly: Vec<String> = [
-        "latency-spike",
-        "port-scan",
-        "data-exfil",
-        "conn-reset",
-        "beaconing",
-        "lateral-movement",
-        "brute-force",
-        "syn-flood",
-        "distributed-scan",
-        "cryptomining",
-    ]
-    .iter()
-    .map(|kind| format!("--{kind}-per-hour"))
-    .collect();
+    let hourly: Vec<String> = KIND_FLAGS.iter().map(|kind| format!("--{kind}-per-hour")).collect();
     for flag in &hourly {
         args.extend([flag.as_str(), "0"]);
     }

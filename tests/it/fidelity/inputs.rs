@@ -8,21 +8,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
-use crate::common::cli::{netchaos, run_ok};
-
-/// Every chaos kind off (and the look-alikes), so that two seeds differ by their baseline only.
-const QUIET: [&str; 10] = [
-    "latency-spike",
-    "port-scan",
-    "data-exfil",
-    "conn-reset",
-    "beaconing",
-    "lateral-movement",
-    "brute-force",
-    "syn-flood",
-    "distributed-scan",
-    "cryptomining",
-];
+use crate::common::cli::{KIND_FLAGS, netchaos, run_ok};
 
 /// `netchaos generate --seed SEED --count COUNT` at 3 records a logical second (COUNT / 180
 /// minutes of traffic), no chaos, into `dir/NAME.jsonl`.
@@ -31,7 +17,7 @@ pub(super) fn generate(dir: &Path, name: &str, seed: u64, count: u64) -> PathBuf
     let mut command = netchaos();
     command.args(["generate", "--seed", &seed.to_string(), "--count", &count.to_string(), "--eps", "3", "--speed", "max"]);
     command.args(["--start-time", "2026-03-02T08:00:00Z", "--workers", "2", "--lookalikes", "off"]);
-    for kind in QUIET {
+    for kind in KIND_FLAGS {
         command.args([format!("--{kind}-per-hour"), "0".into()]);
     }
     for kind in ["latency-spike", "port-scan", "data-exfil", "conn-reset"] {
