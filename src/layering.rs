@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&str] = &[
     "runtime",
     "records",
+    "formats",
     "metrics",
     "network",
     "chaos",

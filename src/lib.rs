@@ -10,6 +10,8 @@
 //!   stops by (Ctrl-C, SIGTERM), and the timers the drivers' loops share.
 //! - [`records`]: the two record kinds, their JSON form, the JSON Schema, the one strict
 //!   validation function, and timestamps (the wall clock too).
+//! - [`formats`]: what AWS writes (VPC Flow Logs text and Parquet, Network Firewall EVE JSON),
+//!   OCSF, and the Athena DDL that reads them: pure functions of a record.
 //! - [`metrics`]: the Prometheus metric handles each stage counts into, the `/metrics` endpoint,
 //!   the live status line. It knows no stage.
 //! - [`network`]: the simulated network: the address plan (topology), one conversation and its
@@ -37,6 +39,7 @@ pub mod chaos;
 pub mod cli;
 pub mod control;
 pub mod fidelity;
+pub mod formats;
 pub mod generator;
 pub mod kafka;
 pub mod metrics;
