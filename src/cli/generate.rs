@@ -1,5 +1,6 @@
-//! `netchaos generate`: the producer, writing JSON lines to Kafka (`--brokers`), stdout or a file,
-//! the ground-truth episodes (file and, with Kafka, a topic) and the run manifest.
+//! `netchaos generate`: the producer, writing records (JSON lines, or `--format`) to Kafka
+//! (`--brokers`), stdout or a file, the ground-truth episodes (file and, with Kafka, a topic) and
+//! the run manifest.
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
@@ -10,6 +11,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::chaos::EpisodeSummary;
+use crate::formats::aws_flow::FieldList;
 use crate::generator::control::Control;
 use crate::generator::{Chunk, ChunkSink, GenerateReport, GeneratorSettings, MeteredOutput, generate_controlled};
 use crate::kafka::KafkaSettings;
@@ -21,12 +23,14 @@ use crate::runtime::{self, Shutdown};
 use super::UsageError;
 use super::args::GeneratorArgs;
 use super::control_args::ControlArgs;
+use super::generate_format::{LineFormat, OutputFormat, Reformat};
 use super::kafka_args::KafkaArgs;
 use super::metrics_args::{GENERATE_PORT, MetricsArgs};
 use super::summary::GenerateSummary;
 
 pub(crate) const EXAMPLES: &str = "Examples:
   netchaos generate --count 1000 | jq -c 'select(.label != null)'
+  netchaos generate --count 1000 --format aws-text --fields v2-default --output flows.log
   netchaos generate --seed 7 --count 1000000 --eps 0 --output flows.jsonl --manifest run.json --episodes episodes.jsonl
   EPS_TARGET=15000 WORKER_COUNT=8 DATA_EXFIL_PROB=0.05 netchaos generate --duration 1m --output /dev/null
   netchaos generate --brokers 127.0.0.1:19092 --topic flows --partitions 12 --eps 50000 --duration 10m --manifest run.json
@@ -40,9 +44,21 @@ pub(crate) struct GenerateArgs {
     #[command(flatten)]
     pub(crate) generator: GeneratorArgs,
 
-    /// Where the JSON lines go: `stdout` or a file path (without `--brokers`).
+    /// Where the records go: `stdout` or a file path (without `--brokers`).
     #[arg(long, short, env = "NETCHAOS_OUTPUT", default_value = "stdout", conflicts_with = "brokers")]
     pub(crate) output: String,
+
+    /// The records' format: `json` (netchaos's JSON lines) or `aws-text` (AWS VPC Flow Log lines,
+    /// as AWS writes them to S3: on stdout or in a file the header line first, then one line per
+    /// flow record; on Kafka one line per message, no header and no key). Firewall records have
+    /// no flow-log form: aws-text leaves them out and says how many after the run.
+    #[arg(long, env = "NETCHAOS_FORMAT", value_enum, default_value = "json")]
+    pub(crate) format: OutputFormat,
+
+    /// The fields of `--format aws-text`: `v2-default` (AWS's default 14), `v5-all` (all 29 of
+    /// v2-v5, the default) or a comma list of AWS's field names (`version,srcaddr,dstaddr,...`).
+    #[arg(long, env = "NETCHAOS_FIELDS", value_parser = FieldList::parse)]
+    pub(crate) fields: Option<FieldList>,
 
     #[command(flatten)]
     pub(crate) kafka: KafkaArgs,
@@ -156,6 +172,7 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let mut settings = args.generator.resolve()?;
     args.control.replay_into(&mut settings, args.generator.seed.is_some(), args.generator.start_time.is_some())?;
     args.control.check()?;
+    let line_format = line_format(&args)?;
     let producer = args.kafka.kafka()?.map(|kafka| producer_settings(&args, kafka)).transpose()?;
     let episodes = args.episodes.as_deref().map(|path| create(path, "episodes")).transpose()?.map(BufWriter::new);
     // Fail before generating anything if the manifest cannot be written.
@@ -178,6 +195,7 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         args.kafka.brokers.is_none() && matches!(args.output.as_str(), "stdout" | "-") && std::io::stdout().is_terminal();
     let status = StatusLine::generator(metrics.clone(), !args.quiet && !records_on_terminal && std::io::stderr().is_terminal());
 
+    let left_out;
     let (report, delivery_failures) = match producer {
         Some(producer) => {
             let spec = args.kafka.topic_spec(args.partitions);
@@ -186,8 +204,8 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
                 runtime.block_on(ensure_topics(&producer.kafka, &[(&producer.topic, spec), (&producer.episodes_topic, episodes_spec)]))?;
             let partitions = topics.first().map_or(args.partitions, |topic| topic.partitions);
             let mut output = KafkaOutput::connect(producer, partitions, episodes, metrics.clone())?;
-            let mut report =
-                generate_controlled(&settings, &mut MeteredOutput::new(&mut output, metrics.clone(), false), &stop, &live.control);
+            let (mut report, left) = generate_into(&mut output, line_format.as_ref(), &settings, (&metrics, false), &stop, &live.control);
+            left_out = left;
             if report.error.is_some() {
                 // The collector skips `finish` after an error: flush (and purge) here, so that every
                 // record handed to librdkafka has its delivery report in the manifest.
@@ -201,7 +219,11 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
             report.manifest.kafka = Some(delivery);
             (report, failures)
         }
-        None => (generate_lines(&args, &settings, episodes, &stop, &metrics, &live.control)?, 0),
+        None => {
+            let (report, left) = generate_lines(&args, line_format.as_ref(), &settings, episodes, &stop, &metrics, &live.control)?;
+            left_out = left;
+            (report, 0)
+        }
     };
     status.finish();
     if let Some(file) = manifest_file {
@@ -209,6 +231,9 @@ pub(crate) fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     }
     if !args.quiet {
         eprintln!("{}", GenerateSummary::new(&report));
+        if let Some(message) = line_format.as_ref().and_then(|format| format.left_out_message(left_out)) {
+            eprintln!("{message}");
+        }
     }
     runtime.shutdown_background();
     let destination = if args.kafka.brokers.is_some() { format!("Kafka topic {}", args.kafka.topic) } else { args.output.clone() };
@@ -239,21 +264,64 @@ fn producer_settings(args: &GenerateArgs, kafka: KafkaSettings) -> Result<Produc
     })
 }
 
-/// JSON lines to stdout or a file.
+/// `--format` and `--fields` resolved: `None` for JSON.
+fn line_format(args: &GenerateArgs) -> Result<Option<LineFormat>, UsageError> {
+    if args.fields.is_some() && args.format != OutputFormat::AwsText {
+        return Err(UsageError("--fields applies to --format aws-text only: add --format aws-text, or drop --fields".into()));
+    }
+    Ok(LineFormat::new(args.format, args.fields.clone().unwrap_or_else(FieldList::v5_all)))
+}
+
+/// Records to stdout or a file (a format's header line first); with the count of records the
+/// format left out.
 fn generate_lines(
     args: &GenerateArgs,
+    format: Option<&LineFormat>,
     settings: &GeneratorSettings,
     episodes: Option<BufWriter<File>>,
     stop: &Shutdown,
     metrics: &GeneratorMetrics,
     control: &Control,
-) -> Result<GenerateReport, UsageError> {
-    let writer: Box<dyn Write + Send> = match args.output.as_str() {
+) -> anyhow::Result<(GenerateReport, u64)> {
+    let mut writer: Box<dyn Write + Send> = match args.output.as_str() {
         "stdout" | "-" => Box::new(std::io::stdout()),
         path => Box::new(create(std::path::Path::new(path), "output")?),
     };
+    if let Some(header) = format.and_then(LineFormat::header) {
+        match writeln!(writer, "{header}") {
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other.with_context(|| format!("writing to {}", args.output))?,
+        }
+    }
     let mut output = LineOutput { writer, episodes };
-    Ok(generate_controlled(settings, &mut MeteredOutput::new(&mut output, metrics.clone(), true), stop, control))
+    Ok(generate_into(&mut output, format, settings, (metrics, true), stop, control))
+}
+
+/// The generator into `output`, through `format` when there is one, counted into `metrics`
+/// (`.1`: count what the output accepts as delivered); with the count of records the format
+/// left out.
+fn generate_into(
+    output: &mut dyn ChunkSink,
+    format: Option<&LineFormat>,
+    settings: &GeneratorSettings,
+    metrics: (&GeneratorMetrics, bool),
+    stop: &Shutdown,
+    control: &Control,
+) -> (GenerateReport, u64) {
+    let (metrics, accepted_is_delivered) = metrics;
+    match format {
+        None => (generate_controlled(settings, &mut MeteredOutput::new(output, metrics.clone(), accepted_is_delivered), stop, control), 0),
+        Some(format) => {
+            let mut reformat = Reformat::new(output, format.clone());
+            let report = generate_controlled(
+                settings,
+                &mut MeteredOutput::new(&mut reformat, metrics.clone(), accepted_is_delivered),
+                stop,
+                control,
+            );
+            (report, reformat.left_out)
+        }
+    }
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

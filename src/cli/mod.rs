@@ -17,7 +17,9 @@ mod control_args;
 mod ctl;
 mod fidelity;
 mod generate;
+mod generate_format;
 mod kafka_args;
+mod layout_args;
 mod metrics_args;
 mod run;
 mod scenario;
@@ -73,7 +75,8 @@ enum Command {
     /// Check a scenario file, or print its resolved timeline.
     #[command(after_help = scenario::EXAMPLES)]
     Scenario(scenario::ScenarioArgs),
-    /// Print the JSON Schema of the records.
+    /// Print the JSON Schema of the records, or (`--athena`) the Athena table for flow logs in AWS's layout.
+    #[command(after_help = schema::EXAMPLES)]
     Schema(schema::SchemaArgs),
     /// Drive a running generator through its control API: status, inject, end, rate, speed, watch...
     #[command(after_help = ctl::EXAMPLES)]

@@ -14,6 +14,7 @@ use crate::sink::{RetryPolicy, S3Options, SinkSettings, Storage};
 
 use super::UsageError;
 use super::args::{parse_bytes, parse_duration};
+use super::layout_args::LayoutArgs;
 use super::metrics_args::MetricsArgs;
 
 #[derive(Debug, Clone, Args)]
@@ -52,6 +53,9 @@ pub(crate) struct SinkArgs {
     /// unwritable directory, a file where a directory must be, a symbolic-link loop) stop at once.
     #[arg(long, env = "SINK_GIVE_UP_AFTER", default_value = "30m", value_parser = parse_give_up_after)]
     pub(crate) give_up_after: GiveUpAfter,
+
+    #[command(flatten)]
+    pub(crate) layout: LayoutArgs,
 }
 
 /// `--give-up-after`: a duration, or `off` (`None`) for never.
@@ -95,6 +99,7 @@ impl SinkArgs {
             compression_level: self.compression_level,
             flushes_in_flight: usize::from(self.flushes_in_flight),
             retry: RetryPolicy { give_up_after: self.give_up_after.0, ..RetryPolicy::default() },
+            layout: self.layout.layout()?,
             ..SinkSettings::new(source)
         })
     }

@@ -102,27 +102,38 @@ impl Batch {
 
     /// Validates every message and splits the batch into JSON lines and DLQ lines.
     pub(super) fn split(&self, source: &str, partition: u32) -> Split {
-        let mut split = Split { data: Vec::with_capacity(self.raw.len() + self.messages.len()), ..Split::default() };
+        let mut data = Vec::with_capacity(self.raw.len() + self.messages.len());
+        let mut split = self.split_with(source, partition, |payload, _| {
+            let line_start = data.len();
+            data.extend_from_slice(payload);
+            if memchr::memchr(b'\n', payload).is_some() {
+                for byte in &mut data[line_start..] {
+                    if *byte == b'\n' {
+                        *byte = b' ';
+                    }
+                }
+            }
+            data.push(b'\n');
+        });
+        split.data = data;
+        split
+    }
+
+    /// Validates every message, hands each valid one to `valid` (its payload and the record read
+    /// from it) in offset order, and writes the invalid ones as DLQ lines; `data` stays empty.
+    pub(super) fn split_with(&self, source: &str, partition: u32, mut valid: impl FnMut(&[u8], &records::Record<'_>)) -> Split {
+        let mut split = Split::default();
         let mut start = 0;
         for message in &self.messages {
             let payload = &self.raw[start..message.end];
             start = message.end;
             let verdict = match &message.rejected {
                 Some(rejection) => Err(rejection.as_ref().clone()),
-                None => records::validate(payload).map(|_| ()),
+                None => records::validate(payload),
             };
             match verdict {
-                Ok(()) => {
-                    let line_start = split.data.len();
-                    split.data.extend_from_slice(payload);
-                    if memchr::memchr(b'\n', payload).is_some() {
-                        for byte in &mut split.data[line_start..] {
-                            if *byte == b'\n' {
-                                *byte = b' ';
-                            }
-                        }
-                    }
-                    split.data.push(b'\n');
+                Ok(record) => {
+                    valid(payload, &record);
                     split.valid += 1;
                 }
                 Err(rejection) => {

@@ -11,9 +11,9 @@
 //! | gzip 9 | 12.1  |  88 |
 //! | zstd 3 | 13.4  | 728 |
 //!
-//! gzip runs at 6: nearly the ratio of 9 at 1.5× its speed, while 1 doubles the stored bytes. A
-//! batch is compressed once and then stored and scanned many times, so the ratio is worth the CPU;
-//! 130 MB/s is ~185,000 records/s per flushing core. Where that is the bottleneck, zstd (level 3,
+//! At 6 gzip has nearly the ratio of 9 at 1.5× its speed, while 1 doubles the stored bytes; the
+//! sink's default is level 2 ([`GZIP_LEVEL`], why there) and `--compression-level 6` the smaller
+//! store; 130 MB/s (level 6) is ~185,000 records/s per flushing core. Where that is the bottleneck, zstd (level 3,
 //! its default) beats gzip on both ratio and speed. An empty input compresses to a valid empty
 //! stream (a 20-byte gzip member, a 9-byte zstd frame, a 0-byte file), which is what lets the sink write
 //! a data object for a batch that held only invalid records.

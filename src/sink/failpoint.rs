@@ -15,6 +15,10 @@
 //!   compressed and waiting for its turn, gives that batch a moment to (wrongly) overtake it, then
 //!   aborts. Nothing of the partition past batch `N` may be in the store. Attacks the ordered
 //!   visibility of a partition's objects (`Turn`, in `sink/turn.rs`).
+//! - `pieces:N`: in a piece layout (`--layout aws`, `--format ocsf`), batch `N` stores its piece
+//!   table and the first half of its pieces (none when it has one), then the process aborts
+//!   before the data object that would make them count: the moment step 8 of the argument in
+//!   [`sink`](super) says recovery must clean up.
 //!
 //! Nothing on the hot path: one look per flush at a value parsed once.
 
@@ -32,6 +36,7 @@ pub enum Failpoint {
     AbortBeforeCommit { after_batches: u64 },
     Overtake { flush: u64 },
     Stall { flush: u64 },
+    Pieces { flush: u64 },
 }
 
 impl Failpoint {
@@ -43,6 +48,7 @@ impl Failpoint {
             "abort-before-commit" => Some(Failpoint::AbortBeforeCommit { after_batches: number }),
             "overtake" => Some(Failpoint::Overtake { flush: number }),
             "stall" => Some(Failpoint::Stall { flush: number }),
+            "pieces" => Some(Failpoint::Pieces { flush: number }),
             _ => None,
         }
     }
@@ -55,7 +61,7 @@ pub fn active() -> Option<Failpoint> {
         let value = std::env::var(VARIABLE).ok()?;
         let parsed = Failpoint::parse(&value);
         if parsed.is_none() {
-            tracing::warn!(%value, "{VARIABLE} not understood (expected abort-before-commit:N, overtake:N or stall:N): ignored");
+            tracing::warn!(%value, "{VARIABLE} not understood (expected abort-before-commit:N, overtake:N, stall:N or pieces:N): ignored");
         }
         parsed
     })
@@ -67,6 +73,7 @@ pub(super) fn role(partition: u32, batch: u64) -> Role {
     let role = match active() {
         Some(Failpoint::Overtake { flush }) if flush == batch => Role::Overtaken,
         Some(Failpoint::Stall { flush }) if flush == batch => Role::Stalled,
+        Some(Failpoint::Pieces { flush }) if flush == batch => Role::PartPieces,
         _ => return Role::Normal,
     };
     if held().set(partition).is_err() {
@@ -81,6 +88,8 @@ pub(super) enum Role {
     Normal,
     Overtaken,
     Stalled,
+    /// Stores the table and half the pieces, then aborts (`pieces`).
+    PartPieces,
 }
 
 /// True when batch `batch` of `partition` comes after the write held back by `stall`.
@@ -117,6 +126,12 @@ pub(super) async fn abort_after_successor(what: &str, limit: Duration) -> ! {
     std::process::abort()
 }
 
+/// Aborts at once, saying which failpoint and what it left in the store.
+pub(super) fn abort_now(what: &str, moment: &str) -> ! {
+    eprintln!("netchaos: {VARIABLE}: {what}: aborting with {moment}");
+    std::process::abort()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +141,7 @@ mod tests {
         assert_eq!(Failpoint::parse("abort-before-commit:4"), Some(Failpoint::AbortBeforeCommit { after_batches: 4 }));
         assert_eq!(Failpoint::parse(" overtake:0 "), Some(Failpoint::Overtake { flush: 0 }));
         assert_eq!(Failpoint::parse("stall: 7"), Some(Failpoint::Stall { flush: 7 }));
+        assert_eq!(Failpoint::parse("pieces:2"), Some(Failpoint::Pieces { flush: 2 }));
         for bad in ["", "overtake", "overtake:", "overtake:-1", "stall:x", "crash:1"] {
             assert_eq!(Failpoint::parse(bad), None, "{bad}");
         }

@@ -3,6 +3,7 @@
 //! ```text
 //! data/source={source}/dt=YYYY-MM-DD/hour=HH/part-{partition:05}-{first:020}-{last:020}-e{epoch:010}.json.gz
 //! dlq/source={source}/dt=YYYY-MM-DD/hour=HH/part-{partition:05}-{first:020}-{last:020}-e{epoch:010}.json.gz
+//! pieces/source={source}/dt=YYYY-MM-DD/hour=HH/part-{partition:05}-{first:020}-{last:020}-e{epoch:010}.json.gz
 //! fence/source={source}/part-{partition:05}/e{epoch:010}-{start:020}
 //! ```
 //!
@@ -11,6 +12,8 @@
 //! "where did this partition get to" from a listing alone; `dt` / `hour` are the UTC wall-clock time
 //! of the flush, which query engines use to prune, and which recovery ignores. Offsets are
 //! zero-padded to 20 digits (the width of `u64::MAX`) so that keys sort in offset order.
+//! A piece table's key ends as its batch's data object's does (`.json.gz` by default), but the
+//! table itself is plain JSON: it is small, and recovery reads it with the name parsed the same way.
 //! A batch's data object and DLQ object share the same file name under different roots.
 //!
 //! The epoch is the writer's: each recovery of a partition takes a new one and first stores a
@@ -33,6 +36,10 @@ const MAX_SOURCE_LEN: usize = 128;
 pub enum ObjectKind {
     Data,
     Dlq,
+    /// A batch's piece table: which objects its records went to in a layout other than
+    /// netchaos's own ([`layout`](super::layout)). Written before the pieces, beside its data
+    /// object, like a DLQ object.
+    Pieces,
 }
 
 /// The root under which fences are kept.
@@ -48,6 +55,7 @@ impl ObjectKind {
         match self {
             ObjectKind::Data => "data",
             ObjectKind::Dlq => "dlq",
+            ObjectKind::Pieces => "pieces",
         }
     }
 }
@@ -122,6 +130,7 @@ pub fn parse_key(key: &str) -> Option<ParsedKey> {
     let kind = match segments.next()? {
         "data" => ObjectKind::Data,
         "dlq" => ObjectKind::Dlq,
+        "pieces" => ObjectKind::Pieces,
         _ => return None,
     };
     let source = segments.next()?.strip_prefix("source=")?;
@@ -350,7 +359,7 @@ mod tests {
             let last = first.saturating_add(span);
             let compression = Compression::ALL[codec];
             let source = SourceName::new(&source);
-            for kind in [ObjectKind::Data, ObjectKind::Dlq] {
+            for kind in [ObjectKind::Data, ObjectKind::Dlq, ObjectKind::Pieces] {
                 let key = object_key(kind, &source, Timestamp::from_unix_millis(millis), named(partition, first, last, epoch, compression));
                 let parsed = parse_key(&key).unwrap();
                 prop_assert_eq!(parsed, ParsedKey { kind, source: source.to_string(), partition, first, last, epoch, compression });

@@ -14,8 +14,10 @@
 //!    earlier one that never was, the hole this rule exists to close) or one overlapping the
 //!    chain. Their offsets are either in the chain already or at or past the resume offset, which
 //!    is read again, so deleting them loses nothing.
-//! 4. **DLQ.** A DLQ object counts when a data object of the chain has its exact range and epoch
-//!    (a batch's DLQ object is written just before its data object); any other is an orphan.
+//! 4. **DLQ objects and piece tables.** A DLQ object, or a piece table (in a layout other than
+//!    netchaos's own), counts when a data object of the chain has its exact range and epoch (a
+//!    batch's DLQ object and piece table are written before its data object); any other is an
+//!    orphan, and so are the pieces its table lists.
 //!
 //! The module doc of [`crate::sink`] argues why this gives exactly once and names the tests that
 //! attack each step; the unit tests at the end of this file pin the rule itself.
@@ -33,7 +35,7 @@ pub enum Dead {
     PastGap,
     /// A data object overlapping the chain.
     Overlap,
-    /// A DLQ object whose data object is not in the chain.
+    /// A DLQ object or piece table whose data object is not in the chain.
     OrphanDlq,
 }
 
@@ -44,7 +46,7 @@ impl Dead {
             Dead::Void { by_epoch } => format!("void: written after epoch {by_epoch} took the partition over"),
             Dead::PastGap => "past a gap: stored before an earlier batch that never was".to_owned(),
             Dead::Overlap => "overlaps objects that count".to_owned(),
-            Dead::OrphanDlq => "a DLQ object whose data object does not count".to_owned(),
+            Dead::OrphanDlq => "a DLQ object or piece table whose data object does not count".to_owned(),
         }
     }
 }
@@ -57,7 +59,7 @@ pub type Listed = (String, ParsedKey);
 pub struct Ledger {
     /// Data objects that count, in offset order: they tile `first..resume`.
     pub chain: Vec<Listed>,
-    /// DLQ objects that count.
+    /// DLQ objects and piece tables that count (told apart by their kind).
     pub dlq: Vec<Listed>,
     /// Objects that do not count, data and DLQ, with why.
     pub dead: Vec<(Listed, Dead)>,

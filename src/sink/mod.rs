@@ -101,6 +101,39 @@
 //!    and `tests/it/kafka_reliability.rs` (a member SIGSTOPped past its session timeout, then
 //!    resumed, while its successor writes; a rebalance storm).
 //!
+//! 8. **Pieces (the AWS and OCSF layouts) are claimed by their batch, or removed.** AWS's keys
+//!    carry no offsets, so in a layout other than netchaos's own the offsets stay where steps
+//!    1–7 keep them: each batch still stores its data object under `data/`, named by its range
+//!    and epoch, and that object now holds the batch's *ground truth* (one line per valid
+//!    record: event id, kind, label, and where it went: [`pieces`]), which `verify` counts
+//!    exactly as it counts records. The records themselves go to pieces, one per group (a flow
+//!    log and a 5-minute window of `end`, [`layout`]), whose names, `hash8` included, are a pure
+//!    function of the source, partition, offset range, epoch and group: a retried write
+//!    rewrites the same keys with the same bytes (step 6), and two batches share a key only if their
+//!    32-bit `hash8` collide (about n²/2³³ for `n` batches of one group; `verify` reports it). A
+//!    batch stores, in this order, its DLQ object, its *piece table* (`pieces/…`, the pieces'
+//!    keys and row counts, under the batch's name), the pieces, and last the data object. So a
+//!    piece is never stored before a table that names it, and the table is a sidecar like a
+//!    DLQ object (step 4): it counts only beside the data object of its range and epoch. Every
+//!    batch that does not count (a crash after some pieces and before the data object; void,
+//!    past a hole or overlapping, steps 3 and 7) leaves a table that does not count, and
+//!    recovery deletes the pieces that table names, then the table, before anything new is
+//!    written; their offsets are read again and land in pieces of another name. A writer that
+//!    finds it was taken over withdraws its pieces with its data object (step 7), and the
+//!    second listing of a recovery removes the tables of the batches it finds void.
+//!    What is left is what readers other than netchaos read: the pieces of the counting
+//!    batches, once each. Between a crash and the next recovery a reader can see the pieces of
+//!    a batch that will not count (there is no rename on S3); `verify` reports them as claimed
+//!    by no batch.
+//!    *Attacked by* `sink::tests::pieces::a_crash_before_the_data_object_leaves_pieces_that_recovery_removes`
+//!    (in every piece layout, a crash after the table and after some of the pieces: the restart
+//!    removes them and resumes exactly), `sink::tests::pieces::a_writer_taken_over_withdraws_its_pieces`,
+//!    `sink::layout::tests::the_hash_is_a_pure_function_of_batch_and_group`,
+//!    `verify::pieces_tests::a_stray_a_missing_and_a_short_piece_each_fail`, and through the
+//!    binary by `tests/it/aws_layout.rs`: a sink killed three times mid-run into S3 with
+//!    `--layout aws`, text and Parquet (`a_sink_killed_three_times_into_s3_with_aws_*`), then
+//!    `verify` passes and pyarrow's S3 client reads every flow exactly once.
+//!
 //! Batch boundaries after a replay may differ from the ones a crashed run would have used; the
 //! argument does not need them to match. `dt=` / `hour=` are the wall-clock time of the flush and
 //! play no part in it: the recovery listing covers every `dt=` / `hour=` of the source.
@@ -168,7 +201,9 @@ pub mod compression;
 pub mod dlq;
 pub mod failpoint;
 pub mod keys;
+pub mod layout;
 pub mod ledger;
+pub mod pieces;
 pub mod storage;
 
 mod batch;
@@ -228,6 +263,9 @@ pub struct SinkSettings {
     /// each batch before the flushing call returns. Positions still move only as batches become
     /// durable, in flush order.
     pub flushes_in_flight: usize,
+    /// Where and in what form the records land: netchaos's own objects, or pieces as AWS (or
+    /// OCSF) lays them out.
+    pub layout: layout::Layout,
 }
 
 impl SinkSettings {
@@ -247,6 +285,7 @@ impl SinkSettings {
             compression_level: None,
             retry: RetryPolicy::default(),
             flushes_in_flight: 0,
+            layout: layout::Layout::default(),
         }
     }
 }

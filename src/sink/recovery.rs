@@ -18,7 +18,9 @@ use prometheus_client::metrics::counter::Counter;
 use crate::runtime::Shutdown;
 
 use super::keys::{self, Fence, ObjectKind, ParsedKey};
+use super::layout::{self, BatchName};
 use super::ledger::{self, Dead, Ledger};
+use super::pieces::PieceTable;
 use super::retry;
 use super::{SinkError, SinkSettings, Storage};
 
@@ -74,7 +76,21 @@ impl Recovery<'_> {
         let mut ledgers = self.read_ledgers().await?;
         for partition in wanted {
             let mut late = ledgers.remove(partition).unwrap_or_default();
-            late.dead.retain(|((key, _), why)| matches!(why, Dead::Void { .. }) && !handled.contains(key));
+            // A void batch's DLQ object and piece table are orphans beside it: they go with it.
+            let void: BTreeSet<(u64, u64, u64)> = late
+                .dead
+                .iter()
+                .filter(|((key, _), why)| matches!(why, Dead::Void { .. }) && !handled.contains(key))
+                .map(|((_, parsed), _)| (parsed.first, parsed.last, parsed.epoch))
+                .collect();
+            late.dead.retain(|((key, parsed), why)| {
+                !handled.contains(key)
+                    && match why {
+                        Dead::Void { .. } => true,
+                        Dead::OrphanDlq => void.contains(&(parsed.first, parsed.last, parsed.epoch)),
+                        _ => false,
+                    }
+            });
             self.remove_dead(*partition, &late, removed).await?;
         }
         Ok(resumed)
@@ -89,7 +105,8 @@ impl Recovery<'_> {
     /// Every partition's ledger, from one listing of each root.
     async fn read_ledgers(&self) -> Result<BTreeMap<u32, Ledger>, SinkError> {
         let data = self.list_parsed(ObjectKind::Data).await?;
-        let dlq = self.list_parsed(ObjectKind::Dlq).await?;
+        let mut dlq = self.list_parsed(ObjectKind::Dlq).await?;
+        dlq.extend(self.list_parsed(ObjectKind::Pieces).await?);
         let fences = self.list_fences().await?;
         Ok(ledger::ledgers(data, dlq, &fences))
     }
@@ -148,6 +165,9 @@ impl Recovery<'_> {
                     tracing::info!(key, partition, first = parsed.first, "deleting an object that does not count ({})", why.describe())
                 }
             }
+            if parsed.kind == ObjectKind::Pieces && !self.remove_pieces(key, parsed).await? {
+                continue;
+            }
             retry::retry("delete", key, policy, self.abort, self.retries, || storage.delete(key))
                 .await
                 .map_err(|abandoned| SinkError::Abandoned { key: key.clone(), last_error: Box::new(abandoned.last_error) })?;
@@ -157,6 +177,65 @@ impl Recovery<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Deletes the pieces an orphaned piece table lists (their records are read again), before
+    /// the table itself; only pieces whose names its batch gives ([`layout::is_piece_of`]), so
+    /// that a damaged table cannot delete what another batch stored. A table that cannot be read is moved under `quarantine/` instead, and
+    /// `false` returned: the pieces it named, if any, are then what `verify` reports as claimed
+    /// by no batch.
+    async fn remove_pieces(&self, table_key: &str, parsed: &ParsedKey) -> Result<bool, SinkError> {
+        let storage = self.storage;
+        let policy = self.settings.retry;
+        let abandon = |key: &str| {
+            let key = key.to_owned();
+            move |abandoned: retry::Abandoned| SinkError::Abandoned { key, last_error: Box::new(abandoned.last_error) }
+        };
+        let body = retry::retry("read", table_key, policy, self.abort, self.retries, || storage.get(table_key))
+            .await
+            .map_err(abandon(table_key))?;
+        let table = PieceTable::parse(&body).filter(|table| {
+            (table.source.as_str(), table.partition, table.first, table.last, table.epoch)
+                == (parsed.source.as_str(), parsed.partition, parsed.first, parsed.last, parsed.epoch)
+        });
+        let Some(table) = table else {
+            let file = table_key.rsplit('/').next().unwrap_or(table_key);
+            let moved = format!("{}/source={}/unreadable-{file}", keys::QUARANTINE_ROOT, self.settings.source);
+            tracing::warn!(
+                key = table_key,
+                moved,
+                "a piece table that cannot be read: moving it aside; verify lists pieces no batch claims"
+            );
+            retry::retry("copy", table_key, policy, self.abort, self.retries, || storage.copy(table_key, &moved))
+                .await
+                .map_err(abandon(table_key))?;
+            retry::retry("delete", table_key, policy, self.abort, self.retries, || storage.delete(table_key))
+                .await
+                .map_err(abandon(table_key))?;
+            return Ok(false);
+        };
+        let batch = BatchName {
+            source: &self.settings.source,
+            partition: table.partition,
+            first: table.first,
+            last: table.last,
+            epoch: table.epoch,
+        };
+        for piece in &table.pieces {
+            if !layout::is_piece_of(&piece.key, batch) {
+                tracing::warn!(
+                    key = piece.key,
+                    table = table_key,
+                    "a piece table names an object its batch did not write: leaving that object alone"
+                );
+                continue;
+            }
+            tracing::info!(key = piece.key, table = table_key, "deleting a piece of a batch that does not count");
+            retry::retry("delete", &piece.key, policy, self.abort, self.retries, || storage.delete(&piece.key))
+                .await
+                .map_err(abandon(&piece.key))?;
+        }
+        Ok(true)
     }
 
     /// This source's fences.

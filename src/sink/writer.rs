@@ -18,7 +18,9 @@ use super::batch::Batch;
 use super::dlq::DeadLetterTopic;
 use super::failpoint::{self, Role};
 use super::in_flight::Registered;
-use super::keys::{self, ObjectKind};
+use super::keys::{self, ObjectKind, SourceName};
+use super::layout::{BatchName, Layout};
+use super::pieces::{Piece, Pieces};
 use super::retry;
 use super::stats::{FlushTrigger, SinkStats};
 use super::turn::{Turn, Waited};
@@ -108,12 +110,20 @@ impl Writer {
         let (first, last) = (batch.first, batch.last);
         let name = keys::FileName { partition, first, last, epoch, compression };
         let key_of = |kind| keys::object_key(kind, &self.settings.source, flushed_at, name);
-        let (dlq_key, data_key) = (key_of(ObjectKind::Dlq), key_of(ObjectKind::Data));
+        let (dlq_key, data_key, table_key) = (key_of(ObjectKind::Dlq), key_of(ObjectKind::Data), key_of(ObjectKind::Pieces));
         let dlq_to_topic = self.dead_letters.clone();
-        let source = self.settings.source.as_str().to_owned();
         let prepared = {
             let _permit = self.preparing.acquire().await.map_err(|closed| SinkError::Task(closed.to_string()))?;
-            prepare_off_thread(batch, source, partition, compression, self.settings.compression_level, dlq_to_topic.is_some()).await?
+            let how = Preparing {
+                source: self.settings.source.clone(),
+                partition,
+                epoch,
+                compression,
+                level: self.settings.compression_level,
+                plain_dlq: dlq_to_topic.is_some(),
+                layout: (!self.settings.layout.is_netchaos()).then(|| self.settings.layout.clone()),
+            };
+            prepare_off_thread(batch, how).await?
         };
         report.valid = prepared.valid;
         report.invalid = prepared.invalid;
@@ -126,6 +136,7 @@ impl Writer {
                 failpoint::abort_after_successor("overtake", FAILPOINT_WAIT).await
             }
             Role::Stalled => failpoint::abort_after_successor("stall", FAILPOINT_WAIT).await,
+            Role::PartPieces => {}
         }
         if failpoint::follows_stalled(partition, index) {
             failpoint::successor_reached().notify_one();
@@ -144,6 +155,17 @@ impl Writer {
                 None => self.put_durably(&dlq_key, prepared.dlq_body, report).await?,
             }
         }
+        // Pieces: the table first, so that no piece is ever stored that recovery cannot find; then
+        // the pieces; the data object (the ground truth) last, which makes them count.
+        if let Some(pieced) = &prepared.pieces {
+            self.put_durably(&table_key, pieced.table.clone(), report).await?;
+            for (stored, piece) in pieced.pieces.iter().enumerate() {
+                if role == Role::PartPieces && stored == pieced.pieces.len() / 2 {
+                    failpoint::abort_now("pieces", "the table and some pieces stored, not the data object");
+                }
+                self.put_durably(&piece.key, piece.body.clone(), report).await?;
+            }
+        }
         self.put_durably(&data_key, prepared.data_body, report).await?;
         let newer = self.newer_fences(partition, epoch).await?;
         if let Some(newest) = newer.iter().map(|fence| fence.epoch).max() {
@@ -151,6 +173,10 @@ impl Writer {
             // range starts at or past a newer fence: remove it, so that no reader sees it twice.
             if newer.iter().any(|fence| fence.start <= first) {
                 let mut stored = vec![data_key.as_str()];
+                if let Some(pieced) = &prepared.pieces {
+                    stored.extend(pieced.pieces.iter().map(|piece| piece.key.as_str()));
+                    stored.push(table_key.as_str());
+                }
                 if prepared.invalid > 0 && dlq_to_topic.is_none() {
                     stored.push(dlq_key.as_str());
                 }
@@ -227,37 +253,74 @@ impl Writer {
 
 /// A batch validated, split and compressed.
 struct Prepared {
+    /// The JSON lines, or in a piece layout the ground-truth lines, compressed.
     data_body: Bytes,
     /// Compressed, or the plain DLQ lines when they go to a topic.
     dlq_body: Bytes,
+    /// In a piece layout: the pieces and their table.
+    pieces: Option<Pieced>,
     valid: u64,
     invalid: u64,
     reasons: BTreeMap<&'static str, u64>,
     bytes_raw: u64,
 }
 
-/// Validates, splits and compresses a batch on the blocking pool: the CPU-heavy part of a flush,
-/// kept off the driver's thread so that it runs beside consumption.
-async fn prepare_off_thread(
-    batch: Batch,
-    source: String,
+/// A batch's pieces and their table, ready to store.
+struct Pieced {
+    pieces: Vec<Piece>,
+    table: Bytes,
+}
+
+/// How to prepare a batch.
+struct Preparing {
+    source: SourceName,
     partition: u32,
+    epoch: u64,
     compression: Compression,
     level: Option<i32>,
+    /// DLQ lines go to a topic, uncompressed.
     plain_dlq: bool,
-) -> Result<Prepared, SinkError> {
+    /// `None` for netchaos's own layout.
+    layout: Option<Layout>,
+}
+
+/// Validates, splits and compresses a batch on the blocking pool: the CPU-heavy part of a flush,
+/// kept off the driver's thread so that it runs beside consumption.
+async fn prepare_off_thread(batch: Batch, how: Preparing) -> Result<Prepared, SinkError> {
     let work = move || -> std::io::Result<Prepared> {
-        let split = batch.split(&source, partition);
+        let Preparing { source, partition, epoch, compression, level, plain_dlq, layout } = how;
+        let (split, pieces) = match &layout {
+            None => (batch.split(source.as_str(), partition), None),
+            Some(layout) => {
+                let mut pieces = Pieces::new(layout);
+                let mut split = batch.split_with(source.as_str(), partition, |payload, record| pieces.push(payload, record));
+                let name = BatchName { source: &source, partition, first: batch.first, last: batch.last, epoch };
+                // Gzip pieces take the gzip level asked for; with another codec, gzip's default.
+                let gzip_level = if compression == Compression::Gzip { level } else { None };
+                let finished = pieces.finish(name, gzip_level)?;
+                split.data = finished.truth;
+                (split, Some((Pieced { pieces: finished.pieces, table: finished.table }, finished.raw_bytes)))
+            }
+        };
         drop(batch);
         // Bytes of the objects stored: DLQ lines published to a topic are not an object.
-        let bytes_raw = (split.data.len() + if plain_dlq { 0 } else { split.dlq.len() }) as u64;
+        let piece_bytes = pieces.as_ref().map_or(0, |(_, raw)| *raw);
+        let bytes_raw = (split.data.len() + if plain_dlq { 0 } else { split.dlq.len() }) as u64 + piece_bytes;
         let data_body = Bytes::from(compression.compress_at(&split.data, level)?);
         let dlq_body = match (split.dlq.is_empty(), plain_dlq) {
             (true, _) => Bytes::new(),
             (false, true) => Bytes::from(split.dlq),
             (false, false) => Bytes::from(compression.compress_at(&split.dlq, level)?),
         };
-        Ok(Prepared { data_body, dlq_body, valid: split.valid, invalid: split.invalid, reasons: split.reasons, bytes_raw })
+        Ok(Prepared {
+            data_body,
+            dlq_body,
+            pieces: pieces.map(|(pieced, _)| pieced),
+            valid: split.valid,
+            invalid: split.invalid,
+            reasons: split.reasons,
+            bytes_raw,
+        })
     };
     match tokio::task::spawn_blocking(work).await {
         Ok(outcome) => outcome.map_err(SinkError::Compress),

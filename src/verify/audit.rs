@@ -45,7 +45,14 @@ impl Audit {
         match kind {
             ObjectKind::Data => self.report.data_objects += 1,
             ObjectKind::Dlq => self.report.dlq_objects += 1,
+            ObjectKind::Pieces => {}
         }
+    }
+
+    /// Pieces read whole and as their tables say, and the rows they hold.
+    pub(super) fn count_pieces(&mut self, pieces: u64, rows: u64) {
+        self.report.piece_objects += pieces;
+        self.report.piece_rows += rows;
     }
 
     pub(super) fn damaged(&mut self, key: String, reason: String) {
@@ -59,7 +66,7 @@ impl Audit {
             let Some(found) = line else {
                 match kind {
                     ObjectKind::Data => report.unreadable_lines += 1,
-                    ObjectKind::Dlq => report.unidentified_invalid += 1,
+                    ObjectKind::Dlq | ObjectKind::Pieces => report.unidentified_invalid += 1,
                 }
                 continue;
             };
@@ -75,7 +82,7 @@ impl Audit {
                     type_counts.landed += 1;
                     label_counts.landed += 1;
                 }
-                (Mark::First, ObjectKind::Dlq) => {
+                (Mark::First, ObjectKind::Dlq | ObjectKind::Pieces) => {
                     report.invalid += 1;
                     type_counts.invalid += 1;
                     label_counts.invalid += 1;
@@ -89,7 +96,7 @@ impl Audit {
                     label_counts.duplicated += 1;
                 }
                 (Mark::Unexpected, ObjectKind::Data) => report.unexpected += 1,
-                (Mark::Unexpected, ObjectKind::Dlq) => report.unexpected_invalid += 1,
+                (Mark::Unexpected, ObjectKind::Dlq | ObjectKind::Pieces) => report.unexpected_invalid += 1,
             }
         }
     }

@@ -24,11 +24,14 @@ mod audit;
 mod counts;
 mod expected;
 mod manifests;
+mod pieces;
 mod read;
 mod records;
 mod report;
 mod scan;
 
+#[cfg(test)]
+mod pieces_tests;
 #[cfg(test)]
 mod tests;
 
@@ -40,6 +43,7 @@ use tokio::sync::Semaphore;
 
 use crate::generator::RunManifest;
 use crate::sink::keys::{self, ObjectKind, ParsedKey, parse_key};
+use crate::sink::layout::PIECE_ROOTS;
 use crate::sink::ledger::{self, Dead, Listed};
 use crate::sink::{Storage, StorageError};
 
@@ -119,6 +123,14 @@ pub async fn verify_with(storage: &Storage, manifests: &[RunManifest], accept: A
     for (key, reason) in selection.foreign {
         lock(&audit).damaged(key, reason);
     }
+    let found = pieces::audit_pieces(storage, selection.tables, selection.piece_keys).await?;
+    {
+        let mut audit = lock(&audit);
+        for (key, reason) in found.damaged {
+            audit.damaged(key, reason);
+        }
+        audit.count_pieces(found.pieces, found.rows);
+    }
     let in_flight = Semaphore::new(IN_FLIGHT_MIB as usize);
     // Data first: the first copy of an id decides whether it landed or is only in the DLQ.
     for objects in [selection.data, selection.dlq] {
@@ -145,6 +157,10 @@ struct AuditObject {
 struct Selection {
     data: Vec<AuditObject>,
     dlq: Vec<AuditObject>,
+    /// The piece tables of batches that count.
+    tables: Vec<String>,
+    /// Every key under a piece root (`AWSLogs/`, `ext/`, `records/`), with its size.
+    piece_keys: BTreeMap<String, u64>,
     /// Keys under `data/` or `dlq/` that are not netchaos object keys, and why they are not read:
     /// they may hold records, so the audit reports them and fails.
     foreign: Vec<(String, String)>,
@@ -170,6 +186,10 @@ fn objects_to_audit(listing: Vec<(String, u64)>) -> Selection {
         if root == META_ROOT {
             continue;
         }
+        if PIECE_ROOTS.iter().any(|piece_root| key.starts_with(piece_root)) {
+            selection.piece_keys.insert(key, size);
+            continue;
+        }
         if root == keys::FENCE_ROOT {
             if let (Some(fence), Some(source)) =
                 (keys::parse_fence_key(&key), key.split('/').nth(1).and_then(|s| s.strip_prefix("source=")))
@@ -184,10 +204,10 @@ fn objects_to_audit(listing: Vec<(String, u64)>) -> Selection {
                 let parts = by_source.entry(parsed.source.clone()).or_default();
                 match parsed.kind {
                     ObjectKind::Data => parts.0.push((key, parsed)),
-                    ObjectKind::Dlq => parts.1.push((key, parsed)),
+                    ObjectKind::Dlq | ObjectKind::Pieces => parts.1.push((key, parsed)),
                 }
             }
-            None if root == ObjectKind::Data.root() || root == ObjectKind::Dlq.root() => {
+            None if root == ObjectKind::Data.root() || root == ObjectKind::Dlq.root() || root == ObjectKind::Pieces.root() => {
                 selection.foreign.push((key, "not a netchaos object key".to_owned()));
             }
             None => {}
@@ -197,7 +217,12 @@ fn objects_to_audit(listing: Vec<(String, u64)>) -> Selection {
     for (_source, (data, dlq, fences)) in by_source {
         for (_partition, ledger) in ledger::ledgers(data, dlq, &fences) {
             selection.data.extend(ledger.chain.into_iter().map(audited));
-            selection.dlq.extend(ledger.dlq.into_iter().map(audited));
+            for (key, parsed) in ledger.dlq {
+                match parsed.kind {
+                    ObjectKind::Pieces => selection.tables.push(key),
+                    _ => selection.dlq.push(audited((key, parsed))),
+                }
+            }
             for ((key, parsed), why) in ledger.dead {
                 match (why, parsed.kind) {
                     (Dead::Void { .. }, _) => {
@@ -208,6 +233,10 @@ fn objects_to_audit(listing: Vec<(String, u64)>) -> Selection {
                     // duplicated) until the sink's next recovery deletes them.
                     (_, ObjectKind::Data) => selection.data.push(audited((key, parsed))),
                     (_, ObjectKind::Dlq) => selection.dlq.push(audited((key, parsed))),
+                    // Its pieces are claimed by no batch that counts, and reported so.
+                    (_, ObjectKind::Pieces) => {
+                        selection.foreign.push((key, format!("{}; the sink's next recovery deletes it and its pieces", why.describe())))
+                    }
                 }
             }
         }
@@ -231,7 +260,7 @@ async fn audit_object(storage: &Storage, audit: &Arc<Mutex<Audit>>, in_flight: &
     let read = move || {
         let line_id = match kind {
             ObjectKind::Data => scan::data_line,
-            ObjectKind::Dlq => scan::dlq_line,
+            ObjectKind::Dlq | ObjectKind::Pieces => scan::dlq_line,
         };
         let mut chunk = Vec::with_capacity(CHUNK_IDS);
         let outcome = read::for_each_line(&body, compression, |line| {

@@ -14,6 +14,12 @@ pub async fn for_each_record(storage: &Storage, mut each: impl FnMut(&[u8])) -> 
     if let Some((key, reason)) = selection.foreign.first() {
         return Err(VerifyError::Unreadable(format!("the store holds `{key}`, which is not read ({reason}): run `netchaos verify` on it")));
     }
+    if let Some(table) = selection.tables.first() {
+        return Err(VerifyError::Unreadable(format!(
+            "the store was written in the AWS or OCSF layout (`{table}`): its data objects hold ground truth, not records; \
+             write the records in netchaos's own layout (without --layout/--firewall-layout aws or --format ocsf) to analyse them"
+        )));
+    }
     let mut count = 0u64;
     for object in selection.data {
         if object.size > MAX_OBJECT_BYTES {

@@ -146,6 +146,10 @@ pub struct VerifyReport {
     pub runs: usize,
     pub data_objects: u64,
     pub dlq_objects: u64,
+    /// Pieces (objects in the AWS or OCSF layout) read whole, as their batches' tables say.
+    pub piece_objects: u64,
+    /// Rows those pieces hold (Parquet rows, or lines after any header).
+    pub piece_rows: u64,
     /// Objects under `data/` or `dlq/` that could not be audited: not netchaos object keys, not
     /// readable within bounds, or not decompressible. Any makes the audit fail.
     pub damaged_objects: Vec<DamagedObject>,
@@ -211,6 +215,9 @@ impl VerifyReport {
             "  {} manifest(s), {} run(s); {} data and {} DLQ objects",
             self.manifests, self.runs, self.data_objects, self.dlq_objects
         )?;
+        if self.piece_objects > 0 {
+            writeln!(f, "  {} pieces holding {} rows, each as its batch's table says", self.piece_objects, self.piece_rows)?;
+        }
         let rows: [(&str, u64, &str); 6] = [
             ("expected", self.expected, ""),
             ("landed", self.landed, "valid, in data objects"),

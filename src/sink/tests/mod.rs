@@ -5,6 +5,7 @@
 mod batching;
 mod catalogue;
 mod ordering;
+mod pieces;
 mod recovery;
 mod triggers;
 
