@@ -36,6 +36,11 @@ mod control;
 mod fidelity;
 mod score;
 
+// AWS's native formats, read by third-party readers.
+mod aws_formats;
+mod aws_layout;
+mod aws_security;
+
 // The sink and its stores.
 mod run_pipeline;
 mod sink_age_trigger;
