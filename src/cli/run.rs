@@ -81,9 +81,10 @@ pub(crate) fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     args.control.replay_into(&mut settings, args.generator.seed.is_some(), args.generator.start_time.is_some())?;
     args.control.check()?;
     let run_id = settings.run_id();
-    let storage = args.destination.open()?;
     let source = format!("run-{run_id}");
     let mut sink_settings = args.sink.settings(&source)?;
+    // After every flag is checked: opening a local store creates its directory.
+    let storage = args.destination.open()?;
     // One partition per lane: the workers and the port-scan lane.
     fit_memory_budget(&mut sink_settings, args.process.memory_budget, u64::from(settings.workers.get()) + 1, 0)?;
     if !(1..=MAX_QUEUE_CHUNKS).contains(&args.queue_chunks) {

@@ -118,9 +118,12 @@ const BASELINE_BYTES: u64 = 32 << 20;
 /// `partitions + 2 × (flushes_in_flight + 1)` buffers of up to `max_bytes` each. A batch counts
 /// against `max_bytes` what it costs once split, every message as the DLQ entry it would become if
 /// rejected (escaped up to 6 bytes for 1, in an envelope), not its raw bytes: so its raw bytes, its
-/// split lines and its compressed objects each fit one buffer, valid or not.
+/// split lines and its compressed objects each fit one buffer, valid or not. A piece layout's
+/// write holds [`Layout::extra_buffers`](crate::sink::layout::Layout::extra_buffers) more: the
+/// pieces' bodies before compression (OCSF's JSON is 1.8× the records).
 pub(crate) fn fit_memory_budget(settings: &mut SinkSettings, budget: u64, partitions: u64, reserved: u64) -> Result<(), UsageError> {
-    let buffers = partitions + 2 * (settings.flushes_in_flight as u64 + 1);
+    let per_write = 2 + settings.layout.extra_buffers();
+    let buffers = partitions + per_write * (settings.flushes_in_flight as u64 + 1);
     let available = budget.saturating_sub(BASELINE_BYTES + reserved);
     let per_buffer = usize::try_from(available / buffers).unwrap_or(usize::MAX);
     match NonZeroUsize::new(per_buffer.min(settings.max_bytes.get())) {
@@ -234,6 +237,12 @@ mod tests {
         assert!(max_bytes * 12 + 32 * MIB + 20 * MIB <= 160 * MIB);
         // More writes in flight, smaller batches.
         assert!(fitted(160 * MIB, 6, 20 * MIB, 4).unwrap() < max_bytes as usize);
+        // OCSF's pieces are larger than the records: 6 + 2 × 3 + 2 × 3 buffers.
+        let mut ocsf = SinkSettings { flushes_in_flight: 2, ..SinkSettings::new("t") };
+        ocsf.layout.flows = crate::sink::layout::Output::Ocsf;
+        ocsf.layout.firewall = crate::sink::layout::Output::Ocsf;
+        fit_memory_budget(&mut ocsf, 160 * MIB, 6, 20 * MIB).unwrap();
+        assert_eq!(ocsf.max_bytes.get() as u64, (160 - 32 - 20) * MIB / 18);
     }
 
     #[test]

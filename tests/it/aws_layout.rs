@@ -245,3 +245,38 @@ fn a_sink_killed_three_times_into_s3_with_aws_text_lands_every_record_once() {
 fn a_sink_killed_three_times_into_s3_with_aws_parquet_lands_every_record_once() {
     killed_three_times("parquet");
 }
+
+/// Hostile layout flags: each is one line on stderr, exit 2, and nothing written.
+#[test]
+fn bad_layout_flags_are_one_line_and_exit_2() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = directory.path().join("store");
+    let store = store.to_str().unwrap();
+    let cases: [&[&str]; 9] = [
+        &["--format", "ocsf", "--layout", "aws"],
+        &["--format", "ocsf", "--firewall-layout", "aws"],
+        &["--format", "ocsf", "--hourly"],
+        &["--hive"],
+        &["--file-format", "parquet"],
+        &["--layout", "aws", "--firewall-account-id", "12"],
+        &["--layout", "aws", "--fields", "version,bogus"],
+        &["--layout", "s3"],
+        &["--layout", "aws", "--file-format", "orc"],
+    ];
+    for flags in cases {
+        for command in ["run", "sink"] {
+            let mut invocation = netchaos();
+            invocation.args([command, "--store", store]).args(flags);
+            if command == "sink" {
+                invocation.args(["--from", "-"]);
+            } else {
+                invocation.args(["--count", "10"]);
+            }
+            let output = invocation.stdin(std::process::Stdio::null()).output().unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{command} {flags:?}: {stderr}");
+            assert_eq!(stderr.trim_end().lines().count(), 1, "{command} {flags:?}: {stderr}");
+        }
+    }
+    assert!(!Path::new(store).exists(), "nothing written");
+}
