@@ -48,7 +48,8 @@ pub(crate) struct GenerateArgs {
     #[arg(long, short, env = "NETCHAOS_OUTPUT", default_value = "stdout", conflicts_with = "brokers")]
     pub(crate) output: String,
 
-    /// The records' format: `json` (netchaos's JSON lines) or `aws-text` (AWS VPC Flow Log lines,
+    /// The records' format: `json` (netchaos's JSON lines), `ocsf` (OCSF 1.1.0 Network Activity
+    /// JSON, one event per record of either kind, docs/ocsf.md) or `aws-text` (AWS VPC Flow Log lines,
     /// as AWS writes them to S3: on stdout or in a file the header line first, then one line per
     /// flow record; on Kafka one line per message, no header and no key). Firewall records have
     /// no flow-log form: aws-text leaves them out and says how many after the run.

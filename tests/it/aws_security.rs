@@ -13,7 +13,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::common::cli::{netchaos, number, run_ok, verify};
-use crate::common::kafka::assert_exactly_once;
+use crate::common::kafka::{assert_exactly_once, brokers, generate_command, serial, unique};
 
 /// Runs one of `aws_security/readers.py`'s readers in the test tools' Python.
 fn reader(args: &[&str]) -> Value {
@@ -137,4 +137,40 @@ fn the_sinks_ocsf_objects_validate_and_parquet_lands_under_security_lakes_layout
     for column in ["activity_id", "type_uid", "time", "src_endpoint", "dst_endpoint", "traffic", "cloud", "metadata"] {
         assert!(columns.contains(&column), "{column} in {columns:?}");
     }
+}
+
+/// Kafka's own console consumer reads `count` messages of `topic` into a file.
+fn consume(topic: &str, count: u64, into: &Path) {
+    let stack = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/stack");
+    let output = Command::new(stack)
+        .args(["tool", "org.apache.kafka.tools.consumer.ConsoleConsumer", "--bootstrap-server", &brokers(), "--topic", topic])
+        .args(["--from-beginning", "--max-messages", &count.to_string(), "--timeout-ms", "60000"])
+        .output()
+        .expect("run Kafka's console consumer");
+    assert!(output.status.success(), "ConsoleConsumer: {}", String::from_utf8_lossy(&output.stderr));
+    std::fs::write(into, &output.stdout).unwrap();
+}
+
+/// `generate --brokers --format ocsf|aws-text`: one event or one flow-log line per message, as
+/// Kafka's own console consumer reads them back: the OCSF events validate, the flow lines have
+/// AWS's 29 fields.
+#[test]
+fn generate_writes_ocsf_and_aws_text_to_kafka() {
+    let _serial = serial();
+    let directory = tempfile::tempdir().unwrap();
+    let topic = unique("ocsf");
+    let manifest = directory.path().join("ocsf.json");
+    run_ok(generate_command(&topic, 23, 3_000, 0, &manifest).args(["--format", "ocsf", "--port-scan-prob", "0.05"]));
+    let events = directory.path().join("ocsf.jsonl");
+    consume(&topic, 3_000, &events);
+    assert_valid_ocsf(&reader(&["ocsf-validate", events.to_str().unwrap()]), 3_000);
+    let topic = unique("flowtext");
+    let manifest = directory.path().join("text.json");
+    run_ok(generate_command(&topic, 23, 3_000, 0, &manifest).args(["--format", "aws-text"]));
+    let flows = serde_json::from_slice::<Value>(&std::fs::read(&manifest).unwrap()).unwrap()["by_event_type"]["vpc_flow"].as_u64().unwrap();
+    let lines = directory.path().join("flows.log");
+    consume(&topic, flows, &lines);
+    let text = std::fs::read_to_string(&lines).unwrap();
+    assert_eq!(text.lines().count() as u64, flows, "one flow line per message, no header");
+    assert!(text.lines().all(|line| line.split(' ').count() == 29 && !line.starts_with("version")), "{}", &text[..300.min(text.len())]);
 }
