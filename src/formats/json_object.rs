@@ -44,6 +44,13 @@ impl<'o> JsonObject<'o> {
         self.out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 
+    /// An OCSF `long_t` (a signed 64-bit integer, an Int64 column in Parquet): `value`, or
+    /// `i64::MAX` for the larger ones a valid record can hold (validation bounds no counter or
+    /// session id that high), so that one record cannot make a whole Parquet piece unwritable.
+    pub(crate) fn long(&mut self, name: &str, value: u64) {
+        self.signed(name, i64::try_from(value).unwrap_or(i64::MAX));
+    }
+
     pub(crate) fn signed(&mut self, name: &str, value: i64) {
         self.key(name);
         self.out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());

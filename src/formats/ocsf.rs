@@ -266,8 +266,8 @@ pub fn write_flow(flow: &VpcFlow<'_>, out: &mut Vec<u8>) {
     });
     if let (Some(bytes), Some(packets)) = (flow.bytes, flow.packets) {
         event.object("traffic", |traffic| {
-            traffic.unsigned("bytes", bytes);
-            traffic.unsigned("packets", packets);
+            traffic.long("bytes", bytes);
+            traffic.long("packets", packets);
         });
     }
     if let Some(latency_ms) = flow.latency_ms {
@@ -358,12 +358,12 @@ pub fn write_firewall(session: &Firewall<'_>, out: &mut Vec<u8>) {
         connection.string("direction", direction(direction_id));
     });
     event.object("traffic", |traffic| {
-        traffic.unsigned("bytes", session.bytes_sent.saturating_add(session.bytes_received));
-        traffic.unsigned("packets", session.packets_sent.saturating_add(session.packets_received));
-        traffic.unsigned("bytes_out", session.bytes_sent);
-        traffic.unsigned("bytes_in", session.bytes_received);
-        traffic.unsigned("packets_out", session.packets_sent);
-        traffic.unsigned("packets_in", session.packets_received);
+        traffic.long("bytes", session.bytes_sent.saturating_add(session.bytes_received));
+        traffic.long("packets", session.packets_sent.saturating_add(session.packets_received));
+        traffic.long("bytes_out", session.bytes_sent);
+        traffic.long("bytes_in", session.bytes_received);
+        traffic.long("packets_out", session.packets_sent);
+        traffic.long("packets_in", session.packets_received);
     });
     event.object("firewall_rule", |rule| {
         rule.string("name", &session.rule);
@@ -376,7 +376,7 @@ pub fn write_firewall(session: &Firewall<'_>, out: &mut Vec<u8>) {
             unmapped.unsigned("http_status", u64::from(status));
         }
         unmapped.unsigned("netchaos_latency_ms", u64::from(session.latency_ms));
-        unmapped.unsigned("session_id", session.session_id);
+        unmapped.long("session_id", session.session_id);
     });
     event.close();
     out.push(b'\n');

@@ -270,3 +270,16 @@ fn parquet_of_nothing_is_a_valid_empty_file() {
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(file)).unwrap();
     assert_eq!(reader.metadata().file_metadata().num_rows(), 0);
 }
+
+#[test]
+fn counters_past_i64_saturate_so_parquet_still_writes() {
+    let mut session = network_firewall::tests::session();
+    session.session_id = u64::MAX;
+    session.bytes_sent = u64::MAX;
+    let event = one(|out| write_firewall(&session, out));
+    assert_eq!(event["unmapped"]["session_id"], i64::MAX);
+    assert_eq!(event["traffic"]["bytes_out"], i64::MAX);
+    let mut parquet = OcsfParquet::new();
+    parquet.push_firewall(&session);
+    assert!(parquet.finish().is_ok(), "a valid record never makes a piece unwritable");
+}

@@ -97,6 +97,16 @@ fn validate_flow(flow: &VpcFlow<'_>) -> Result<(), Rejection> {
     if flow.sublocation_type.is_some() != flow.sublocation_id.is_some() {
         return Err(Rejection::on(R::InconsistentLogStatus, "sublocation_id", "sublocation_type and sublocation_id must be null together"));
     }
+    // AWS's ids (`outpost-…`, `wavelength-…`, `localzone-…`): one token of a flow-log line.
+    if let Some(id) = flow.sublocation_id.as_deref()
+        && !(has_length_in(id, 1, 64) && id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-'))
+    {
+        return Err(Rejection::on(
+            R::MalformedIdentifier,
+            "sublocation_id",
+            "sublocation_id must be 1-64 letters, digits or `-`, as AWS's ids are",
+        ));
+    }
     check_label(flow.label.as_ref())?;
     match flow.log_status {
         LogStatus::Ok => validate_flow_traffic(flow),
