@@ -188,6 +188,10 @@ fn report(error: &anyhow::Error) -> ExitCode {
         error_line(&usage.to_string());
         return ExitCode::from(2);
     }
+    if let Some(SinkError::Layout(message)) = error.chain().find_map(|cause| cause.downcast_ref::<SinkError>()) {
+        error_line(message);
+        return ExitCode::from(2);
+    }
     let mut parts = Vec::new();
     for cause in error.chain() {
         if let Some(SinkError::Abandoned { key, last_error }) = cause.downcast_ref::<SinkError>() {

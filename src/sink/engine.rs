@@ -87,6 +87,8 @@ pub struct Sink {
     /// Set when a store operation was abandoned: the in-memory state no longer matches a
     /// position the store can vouch for.
     stopped: bool,
+    /// The source's layout was recorded or checked ([`Recovery::claim_layout`]).
+    layout_claimed: bool,
 }
 
 impl Sink {
@@ -106,6 +108,7 @@ impl Sink {
             backpressure: Backpressure::InFlush,
             preparing,
             stopped: false,
+            layout_claimed: false,
         }
     }
 
@@ -190,6 +193,10 @@ impl Sink {
         }
         // Writes under way must land first: the listing has to see every object.
         self.wait_for_idle().await?;
+        if !self.layout_claimed {
+            self.recovery().claim_layout().await.inspect_err(|_| self.stopped = true)?;
+            self.layout_claimed = true;
+        }
         let mut removed = Removed::default();
         let recovered = self.recovery().recover(&wanted, &mut removed).await;
         self.stats.dead_deleted += removed.dead;

@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 
-use super::keys::{Fence, ParsedKey};
+use super::keys::{Fence, ObjectKind, ParsedKey};
 
 /// Why a stored object does not count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,6 +63,8 @@ pub struct Ledger {
     pub dlq: Vec<Listed>,
     /// Objects that do not count, data and DLQ, with why.
     pub dead: Vec<(Listed, Dead)>,
+    /// Piece tables wholly below the chain, whose data objects are gone: not touched.
+    pub expired_tables: Vec<Listed>,
     /// One past the chain (0 when the partition has no object that counts).
     pub resume: u64,
     /// The highest epoch the store knows of for the partition, in fences and keys alike.
@@ -121,10 +123,16 @@ pub fn ledger(data: Vec<Listed>, dlq: Vec<Listed>, fences: &[Fence]) -> Ledger {
     }
     let counted: std::collections::BTreeSet<(u64, u64, u64)> =
         ledger.chain.iter().map(|(_, parsed)| (parsed.first, parsed.last, parsed.epoch)).collect();
+    let chain_first = ledger.chain.first().map(|(_, parsed)| parsed.first);
     for object in dlq {
         ledger.max_epoch = ledger.max_epoch.max(object.1.epoch);
         if counted.contains(&(object.1.first, object.1.last, object.1.epoch)) {
             ledger.dlq.push(object);
+        } else if object.1.kind == ObjectKind::Pieces && chain_first.is_some_and(|first| object.1.last < first) {
+            // Wholly below the chain: its data object expired (a lifecycle rule on `data/`), as
+            // a hole before the first object is read (step 3). Its pieces may be the only copy
+            // of those records: left alone, and `verify` reports them as claimed by no batch.
+            ledger.expired_tables.push(object);
         } else {
             ledger.dead.push((object, Dead::OrphanDlq));
         }
@@ -171,8 +179,6 @@ impl Fences {
 mod tests {
     use super::*;
     use crate::sink::Compression;
-    use crate::sink::keys::ObjectKind;
-
     fn object(kind: ObjectKind, first: u64, last: u64, epoch: u64) -> Listed {
         let parsed = ParsedKey { kind, source: "s".into(), partition: 0, first, last, epoch, compression: Compression::Gzip };
         (format!("{kind:?}-{first}-{last}-e{epoch}"), parsed)
@@ -194,6 +200,27 @@ mod tests {
         let mut dead: Vec<_> = ledger.dead.iter().map(|((_, parsed), why)| ((parsed.first, parsed.last, parsed.epoch), *why)).collect();
         dead.sort();
         dead
+    }
+
+    #[test]
+    fn piece_tables_below_the_chain_are_left_alone_and_others_without_data_are_orphans() {
+        let tables = vec![
+            object(ObjectKind::Pieces, 0, 99, 1),    // its data object expired
+            object(ObjectKind::Pieces, 100, 199, 1), // counts
+            object(ObjectKind::Pieces, 200, 299, 1), // a crash before its data object
+            object(ObjectKind::Pieces, 50, 149, 2),  // overlaps the chain: not below it
+        ];
+        let ledger = ledger(vec![data(100, 199, 1)], tables, &[fence(1, 0)]);
+        assert_eq!(ranges(&ledger.expired_tables), vec![(0, 99, 1)]);
+        assert_eq!(ranges(&ledger.dlq), vec![(100, 199, 1)]);
+        assert_eq!(dead(&ledger), vec![((50, 149, 2), Dead::OrphanDlq), ((200, 299, 1), Dead::OrphanDlq)]);
+        // With no data object at all, nothing is below the chain: a first batch's crash.
+        let ledger = ledger_of_tables_only();
+        assert!(ledger.expired_tables.is_empty() && ledger.dead.len() == 1);
+    }
+
+    fn ledger_of_tables_only() -> Ledger {
+        ledger(vec![], vec![object(ObjectKind::Pieces, 0, 99, 1)], &[fence(1, 0)])
     }
 
     #[test]

@@ -119,15 +119,28 @@
 //!    past a hole or overlapping, steps 3 and 7) leaves a table that does not count, and
 //!    recovery deletes the pieces that table names, then the table, before anything new is
 //!    written; their offsets are read again and land in pieces of another name. A writer that
-//!    finds it was taken over withdraws its pieces with its data object (step 7), and the
-//!    second listing of a recovery removes the tables of the batches it finds void.
-//!    What is left is what readers other than netchaos read: the pieces of the counting
-//!    batches, once each. Between a crash and the next recovery a reader can see the pieces of
-//!    a batch that will not count (there is no rename on S3); `verify` reports them as claimed
-//!    by no batch.
+//!    finds it was taken over withdraws its data object and pieces (step 7) but leaves the
+//!    table, so that a piece it fails to delete is still named; the second listing of a
+//!    recovery removes the tables of the batches it finds void, and their pieces. Tables
+//!    wholly below a partition's first counting object are left alone: their data objects were
+//!    expired (step 3), and their pieces may be the only copy. What is left is what readers
+//!    other than netchaos read: the pieces of the counting batches, once each. Between a crash
+//!    and the next recovery a reader can see the pieces of a batch that will not count (there
+//!    is no rename on S3); `verify` reports them as claimed by no batch. A source's layout is
+//!    recorded on its first use (`meta/source=…/layout.json`), and a restart with other layout
+//!    flags is refused, so one source's batches are all in one layout.
+//!    *Not covered:* a writer taken over while it writes a batch, whose table the new writer's
+//!    recovery deletes (it does not count yet), and which then stores more pieces and crashes
+//!    before it withdraws them: those pieces are named by no table, and `verify` reports them.
 //!    *Attacked by* `sink::tests::pieces::a_crash_before_the_data_object_leaves_pieces_that_recovery_removes`
-//!    (in every piece layout, a crash after the table and after some of the pieces: the restart
-//!    removes them and resumes exactly), `sink::tests::pieces::a_writer_taken_over_withdraws_its_pieces`,
+//!    (in every piece layout, a crash after the table and the pieces, before the data object:
+//!    the restart removes them and resumes exactly; a damaged table naming another batch's
+//!    pieces removes none of them), `tests/it/aws_layout.rs`'s
+//!    `a_sink_aborted_between_its_pieces_and_its_data_object_resumes_exactly` (the `pieces`
+//!    failpoint: the binary aborts after the table and half the pieces, in text, Parquet and
+//!    OCSF), `a_restart_with_other_layout_flags_is_refused`,
+//!    `sink::ledger::tests::piece_tables_below_the_chain_are_left_alone_and_others_without_data_are_orphans`,
+//!    `sink::tests::pieces::a_writer_taken_over_stores_no_piece_past_the_fence`,
 //!    `sink::layout::tests::the_hash_is_a_pure_function_of_batch_and_group`,
 //!    `verify::pieces_tests::a_stray_a_missing_and_a_short_piece_each_fail`, and through the
 //!    binary by `tests/it/aws_layout.rs`: a sink killed three times mid-run into S3 with
@@ -202,6 +215,7 @@ pub mod dlq;
 pub mod failpoint;
 pub mod keys;
 pub mod layout;
+mod layout_record;
 pub mod ledger;
 pub mod pieces;
 pub mod storage;
@@ -313,4 +327,7 @@ pub enum SinkError {
     Input(std::io::Error),
     #[error("a background task failed: {0}")]
     Task(String),
+    /// The store holds the source in another layout than the sink's (a usage error).
+    #[error("{0}")]
+    Layout(String),
 }

@@ -169,7 +169,7 @@ impl<'l> Pieces<'l> {
                 alert: false,
                 account: account.clone(),
                 region: region.clone(),
-                firewall: session.firewall_name.to_string(),
+                firewall: layout::segment(&session.firewall_name),
                 window: layout::window_of(seconds),
             },
             Output::Ocsf => Group::Ocsf { account: account.clone(), region: region.clone(), day: layout::day_of(seconds) },
@@ -202,7 +202,7 @@ impl<'l> Pieces<'l> {
                     alert: true,
                     account,
                     region,
-                    firewall: session.firewall_name.to_string(),
+                    firewall: layout::segment(&session.firewall_name),
                     window: layout::window_of(seconds),
                 };
                 if let (_, Body::Lines { text, rows }) = self.body(group) {

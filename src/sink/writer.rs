@@ -173,9 +173,11 @@ impl Writer {
             // range starts at or past a newer fence: remove it, so that no reader sees it twice.
             if newer.iter().any(|fence| fence.start <= first) {
                 let mut stored = vec![data_key.as_str()];
+                // The pieces, but not their table: it stays until the next recovery, which
+                // deletes what it names, so that a piece this withdrawal fails to delete is
+                // still found.
                 if let Some(pieced) = &prepared.pieces {
                     stored.extend(pieced.pieces.iter().map(|piece| piece.key.as_str()));
-                    stored.push(table_key.as_str());
                 }
                 if prepared.invalid > 0 && dlq_to_topic.is_none() {
                     stored.push(dlq_key.as_str());
@@ -214,7 +216,8 @@ impl Writer {
     }
 
     /// Deletes objects this writer stored after losing its partition; a failure is only logged:
-    /// the objects are void, and the next recovery deletes them.
+    /// the objects are void, and the next recovery deletes them (a piece through the table this
+    /// writer leaves in place).
     async fn withdraw(&self, keys: &[&str]) {
         for key in keys {
             match self.storage.delete(key).await {

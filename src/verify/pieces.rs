@@ -68,7 +68,7 @@ pub(super) async fn audit_pieces(
         }
     }
     for (key, _) in listed {
-        findings.damaged.push((key, "a piece no counting batch claims: a reader would read its records twice or without their ground truth; the sink's next recovery deletes it if a batch of its own left it".to_owned()));
+        findings.damaged.push((key, "a piece no counting batch claims: a reader would read its records twice or without their ground truth; the sink's next recovery deletes it when a piece table of a batch that does not count names it; otherwise it is left for you to inspect".to_owned()));
     }
     Ok(findings)
 }

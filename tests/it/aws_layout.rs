@@ -280,3 +280,30 @@ fn bad_layout_flags_are_one_line_and_exit_2() {
     }
     assert!(!Path::new(store).exists(), "nothing written");
 }
+
+/// A source's layout is recorded on its first use: a restart with other layout flags would mix
+/// two layouts under one source, so it is refused (one line, exit 2) and stores nothing.
+#[test]
+fn a_restart_with_other_layout_flags_is_refused() {
+    let directory = tempfile::tempdir().unwrap();
+    let (lines, manifest) = generated(directory.path(), 3_000);
+    let store = directory.path().join("store");
+    sink_into(&lines, &store, &["--layout", "aws"]);
+    let others: [&[&str]; 5] = [
+        &["--format", "ocsf"],
+        &[],
+        &["--layout", "aws", "--fields", "v2-default"],
+        &["--layout", "aws", "--file-format", "parquet"],
+        &["--layout", "aws", "--hourly"],
+    ];
+    let before = crate::common::cli::object_files(&store).len();
+    for flags in others {
+        let output = netchaos().args(["sink", "-q"]).arg("--from").arg(&lines).arg("--store").arg(&store).args(flags).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(stderr.trim_end().lines().count() == 1 && stderr.contains("another layout"), "{flags:?}: {stderr}");
+    }
+    assert_eq!(crate::common::cli::object_files(&store).len(), before, "nothing stored");
+    sink_into(&lines, &store, &["--layout", "aws"]);
+    assert_verifies(&store, &manifest, 3_000);
+}

@@ -151,7 +151,7 @@ async fn crash_before_the_data_object(layout: Layout) {
 }
 
 #[tokio::test]
-async fn a_writer_taken_over_withdraws_its_pieces() {
+async fn a_writer_taken_over_stores_no_piece_past_the_fence() {
     let (_directory, storage) = temp_storage();
     let messages = messages(30);
     let settings = aws_settings(10, FileFormat::Text);
