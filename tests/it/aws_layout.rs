@@ -43,11 +43,13 @@ fn flows_in(manifest: &Path) -> u64 {
     manifest["by_event_type"]["vpc_flow"].as_u64().expect("flow count in the manifest")
 }
 
-fn sink_into(lines: &Path, store: &Path, layout: &[&str]) {
+/// `sink --from lines` into a local store with `layout`'s flags, batches of 4,000.
+pub(crate) fn sink_into(lines: &Path, store: &Path, layout: &[&str]) {
     run_ok(netchaos().args(["sink", "-q", "--max-records", "4000"]).arg("--from").arg(lines).arg("--store").arg(store).args(layout));
 }
 
-fn assert_verifies(store: &Path, manifest: &Path, expected: u64) {
+/// `verify` passes with every record once, and the store has pieces.
+pub(crate) fn assert_verifies(store: &Path, manifest: &Path, expected: u64) {
     let (report, code) = verify(store, &[manifest]);
     assert_eq!(code, Some(0), "{report}");
     assert_exactly_once(&report, expected);

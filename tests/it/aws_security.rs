@@ -12,8 +12,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::cli::{netchaos, number, run_ok, verify};
-use crate::common::kafka::{assert_exactly_once, brokers, generate_command, serial, unique};
+use crate::aws_layout::{assert_verifies, sink_into};
+use crate::common::cli::{netchaos, run_ok};
+use crate::common::kafka::{brokers, generate_command, serial, unique};
 
 /// Runs one of `aws_security/readers.py`'s readers in the test tools' Python.
 fn reader(args: &[&str]) -> Value {
@@ -39,17 +40,6 @@ fn generated(directory: &Path, count: u64, format: &str) -> (PathBuf, Value) {
             .arg(&manifest),
     );
     (lines, serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap())
-}
-
-fn sink_into(lines: &Path, store: &Path, layout: &[&str]) {
-    run_ok(netchaos().args(["sink", "-q", "--max-records", "4000"]).arg("--from").arg(lines).arg("--store").arg(store).args(layout));
-}
-
-fn assert_verifies(store: &Path, manifest: &Path, expected: u64) {
-    let (report, code) = verify(store, &[manifest]);
-    assert_eq!(code, Some(0), "{report}");
-    assert_exactly_once(&report, expected);
-    assert!(number(&report, "piece_objects") > 0, "{report}");
 }
 
 /// What the firewall objects must hold, counted from the session records themselves: one
