@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
+use crate::formats::aws_flow::{AwsField, FieldList};
 use crate::records::{FlowAction, LogStatus};
 
 /// One flow record, as far as fidelity looks at it. `None` where the record has no value (AWS's
@@ -113,55 +114,15 @@ pub fn parse_json_line(line: &[u8]) -> Result<Line, String> {
     }))
 }
 
-/// A measured column of the AWS text format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Column {
-    Srcaddr,
-    Dstaddr,
-    Srcport,
-    Dstport,
-    Protocol,
-    Packets,
-    Bytes,
-    Start,
-    End,
-    Action,
-    LogStatus,
-    TcpFlags,
-}
-
-impl Column {
-    fn named(name: &str) -> Option<Self> {
-        Some(match name {
-            "srcaddr" => Self::Srcaddr,
-            "dstaddr" => Self::Dstaddr,
-            "srcport" => Self::Srcport,
-            "dstport" => Self::Dstport,
-            "protocol" => Self::Protocol,
-            "packets" => Self::Packets,
-            "bytes" => Self::Bytes,
-            "start" => Self::Start,
-            "end" => Self::End,
-            "action" => Self::Action,
-            "log-status" => Self::LogStatus,
-            "tcp-flags" => Self::TcpFlags,
-            _ => return None,
-        })
-    }
-}
-
 /// The columns every AWS input must name: the measured fields of the version 2 default format.
 const REQUIRED: [&str; 11] =
     ["srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets", "bytes", "start", "end", "action", "log-status"];
 
-/// AWS's default (version 2) format, in its fixed order: what a file without a header holds.
-pub const V2_DEFAULT: &str =
-    "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status";
-
-/// The layout of an AWS text file: which measured field each column holds.
+/// The layout of an AWS text file: which of AWS's fields each column holds (`None`: a name
+/// AWS's format does not have).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsLayout {
-    columns: Vec<Option<Column>>,
+    columns: Vec<Option<AwsField>>,
 }
 
 impl AwsLayout {
@@ -179,7 +140,7 @@ impl AwsLayout {
             if names[..at].contains(name) {
                 return Err(format!("the AWS flow-log header names `{name}` twice"));
             }
-            columns.push(Column::named(name));
+            columns.push(AwsField::parse(name));
         }
         Ok(Self { columns })
     }
@@ -192,10 +153,10 @@ impl AwsLayout {
         first == Some("version") || first == Some("srcaddr") || line.split_ascii_whitespace().any(|field| field == "srcaddr")
     }
 
-    /// The version 2 default layout, for a file without a header whose first line is a v2 record.
+    /// The version 2 default layout (AWS's default format, in its fixed order), for a file
+    /// without a header whose first line is a v2 record.
     pub fn v2_default() -> Self {
-        // The default header names every required field once.
-        Self { columns: V2_DEFAULT.split_ascii_whitespace().map(Column::named).collect() }
+        Self { columns: FieldList::v2_default().fields().iter().copied().map(Some).collect() }
     }
 
     /// Whether `line` looks like a record of the v2 default format: 14 fields, the first a version.
@@ -234,24 +195,24 @@ impl AwsLayout {
                 continue;
             }
             match column {
-                Column::Srcaddr => flow.srcaddr = Some(value(text, "srcaddr")?),
-                Column::Dstaddr => flow.dstaddr = Some(value(text, "dstaddr")?),
-                Column::Srcport => flow.srcport = Some(value(text, "srcport")?),
-                Column::Dstport => flow.dstport = Some(value(text, "dstport")?),
-                Column::Protocol => flow.protocol = Some(value(text, "protocol")?),
-                Column::Packets => flow.packets = Some(value(text, "packets")?),
-                Column::Bytes => flow.bytes = Some(value(text, "bytes")?),
-                Column::Start => start = Some(value(text, "start")?),
-                Column::End => end = Some(value(text, "end")?),
-                Column::TcpFlags => flow.tcp_flags = Some(value(text, "tcp-flags")?),
-                Column::Action => {
+                AwsField::Srcaddr => flow.srcaddr = Some(value(text, "srcaddr")?),
+                AwsField::Dstaddr => flow.dstaddr = Some(value(text, "dstaddr")?),
+                AwsField::Srcport => flow.srcport = Some(value(text, "srcport")?),
+                AwsField::Dstport => flow.dstport = Some(value(text, "dstport")?),
+                AwsField::Protocol => flow.protocol = Some(value(text, "protocol")?),
+                AwsField::Packets => flow.packets = Some(value(text, "packets")?),
+                AwsField::Bytes => flow.bytes = Some(value(text, "bytes")?),
+                AwsField::Start => start = Some(value(text, "start")?),
+                AwsField::End => end = Some(value(text, "end")?),
+                AwsField::TcpFlags => flow.tcp_flags = Some(value(text, "tcp-flags")?),
+                AwsField::Action => {
                     flow.action = Some(match text {
                         "ACCEPT" => FlowAction::Accept,
                         "REJECT" => FlowAction::Reject,
                         _ => return Err(format!("`action` is `{text}`, not ACCEPT, REJECT or -")),
                     });
                 }
-                Column::LogStatus => {
+                AwsField::LogStatus => {
                     flow.log_status = Some(match text {
                         "OK" => LogStatus::Ok,
                         "NODATA" => LogStatus::Nodata,
@@ -259,6 +220,8 @@ impl AwsLayout {
                         _ => return Err(format!("`log-status` is `{text}`, not OK, NODATA or SKIPDATA")),
                     });
                 }
+                // Fields fidelity does not measure.
+                _ => {}
             }
         }
         let (Some(start), Some(end)) = (start, end) else {
