@@ -325,3 +325,31 @@ fn a_dlq_heavy_input_stays_inside_the_memory_budget() {
     let allowance_kib = 16 * 1024;
     assert!(peak > 0 && peak < 128 * 1024 + allowance_kib, "peak RSS {peak} KiB under --memory-budget 128MiB");
 }
+
+/// The piece layouts hold each batch's pieces uncompressed while they are built (OCSF's JSON is
+/// 1.8× the records, Parquet keeps column buffers): `--memory-budget` counts them, so a large
+/// input in each stays inside it.
+#[test]
+fn the_piece_layouts_stay_inside_the_memory_budget() {
+    let directory = tempfile::tempdir().unwrap();
+    let input = directory.path().join("records.jsonl");
+    crate::common::cli::run_ok(
+        crate::common::cli::netchaos()
+            .args(["generate", "--seed", "8", "--count", "150000", "--eps", "0", "--quiet", "--output"])
+            .arg(&input),
+    );
+    let layouts: [&[&str]; 3] =
+        [&["--format", "ocsf"], &["--format", "ocsf", "--file-format", "parquet"], &["--layout", "aws", "--file-format", "parquet"]];
+    for (case, layout) in layouts.into_iter().enumerate() {
+        let store = directory.path().join(format!("store-{case}"));
+        let mut arguments = vec!["sink", "--from", input.to_str().unwrap(), "--store", store.to_str().unwrap()];
+        arguments.extend(["--max-records", "1000000", "--memory-budget", "96MiB", "--json"]);
+        arguments.extend_from_slice(layout);
+        let (peak, stderr, stdout) = peak_rss_kib(&arguments);
+        let summary: serde_json::Value =
+            serde_json::from_slice(&stdout).unwrap_or_else(|error| panic!("no JSON summary ({error}): {stderr}"));
+        assert_eq!(number(&summary, "records_valid"), 150_000, "{layout:?}: {summary}");
+        // As above: 16 MiB beside the budget for the code and libraries of a test build.
+        assert!(peak > 0 && peak < (96 + 16) * 1024, "{layout:?}: peak RSS {peak} KiB under --memory-budget 96MiB");
+    }
+}
