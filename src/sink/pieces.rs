@@ -216,12 +216,17 @@ impl<'l> Pieces<'l> {
 
     /// The piece of `group`, opened on its first record.
     fn body(&mut self, group: Group) -> (usize, &mut Body) {
-        let next = self.bodies.len();
-        let index = *self.index.entry(group.clone()).or_insert(next);
-        if index == next {
-            let body = self.open(&group);
-            self.bodies.push((group, body));
-        }
+        // Most records go to a piece already open: look it up without cloning the group's names.
+        let index = match self.index.get(&group) {
+            Some(index) => *index,
+            None => {
+                let index = self.bodies.len();
+                self.index.insert(group.clone(), index);
+                let body = self.open(&group);
+                self.bodies.push((group, body));
+                index
+            }
+        };
         (index, &mut self.bodies[index].1)
     }
 
