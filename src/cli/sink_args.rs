@@ -79,7 +79,7 @@ impl SinkArgs {
             return Err(UsageError("--max-age must be longer than 0s".into()));
         }
         let valid_levels = match self.compression {
-            Compression::Gzip => 0..=9,
+            Compression::Gzip => 0..=12,
             Compression::Zstd => 1..=22,
             Compression::None => 0..=0,
         };

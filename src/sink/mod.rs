@@ -213,6 +213,7 @@
 pub mod compression;
 pub mod dlq;
 pub mod failpoint;
+pub mod gzip;
 pub mod keys;
 pub mod layout;
 mod layout_record;
