@@ -3,7 +3,7 @@
 //! driver's thread, so that validation runs in parallel with consumption.
 //!
 //! Invariants: `first <= last`; every offset in `first..=last` that the partition delivered is
-//! one message of the batch, in offset order, and after [`Batch::split`] in exactly one of the two
+//! one message of the batch, in offset order, and after [`Batch::into_split`] in exactly one of the two
 //! outputs; valid payloads are copied byte for byte, except that a raw `\n` (which JSON allows
 //! only as whitespace between tokens) becomes a space so that one record stays one line.
 //!
@@ -30,7 +30,8 @@ pub(super) struct Batch {
     pub(super) last: u64,
     /// When the first message arrived: the age trigger counts from here.
     pub(super) opened_at: Instant,
-    /// The messages' payloads, back to back.
+    /// The messages' payloads, each followed by `\n`: the batch's JSON lines as they will be
+    /// stored when every message is valid, so that [`Batch::into_split`] needs no second buffer.
     raw: Vec<u8>,
     messages: Vec<Message>,
     /// What the messages can cost once split, but for the source name in each DLQ entry (which
@@ -44,7 +45,7 @@ const PER_MESSAGE: usize = std::mem::size_of::<Message>();
 #[derive(Debug)]
 struct Message {
     offset: u64,
-    /// Where the payload ends in `raw`.
+    /// Where the payload ends in `raw` (its `\n` is there).
     end: usize,
     /// A verdict the driver reached already (a line cut at the size limit).
     rejected: Option<Box<Rejection>>,
@@ -85,8 +86,10 @@ impl Batch {
             std::mem::size_of::<Rejection>() + rejection.detail.len() + rejection.field.as_ref().map_or(0, String::len)
         });
         self.cost += dlq::line_bound(0, payload) + PER_MESSAGE + verdict;
+        self.raw.reserve(payload.len() + 1);
         self.raw.extend_from_slice(payload);
         self.messages.push(Message { offset, end: self.raw.len(), rejected });
+        self.raw.push(b'\n');
     }
 
     pub(super) fn records(&self) -> u64 {
@@ -100,22 +103,42 @@ impl Batch {
         self.cost + self.messages.len() * source.len()
     }
 
-    /// Validates every message and splits the batch into JSON lines and DLQ lines.
-    pub(super) fn split(&self, source: &str, partition: u32) -> Split {
-        let mut data = Vec::with_capacity(self.raw.len() + self.messages.len());
-        let mut split = self.split_with(source, partition, |payload, _| {
-            let line_start = data.len();
-            data.extend_from_slice(payload);
-            if memchr::memchr(b'\n', payload).is_some() {
-                for byte in &mut data[line_start..] {
-                    if *byte == b'\n' {
-                        *byte = b' ';
+    /// Validates every message and splits the batch into JSON lines and DLQ lines. The JSON lines
+    /// are the batch's own buffer, the valid lines moved down over the invalid ones: no copy when
+    /// every message is valid, and no second buffer of the batch's size ever.
+    pub(super) fn into_split(self, source: &str, partition: u32) -> Split {
+        let Batch { mut raw, messages, .. } = self;
+        let mut split = Split::default();
+        let mut kept = 0;
+        let mut start = 0;
+        for message in &messages {
+            let end = message.end;
+            let verdict = match &message.rejected {
+                Some(rejection) => Err(rejection.as_ref().clone()),
+                None => records::validate(&raw[start..end]).map(drop),
+            };
+            match verdict {
+                Ok(()) => {
+                    let line = &mut raw[start..end];
+                    if memchr::memchr(b'\n', line).is_some() {
+                        line.iter_mut().filter(|byte| **byte == b'\n').for_each(|byte| *byte = b' ');
                     }
+                    if kept != start {
+                        raw.copy_within(start..=end, kept);
+                    }
+                    kept += end + 1 - start;
+                    split.valid += 1;
+                }
+                Err(rejection) => {
+                    DlqEntry::new(&rejection, source, partition, message.offset, &raw[start..end]).write_line(&mut split.dlq);
+                    split.invalid += 1;
+                    *split.reasons.entry(rejection.reason.as_str()).or_default() += 1;
                 }
             }
-            data.push(b'\n');
-        });
-        split.data = data;
+            start = end + 1;
+        }
+        raw.truncate(kept);
+        split.data = raw;
         split
     }
 
@@ -126,7 +149,7 @@ impl Batch {
         let mut start = 0;
         for message in &self.messages {
             let payload = &self.raw[start..message.end];
-            start = message.end;
+            start = message.end + 1;
             let verdict = match &message.rejected {
                 Some(rejection) => Err(rejection.as_ref().clone()),
                 None => records::validate(payload),
@@ -181,7 +204,7 @@ mod tests {
             batch.push(offset, &escapes);
         }
         let counted = batch.buffered_bytes("stdin");
-        let split = batch.split("stdin", 0);
+        let split = batch.into_split("stdin", 0);
         assert_eq!(split.invalid, 50);
         assert!(split.dlq.len() > 6 * 50 * 1000, "each byte became `\\u0001`: {}", split.dlq.len());
         assert!(split.dlq.len() <= counted, "{} counted, {} split", counted, split.dlq.len());
@@ -203,7 +226,7 @@ mod tests {
         assert_eq!((batch.first, batch.last, batch.records()), (4, 7, 4));
 
         let bound = batch.buffered_bytes("t");
-        let split = batch.split("t", 3);
+        let split = batch.into_split("t", 3);
         assert!(split.data.len() + split.dlq.len() <= bound, "the split fits what the batch counted");
         let lines: Vec<&[u8]> = split.data.split(|byte| *byte == b'\n').filter(|line| !line.is_empty()).collect();
         assert_eq!(lines.len(), 2);

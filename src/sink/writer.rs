@@ -293,7 +293,7 @@ async fn prepare_off_thread(batch: Batch, how: Preparing) -> Result<Prepared, Si
     let work = move || -> std::io::Result<Prepared> {
         let Preparing { source, partition, epoch, compression, level, plain_dlq, layout } = how;
         let (split, pieces) = match &layout {
-            None => (batch.split(source.as_str(), partition), None),
+            None => (batch.into_split(source.as_str(), partition), None),
             Some(layout) => {
                 let mut pieces = Pieces::new(layout);
                 let mut split = batch.split_with(source.as_str(), partition, |payload, record| pieces.push(payload, record));
@@ -302,10 +302,10 @@ async fn prepare_off_thread(batch: Batch, how: Preparing) -> Result<Prepared, Si
                 let gzip_level = if compression == Compression::Gzip { level } else { None };
                 let finished = pieces.finish(name, gzip_level)?;
                 split.data = finished.truth;
+                drop(batch);
                 (split, Some((Pieced { pieces: finished.pieces, table: finished.table }, finished.raw_bytes)))
             }
         };
-        drop(batch);
         // Bytes of the objects stored: DLQ lines published to a topic are not an object.
         let piece_bytes = pieces.as_ref().map_or(0, |(_, raw)| *raw);
         let bytes_raw = (split.data.len() + if plain_dlq { 0 } else { split.dlq.len() }) as u64 + piece_bytes;
