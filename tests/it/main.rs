@@ -40,6 +40,7 @@ mod score;
 mod aws_formats;
 mod aws_layout;
 mod aws_security;
+mod gzip_readers;
 
 // The sink and its stores.
 mod run_pipeline;
