@@ -1,22 +1,26 @@
 //! Object compression: gzip (the default), zstd or none, chosen per sink and told apart by the
 //! object key's extension (`.json.gz`, `.json.zst`, `.json`).
 //!
-//! Levels, measured on 28 MB of generated records (one core of an AMD EPYC VM, zlib-rs):
+//! Gzip is libdeflate in members compressed on every core ([`super::gzip`]), levels 0 (stored)
+//! to 12. Measured on 60,000 netchaos records (43 MB) by `scripts/bench-compression`, which keeps
+//! the whole curve in `docs/compression-curve.csv` and `docs/compression-curve.svg` (2 cores, AMD
+//! EPYC VM; MB/s is wall time on both cores for gzip, one core for zstd):
 //!
-//! | codec  | ratio | compress MB/s |
-//! |--------|-------|---------------|
-//! | gzip 1 |  6.0  | 389 |
-//! | gzip 3 |  9.1  | 207 |
-//! | gzip 6 | 11.6  | 130 |
-//! | gzip 9 | 12.1  |  88 |
-//! | zstd 3 | 13.4  | 728 |
+//! | codec   | ratio | MB/s | whole `sink --from`, 200,000 records |
+//! |---------|-------|------|------|
+//! | gzip 2  | 12.1  | 599  | 0.47 s, 11.9 MB |
+//! | gzip 4  | 13.2  | 650  | 0.51 s, 10.9 MB |
+//! | gzip 5  | 14.2  | 579  | 0.53 s, 10.2 MB |
+//! | gzip 6  | 15.2  | 466  | 0.64 s,  9.5 MB |
+//! | gzip 7  | 15.9  | 229  | |
+//! | gzip 9  | 16.7  | 179  | |
+//! | zstd 3  | 17.6  | 990  | |
 //!
-//! At 6 gzip has nearly the ratio of 9 at 1.5× its speed, while 1 doubles the stored bytes; the
-//! sink's default is level 2 ([`GZIP_LEVEL`], why there) and `--compression-level 6` the smaller
-//! store; 130 MB/s (level 6) is ~185,000 records/s per flushing core. Where that is the bottleneck, zstd (level 3,
-//! its default) beats gzip on both ratio and speed. An empty input compresses to a valid empty
-//! stream (a 20-byte gzip member, a 9-byte zstd frame, a 0-byte file), which is what lets the sink write
-//! a data object for a batch that held only invalid records.
+//! The default is gzip 5 ([`GZIP_LEVEL`], why there). Where gzip is the bottleneck and the
+//! readers allow it, zstd (level 3, its default) beats it on both ratio and speed. An empty input
+//! compresses to a valid empty stream (a 23-byte gzip member, a 9-byte zstd frame, a 0-byte
+//! file), which is what lets the sink write a data object for a batch that held only invalid
+//! records.
 
 use std::fmt;
 use std::io::Read;
@@ -26,10 +30,12 @@ use serde::{Deserialize, Serialize};
 
 use super::gzip;
 
-/// Default gzip level. On generated records (zlib-rs, one core) level 2 gives 7.9× at about twice
-/// the speed of level 6 (11.4×): gzip is the sink's largest cost, and level 2 keeps the sink above
-/// 200,000 records/s per core. `--compression-level 6` (or 9) trades speed for a smaller store.
-pub const GZIP_LEVEL: u32 = 2;
+/// Default gzip level, the knee of the measured curve (the table above): from 4 to 5 the store
+/// shrinks 7 % for 4 % of the sink's speed, from 5 to 6 it shrinks 7 % more for 15 %, and from 6
+/// to 7 5 % for half the speed. Level 5 stores 15 % less than the old default (zlib level 2,
+/// 10.6×) at nearly its speed. `--compression-level 6` comes within 2.5 % of zlib's level 6 on the
+/// same batch, 7 beats it.
+pub const GZIP_LEVEL: u32 = 5;
 
 /// Default zstd level: the zstd default.
 pub const ZSTD_LEVEL: i32 = 3;

@@ -45,7 +45,7 @@ pub fn compress(plain: &[u8], level: u32, member_bytes: usize, threads: usize) -
         return Ok(out);
     }
     let next = AtomicUsize::new(0);
-    let compressed: Vec<io::Result<Vec<(usize, Vec<u8>)>>> = std::thread::scope(|scope| {
+    let compressed: Vec<io::Result<Done>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -69,6 +69,9 @@ pub fn compress(plain: &[u8], level: u32, member_bytes: usize, threads: usize) -
     }
     Ok(ordered.concat())
 }
+
+/// The members one thread compressed, each with its place in the batch.
+type Done = Vec<(usize, Vec<u8>)>;
 
 /// One thread's compressor and the buffer it compresses into.
 struct Worker {
