@@ -1,5 +1,13 @@
-//! The sink core on one thread: validate + batch + compress + write to a local directory, from
-//! records already in memory. Also the compression codecs alone, in MB/s.
+//! The sink by stage (issue 18), on generated records already in memory:
+//!
+//! - `stage_validate`: `records::validate` over each record (records/s);
+//! - `stage_compress`: the sink's gzip (libdeflate in 4 MiB members on every core) at each level
+//!   0-9, the same on one thread, and zstd 3 (MB/s of plain lines);
+//! - `stage_write`: one compressed batch stored as a new object in a local directory;
+//! - `sink`: all of it on one runtime thread, validate + batch + compress + write.
+//!
+//! `scripts/bench-compression` draws the whole ratio/speed curve; `scripts/bench-sink` times the
+//! sink end to end beside the original design's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,6 +22,7 @@ use netchaos::generator::{Chunk, ChunkSink, GeneratorSettings, generate};
 use netchaos::records::{AnomalyKind, PerKind};
 use netchaos::runtime::Shutdown;
 use netchaos::sink::compression::Compression;
+use netchaos::sink::gzip;
 use netchaos::sink::{Sink, SinkMessage, SinkSettings, Storage};
 
 const RECORDS: u64 = 100_000;
@@ -82,18 +91,59 @@ fn sink_core(c: &mut Criterion) {
         });
     }
     group.finish();
-
-    let plain: Vec<u8> = lines.iter().flat_map(|line| line.iter().copied().chain([b'\n'])).collect();
-    let mut codecs = c.benchmark_group("compression");
-    codecs.throughput(Throughput::Bytes(plain.len() as u64));
-    codecs.sample_size(10);
-    for (compression, level) in [(Compression::Gzip, 2), (Compression::Gzip, 6), (Compression::Zstd, 3)] {
-        codecs.bench_function(format!("{compression}_level_{level}"), |b| {
-            b.iter(|| compression.compress_at(&plain, Some(level)).unwrap().len())
-        });
-    }
-    codecs.finish();
 }
 
-criterion_group!(benches, sink_core);
+fn stage_validate(c: &mut Criterion) {
+    let lines = records();
+    let mut group = c.benchmark_group("stage_validate");
+    group.throughput(Throughput::Elements(lines.len() as u64));
+    group.sample_size(10);
+    group.bench_function("validate_generated_records", |b| {
+        b.iter(|| lines.iter().filter(|line| netchaos::records::validate(line).is_ok()).count())
+    });
+    group.finish();
+}
+
+/// One batch's JSON lines: the first 20,000 records (~14 MB, four gzip members).
+fn batch_lines() -> Vec<u8> {
+    records().iter().take(20_000).flat_map(|line| line.iter().copied().chain([b'\n'])).collect()
+}
+
+fn stage_compress(c: &mut Criterion) {
+    let plain = batch_lines();
+    let mut group = c.benchmark_group("stage_compress");
+    group.throughput(Throughput::Bytes(plain.len() as u64));
+    group.sample_size(10);
+    for level in 0..=9 {
+        group.bench_function(format!("gzip_level_{level}_all_cores"), |b| {
+            b.iter(|| gzip::compress(&plain, level, gzip::MEMBER_BYTES, gzip::default_threads()).unwrap().len())
+        });
+        group.bench_function(format!("gzip_level_{level}_one_thread"), |b| {
+            b.iter(|| gzip::compress(&plain, level, gzip::MEMBER_BYTES, 1).unwrap().len())
+        });
+    }
+    group.bench_function("zstd_level_3", |b| b.iter(|| Compression::Zstd.compress_at(&plain, Some(3)).unwrap().len()));
+    group.finish();
+}
+
+fn stage_write(c: &mut Criterion) {
+    let body = Bytes::from(Compression::Gzip.compress(&batch_lines()).unwrap());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let storage = Storage::from_url(directory.path().to_str().unwrap()).unwrap();
+    let mut group = c.benchmark_group("stage_write");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.sample_size(20);
+    let mut next = 0u64;
+    group.bench_function("put_new_batch_object_local_directory", |b| {
+        b.iter(|| {
+            next += 1;
+            let key = format!("data/part-{next:08}.json.gz");
+            assert!(runtime.block_on(storage.put_new(&key, body.clone())).unwrap(), "{key} was new");
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, sink_core, stage_validate, stage_compress, stage_write);
 criterion_main!(benches);
