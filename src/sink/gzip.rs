@@ -1,16 +1,20 @@
 //! Gzip through libdeflate, a batch cut into members that are compressed in parallel.
 //!
 //! A gzip file may hold several members back to back (RFC 1952, 2.2), and every reader we ship
-//! to reads them as one stream: zcat, Python's `gzip`, pandas, DuckDB, Athena and Spark (the test
+//! to reads them as one stream (the test
 //! `tests/it/gzip_readers.rs::multi_member_gzip_objects_read_whole_in_every_tool` reads a sink's object
-//! with each). So a batch is cut, at a line end after every [`MEMBER_BYTES`], into members that
+//! with zcat, Python's `gzip`, pandas and DuckDB; Athena and Spark read them through Hadoop's
+//! gzip codec, which is not tested here). So a batch is cut, at a line end after every [`MEMBER_BYTES`], into members that
 //! are independent deflate streams, and those are compressed on up to `threads` threads at once:
 //! a 32 MiB batch compresses in about half the wall time on two cores. Each member holds whole
 //! lines. What the cut costs in ratio is the 32 KiB window that each member starts without and
 //! 18 bytes of header and trailer: about 0.3 % at 4 MiB (measured in `scripts/bench-compression`).
 //!
-//! libdeflate compresses a whole buffer at a time, 1.3–2× faster than zlib at the same ratio on
-//! our records (the curve in `docs/compression-curve.svg`); its levels run 0 (stored) to 12.
+//! libdeflate compresses a whole buffer at a time. On one core it is about as fast as zlib-rs
+//! at the same ratio on our records (libdeflate 6 and zlib 5 both store 15.2×, at 211 and 210 MB/s:
+//! `docs/compression-curve.csv`); what makes the sink's gzip faster is the members on every core.
+//! Its levels run 0 (stored) to 12; the sink takes 0–9 (10–12 are 18× slower and more, for
+//! little or nothing, and need ~9 MB of state per thread).
 
 use std::io;
 use std::num::NonZeroUsize;
@@ -30,36 +34,35 @@ pub fn default_threads() -> usize {
 }
 
 /// Compresses `plain` as gzip at `level` (0–12, clamped), in members of about `member_bytes`
-/// cut at line ends, on up to `threads` threads. The members are in order: decompressed back to
-/// back they are `plain`. An empty input is one empty member.
+/// cut at line ends, on up to `threads` threads (the calling one among them). The members are in
+/// order: decompressed back to back they are `plain`. An empty input is one empty member.
+///
+/// Memory: each member is compressed into a zeroed buffer of its compress bound (calloc, whose
+/// untouched pages are never resident) and kept at its compressed size, then the members are
+/// joined; a batch so costs its compressed size twice at most, beside the plain bytes.
 pub fn compress(plain: &[u8], level: u32, member_bytes: usize, threads: usize) -> io::Result<Vec<u8>> {
     let level = CompressionLvl::new(level.min(MAX_LEVEL) as i32).map_err(|_| io::Error::other("gzip level out of range"))?;
     let members = cut(plain, member_bytes);
     let threads = threads.clamp(1, members.len());
-    if threads == 1 {
-        let mut out = Vec::with_capacity(plain.len() / 8 + 64);
-        let mut worker = Worker::new(level);
-        for member in &members {
-            out.extend_from_slice(worker.compress(member)?);
-        }
-        return Ok(out);
-    }
     let next = AtomicUsize::new(0);
+    // Takes members off the shared counter until none is left.
+    let work = || -> io::Result<Done> {
+        let mut compressor = Compressor::new(level);
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(member) = members.get(index) else { return Ok(done) };
+            done.push((index, compress_member(&mut compressor, member)?));
+        }
+    };
     let compressed: Vec<io::Result<Done>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut worker = Worker::new(level);
-                    let mut done = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(member) = members.get(index) else { return Ok(done) };
-                        done.push((index, worker.compress(member)?.to_vec()));
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().map(|handle| handle.join().unwrap_or_else(|_| Err(io::Error::other("a gzip thread panicked")))).collect()
+        // A thread that cannot be started leaves its share to the others and the calling one.
+        let helpers: Vec<_> =
+            (1..threads).filter_map(|_| std::thread::Builder::new().name("gzip".into()).spawn_scoped(scope, work).ok()).collect();
+        let mut compressed = vec![work()];
+        compressed
+            .extend(helpers.into_iter().map(|handle| handle.join().unwrap_or_else(|_| Err(io::Error::other("a gzip thread panicked")))));
+        compressed
     });
     let mut ordered: Vec<Vec<u8>> = vec![Vec::new(); members.len()];
     for done in compressed {
@@ -67,31 +70,23 @@ pub fn compress(plain: &[u8], level: u32, member_bytes: usize, threads: usize) -
             ordered[index] = bytes;
         }
     }
+    if ordered.len() == 1 {
+        let mut only = ordered.pop().unwrap_or_default();
+        only.shrink_to_fit();
+        return Ok(only);
+    }
     Ok(ordered.concat())
 }
 
 /// The members one thread compressed, each with its place in the batch.
 type Done = Vec<(usize, Vec<u8>)>;
 
-/// One thread's compressor and the buffer it compresses into.
-struct Worker {
-    compressor: Compressor,
-    scratch: Vec<u8>,
-}
-
-impl Worker {
-    fn new(level: CompressionLvl) -> Self {
-        Worker { compressor: Compressor::new(level), scratch: Vec::new() }
-    }
-
-    fn compress(&mut self, member: &[u8]) -> io::Result<&[u8]> {
-        let bound = self.compressor.gzip_compress_bound(member.len());
-        if self.scratch.len() < bound {
-            self.scratch.resize(bound, 0);
-        }
-        let written = self.compressor.gzip_compress(member, &mut self.scratch).map_err(io::Error::other)?;
-        Ok(&self.scratch[..written])
-    }
+/// One member as a gzip member of its own, in a buffer of its compressed size.
+fn compress_member(compressor: &mut Compressor, member: &[u8]) -> io::Result<Vec<u8>> {
+    let mut out = vec![0; compressor.gzip_compress_bound(member.len())];
+    let written = compressor.gzip_compress(member, &mut out).map_err(io::Error::other)?;
+    out.truncate(written);
+    Ok(out)
 }
 
 /// `plain` cut into members: each ends at the first line end at or after `member_bytes` from its
