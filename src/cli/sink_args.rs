@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::sink::compression::Compression;
+use crate::sink::compression::{Compression, GZIP_MAX_LEVEL};
 use crate::sink::{RetryPolicy, S3Options, SinkSettings, Storage};
 
 use super::UsageError;
@@ -37,7 +37,7 @@ pub(crate) struct SinkArgs {
     #[arg(long, env = "SINK_COMPRESSION", default_value = "gzip", value_parser = parse_compression)]
     pub(crate) compression: Compression,
 
-    /// Compression level: gzip 0-12 (default 5: ~14x on records; 6 and up store less, slower), zstd 1-22 (default 3).
+    /// Compression level: gzip 0-9 (default 5: ~14x on records; 6-9 store less, slower), zstd 1-22 (default 3).
     #[arg(long, env = "SINK_COMPRESSION_LEVEL")]
     pub(crate) compression_level: Option<i32>,
 
@@ -79,7 +79,7 @@ impl SinkArgs {
             return Err(UsageError("--max-age must be longer than 0s".into()));
         }
         let valid_levels = match self.compression {
-            Compression::Gzip => 0..=12,
+            Compression::Gzip => 0..=GZIP_MAX_LEVEL,
             Compression::Zstd => 1..=22,
             Compression::None => 0..=0,
         };
@@ -113,8 +113,9 @@ const BASELINE_BYTES: u64 = 32 << 20;
 /// (e.g. the Kafka consumer's prefetch queue) and [`BASELINE_BYTES`].
 ///
 /// The batches: one open batch per partition, and the `flushes_in_flight + 1` batches being
-/// written, each of which is briefly held twice while it is split into lines (at most that many
-/// are split at once); everything else a write holds is compressed. So
+/// written, each of which is briefly held twice while it is split and compressed (its raw buffer,
+/// which becomes its JSON lines in place, beside its DLQ lines or its compressed objects; at most
+/// that many are split at once); everything else a write holds is compressed. So
 /// `partitions + 2 × (flushes_in_flight + 1)` buffers of up to `max_bytes` each. A batch counts
 /// against `max_bytes` what it costs once split, every message as the DLQ entry it would become if
 /// rejected (escaped up to 6 bytes for 1, in an envelope), not its raw bytes: so its raw bytes, its

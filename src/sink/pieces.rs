@@ -21,7 +21,7 @@ use crate::formats::network_firewall;
 use crate::formats::ocsf::{self, OcsfParquet};
 use crate::records::{Firewall, Record, VpcFlow};
 
-use super::compression::GZIP_LEVEL;
+use super::compression::{GZIP_LEVEL, GZIP_MAX_LEVEL};
 use super::gzip;
 use super::layout::{self, BatchName, FileFormat, Group, Layout, Output};
 
@@ -274,7 +274,7 @@ impl<'l> Pieces<'l> {
                     raw_bytes += text.len() as u64;
                     // One gzip member on one thread, as AWS delivers a log file (a batch's
                     // pieces are many and small beside the batch's own members).
-                    let level = level.map_or(GZIP_LEVEL, |level| level.clamp(0, gzip::MAX_LEVEL as i32) as u32);
+                    let level = level.map_or(GZIP_LEVEL, |level| level.clamp(0, GZIP_MAX_LEVEL) as u32);
                     gzip::compress(&text, level, usize::MAX, 1)?
                 }
                 Body::Flows(builder) => builder.finish().map_err(std::io::Error::other)?,

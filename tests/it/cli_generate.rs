@@ -54,6 +54,7 @@ fn bad_flags_give_one_line_and_exit_2() {
     assert_usage_error(&["generate", "--workers", "4294967295"], &[], "more than the 1024");
     assert_usage_error(&["run", "--queue-chunks", "18446744073709551615"], &[], "queue-chunks");
     assert_usage_error(&["run", "--compression", "zstd", "--compression-level", "30"], &[], "compression-level");
+    assert_usage_error(&["run", "--compression-level", "10"], &[], "use 0-9");
     assert_usage_error(&["verify", "--store", "/nonexistent/netchaos-store"], &[], "no store");
     assert_usage_error(&["run", "--count", "10", "--memory-budget", "1MiB"], &[], "memory-budget");
     assert_usage_error(&["frobnicate"], &[], "frobnicate");
