@@ -12,7 +12,7 @@ import math
 import sys
 from xml.sax.saxutils import escape
 
-DEFAULT_CODEC, DEFAULT_LEVEL = "netchaos", 6
+DEFAULT_CODEC, DEFAULT_LEVEL = "netchaos", 5
 COLOURS = {"zlib": "#d62728", "libdeflate": "#1f77b4", "netchaos": "#2ca02c", "zstd": "#9467bd"}
 LABELS = {
     "zlib": "zlib (flate2/zlib-rs, 1 core: the sink before issue 18, and Python's gzip)",
@@ -25,7 +25,7 @@ WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 960, 600, 70, 20, 60, 150
 
 def main(source, target, subtitle):
     with open(source, newline="") as handle:
-        rows = [row for row in csv.DictReader(handle)]
+        rows = list(csv.DictReader(handle))
     speeds = [float(row["mb_per_s"]) for row in rows]
     ratios = [float(row["ratio"]) for row in rows]
     x_low, x_high = math.log10(min(speeds) * 0.8), math.log10(max(speeds) * 1.25)
