@@ -2,9 +2,10 @@
 //! object key's extension (`.json.gz`, `.json.zst`, `.json`).
 //!
 //! Gzip is libdeflate in members compressed on every core ([`super::gzip`]), levels 0 (stored)
-//! to 12. Measured on 60,000 netchaos records (43 MB) by `scripts/bench-compression`, which keeps
-//! the whole curve in `docs/compression-curve.csv` and `docs/compression-curve.svg` (2 cores, AMD
-//! EPYC VM; MB/s is wall time on both cores for gzip, one core for zstd):
+//! to 9 ([`GZIP_MAX_LEVEL`]). Measured on 60,000 netchaos records (43 MB) by
+//! `scripts/bench-compression`, which keeps the whole curve in `docs/compression-curve.csv` and
+//! `docs/compression-curve.svg` (2 cores, AMD EPYC VM; MB/s is wall time on both cores for gzip,
+//! one core for zstd):
 //!
 //! | codec   | ratio | MB/s | whole `sink --from`, 200,000 records |
 //! |---------|-------|------|------|
@@ -41,6 +42,12 @@ pub const GZIP_LEVEL: u32 = 5;
 /// 10–12 store no less than 8–9 (10 stores more) at 5–33 MB/s, and each of their compressors
 /// holds ~9 MB of state that the memory budget does not count.
 pub const GZIP_MAX_LEVEL: i32 = 9;
+
+/// The gzip level for a sink's `--compression-level`: the default when none, else clamped to
+/// 0–[`GZIP_MAX_LEVEL`].
+pub fn gzip_level(level: Option<i32>) -> u32 {
+    level.map_or(GZIP_LEVEL, |level| level.clamp(0, GZIP_MAX_LEVEL) as u32)
+}
 
 /// Default zstd level: the zstd default.
 pub const ZSTD_LEVEL: i32 = 3;
@@ -90,10 +97,7 @@ impl Compression {
     /// Compresses a whole batch at `level` (gzip 0–9, clamped; zstd 1–22), or the codec's default.
     pub fn compress_at(self, plain: &[u8], level: Option<i32>) -> std::io::Result<Vec<u8>> {
         match self {
-            Compression::Gzip => {
-                let gzip_level = level.map_or(GZIP_LEVEL, |level| level.clamp(0, GZIP_MAX_LEVEL) as u32);
-                gzip::compress(plain, gzip_level, gzip::MEMBER_BYTES, gzip::default_threads())
-            }
+            Compression::Gzip => gzip::compress(plain, gzip_level(level), gzip::MEMBER_BYTES, gzip::default_threads()),
             Compression::Zstd => zstd::stream::encode_all(plain, level.unwrap_or(ZSTD_LEVEL)),
             Compression::None => Ok(plain.to_vec()),
         }
@@ -141,6 +145,14 @@ impl FromStr for Compression {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_gzip_level_is_the_default_when_none_and_clamped_to_the_sinks_range() {
+        assert_eq!(gzip_level(None), GZIP_LEVEL);
+        assert_eq!(gzip_level(Some(6)), 6);
+        assert_eq!(gzip_level(Some(12)), GZIP_MAX_LEVEL as u32);
+        assert_eq!(gzip_level(Some(-3)), 0);
+    }
 
     proptest! {
         #[test]

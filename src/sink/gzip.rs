@@ -2,10 +2,10 @@
 //!
 //! A gzip file may hold several members back to back (RFC 1952, 2.2), and every reader we ship
 //! to reads them as one stream (the test
-//! `tests/it/gzip_readers.rs::multi_member_gzip_objects_read_whole_in_every_tool` reads a sink's object
-//! with zcat, Python's `gzip`, pandas and DuckDB; Athena and Spark read them through Hadoop's
-//! gzip codec, which is not tested here). So a batch is cut, at a line end after every [`MEMBER_BYTES`], into members that
-//! are independent deflate streams, and those are compressed on up to `threads` threads at once:
+//! `tests/it/gzip_readers.rs::multi_member_gzip_objects_read_whole_in_every_tool` reads a sink's
+//! object with zcat, Python's `gzip`, pandas and DuckDB; Athena and Spark read them through
+//! Hadoop's gzip codec, which is not tested here). So a batch is cut, at a line end after every
+//! [`MEMBER_BYTES`], into members that are independent deflate streams, and those are compressed on up to `threads` threads at once:
 //! a 32 MiB batch compresses in about half the wall time on two cores. Each member holds whole
 //! lines. What the cut costs in ratio is the 32 KiB window that each member starts without and
 //! 18 bytes of header and trailer: about 0.3 % at 4 MiB (measured in `scripts/bench-compression`).

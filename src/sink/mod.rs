@@ -286,7 +286,7 @@ pub struct SinkSettings {
 
 impl SinkSettings {
     pub const DEFAULT_MAX_RECORDS: NonZeroU64 = NonZeroU64::new(100_000).unwrap();
-    /// 32 MiB: about 40,000 records, a ~2.3 MB gzip object at the default level.
+    /// 32 MiB: about 40,000 records, a ~2 MB gzip object at the default level.
     pub const DEFAULT_MAX_BYTES: NonZeroUsize = NonZeroUsize::new(32 * 1024 * 1024).unwrap();
     pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(60);
 

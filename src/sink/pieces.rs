@@ -21,7 +21,7 @@ use crate::formats::network_firewall;
 use crate::formats::ocsf::{self, OcsfParquet};
 use crate::records::{Firewall, Record, VpcFlow};
 
-use super::compression::{GZIP_LEVEL, GZIP_MAX_LEVEL};
+use super::compression::gzip_level;
 use super::gzip;
 use super::layout::{self, BatchName, FileFormat, Group, Layout, Output};
 
@@ -267,6 +267,7 @@ impl<'l> Pieces<'l> {
         let mut pieces = Vec::with_capacity(self.bodies.len());
         let mut entries = Vec::with_capacity(self.bodies.len());
         let mut raw_bytes = 0;
+        let gzip_level = gzip_level(level);
         for (group, body) in self.bodies {
             let rows = body.rows();
             let bytes = match body {
@@ -274,8 +275,7 @@ impl<'l> Pieces<'l> {
                     raw_bytes += text.len() as u64;
                     // One gzip member on one thread, as AWS delivers a log file (a batch's
                     // pieces are many and small beside the batch's own members).
-                    let level = level.map_or(GZIP_LEVEL, |level| level.clamp(0, GZIP_MAX_LEVEL) as u32);
-                    gzip::compress(&text, level, usize::MAX, 1)?
+                    gzip::compress(&text, gzip_level, usize::MAX, 1)?
                 }
                 Body::Flows(builder) => builder.finish().map_err(std::io::Error::other)?,
                 Body::Ocsf(builder) => builder.finish().map_err(std::io::Error::other)?,

@@ -33,9 +33,9 @@ pub(super) struct Writer {
     pub(super) settings: SinkSettings,
     pub(super) abort: Shutdown,
     pub(super) dead_letters: Option<Arc<dyn DeadLetterTopic>>,
-    /// Batches being split and compressed at once (each is held at most twice meanwhile: its lines beside its DLQ lines or
-    /// its compressed objects): at most
-    /// `flushes_in_flight + 1`, which the memory bound counts on.
+    /// Batches being split and compressed at once, each held at most twice meanwhile (its lines
+    /// beside its DLQ lines or its compressed objects): at most `flushes_in_flight + 1`, which
+    /// the memory bound counts on.
     pub(super) preparing: Arc<tokio::sync::Semaphore>,
     /// Counted as they happen, so that an outage shows while it lasts.
     pub(super) retries: Counter,
