@@ -10,6 +10,7 @@
 //! [`validate`] is the one strict validation function: the sink uses it, and the generator's tests
 //! prove that everything the generator emits passes it.
 
+mod canonical;
 mod encode;
 mod event_id;
 mod firewall;
@@ -24,6 +25,7 @@ mod vpc_flow;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use canonical::parse as parse_canonical;
 pub use encode::write_record;
 pub use event_id::{EventId, RUN_ID_LEN};
 pub use firewall::{AppProto, Firewall, FirewallAction, FirewallDirection, FirewallTag, SessionEndReason, TransportProtocol};

@@ -14,6 +14,7 @@
 mod common;
 
 // Records, the generator and chaos.
+mod canonical;
 mod chaos_episodes;
 mod chaos_kinds;
 mod generator_records;

@@ -1,0 +1,255 @@
+//! The fast path of [`validate`](super::validate): reading a record that is in exactly the form
+//! [`write_record`](super::write_record) writes, without serde_json.
+//!
+//! A netchaos record is compact JSON with its keys in one fixed order, plain strings and plain
+//! integers. [`parse`] reads that form and nothing else: each key must be the next one in the
+//! order, every string free of escapes and control bytes, every integer plain digits (a `-` only
+//! on a signed field, no leading zero, no fraction or exponent), nothing before the `{` or after
+//! the `}`. At the first byte outside that form it returns `None`, and the caller parses the text
+//! with serde_json as before, which also names the fault.
+//!
+//! What it accepts, serde_json accepts as the same value:
+//! - keys in a fixed order, each once, are the ones `deny_unknown_fields` and the `required`
+//!   fields demand, without duplicates;
+//! - strings without escapes are what serde_json borrows unchanged (the text is UTF-8 already);
+//! - integers are read as serde_json reads them, then narrowed with the same range check;
+//! - every value that is a string in JSON (event ids, timestamps, addresses, enums) goes through
+//!   its type's own `Deserialize`, from the borrowed string, so names and syntax have one source.
+//!
+//! `canonical_parse_agrees_with_serde_json` (below) attacks this: generated records of every kind
+//! must take this path and give serde_json's value, and thousands of mutations of them (bytes
+//! changed, inserted and deleted, keys swapped, whitespace, escapes, other numbers) must either be
+//! declined or give serde_json's value.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde::de::value::{BorrowedStrDeserializer, Error as ValueError};
+
+use super::{Firewall, Label, Record, VpcFlow};
+
+/// The record `text` holds, when it is in exactly netchaos's own form; `None` otherwise (it may
+/// still be valid: serde_json decides).
+pub fn parse(text: &str) -> Option<Record<'_>> {
+    let mut scan = Scan { text, at: 0 };
+    let record = if scan.literal(r#"{"event_type":"vpc_flow""#) {
+        Record::VpcFlow(flow(&mut scan)?)
+    } else if scan.literal(r#"{"event_type":"firewall""#) {
+        Record::Firewall(firewall(&mut scan)?)
+    } else {
+        return None;
+    };
+    (scan.literal("}") && scan.at == text.len()).then_some(record)
+}
+
+fn flow<'a>(scan: &mut Scan<'a>) -> Option<VpcFlow<'a>> {
+    Some(VpcFlow {
+        event_type: super::VpcFlowTag::VpcFlow,
+        event_id: scan.key("event_id")?.parsed()?,
+        version: scan.key("version")?.unsigned()?,
+        account_id: scan.key("account_id")?.string()?,
+        interface_id: scan.key("interface_id")?.string()?,
+        srcaddr: scan.key("srcaddr")?.nullable(Scan::parsed)?,
+        dstaddr: scan.key("dstaddr")?.nullable(Scan::parsed)?,
+        srcport: scan.key("srcport")?.nullable(Scan::unsigned)?,
+        dstport: scan.key("dstport")?.nullable(Scan::unsigned)?,
+        protocol: scan.key("protocol")?.nullable(Scan::unsigned)?,
+        packets: scan.key("packets")?.nullable(Scan::unsigned)?,
+        bytes: scan.key("bytes")?.nullable(Scan::unsigned)?,
+        start: scan.key("start")?.signed()?,
+        end: scan.key("end")?.signed()?,
+        action: scan.key("action")?.nullable(Scan::parsed)?,
+        log_status: scan.key("log_status")?.parsed()?,
+        vpc_id: scan.key("vpc_id")?.string()?,
+        subnet_id: scan.key("subnet_id")?.string()?,
+        instance_id: scan.key("instance_id")?.nullable(Scan::string)?,
+        tcp_flags: scan.key("tcp_flags")?.nullable(Scan::unsigned)?,
+        traffic_type: scan.key("type")?.nullable(Scan::parsed)?,
+        pkt_srcaddr: scan.key("pkt_srcaddr")?.nullable(Scan::parsed)?,
+        pkt_dstaddr: scan.key("pkt_dstaddr")?.nullable(Scan::parsed)?,
+        region: scan.key("region")?.string()?,
+        az_id: scan.key("az_id")?.string()?,
+        sublocation_type: scan.key("sublocation_type")?.nullable(Scan::parsed)?,
+        sublocation_id: scan.key("sublocation_id")?.nullable(Scan::string)?,
+        pkt_src_aws_service: scan.key("pkt_src_aws_service")?.nullable(Scan::parsed)?,
+        pkt_dst_aws_service: scan.key("pkt_dst_aws_service")?.nullable(Scan::parsed)?,
+        flow_direction: scan.key("flow_direction")?.nullable(Scan::parsed)?,
+        traffic_path: scan.key("traffic_path")?.nullable(Scan::unsigned)?,
+        latency_ms: scan.key("latency_ms")?.nullable(Scan::unsigned)?,
+        label: scan.key("label")?.nullable(Scan::label)?,
+    })
+}
+
+fn firewall<'a>(scan: &mut Scan<'a>) -> Option<Firewall<'a>> {
+    Some(Firewall {
+        event_type: super::FirewallTag::Firewall,
+        event_id: scan.key("event_id")?.parsed()?,
+        timestamp: scan.key("timestamp")?.parsed()?,
+        firewall_name: scan.key("firewall_name")?.string()?,
+        availability_zone: scan.key("availability_zone")?.string()?,
+        session_id: scan.key("session_id")?.unsigned()?,
+        src_ip: scan.key("src_ip")?.parsed()?,
+        src_port: scan.key("src_port")?.unsigned()?,
+        dest_ip: scan.key("dest_ip")?.parsed()?,
+        dest_port: scan.key("dest_port")?.unsigned()?,
+        protocol: scan.key("protocol")?.parsed()?,
+        app_proto: scan.key("app_proto")?.parsed()?,
+        direction: scan.key("direction")?.parsed()?,
+        action: scan.key("action")?.parsed()?,
+        rule: scan.key("rule")?.string()?,
+        bytes_sent: scan.key("bytes_sent")?.unsigned()?,
+        bytes_received: scan.key("bytes_received")?.unsigned()?,
+        packets_sent: scan.key("packets_sent")?.unsigned()?,
+        packets_received: scan.key("packets_received")?.unsigned()?,
+        duration_ms: scan.key("duration_ms")?.unsigned()?,
+        tcp_flags: scan.key("tcp_flags")?.nullable(Scan::unsigned)?,
+        http_status: scan.key("http_status")?.nullable(Scan::unsigned)?,
+        session_end_reason: scan.key("session_end_reason")?.parsed()?,
+        latency_ms: scan.key("latency_ms")?.unsigned()?,
+        label: scan.key("label")?.nullable(Scan::label)?,
+    })
+}
+
+/// A cursor over the text. A method that returns `None` may have consumed part of what it read:
+/// `None` anywhere ends the whole parse.
+struct Scan<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        &self.text.as_bytes()[self.at..]
+    }
+
+    /// Consumes `expected` when the text goes on with it.
+    fn literal(&mut self, expected: &str) -> bool {
+        let found = self.bytes().starts_with(expected.as_bytes());
+        if found {
+            self.at += expected.len();
+        }
+        found
+    }
+
+    /// Consumes `,"name":`.
+    fn key(&mut self, name: &str) -> Option<&mut Self> {
+        let rest = self.bytes();
+        let after = 2 + name.len();
+        let matches = rest.len() > after + 1
+            && rest[0] == b','
+            && rest[1] == b'"'
+            && &rest[2..after] == name.as_bytes()
+            && rest[after] == b'"'
+            && rest[after + 1] == b':';
+        matches.then(|| {
+            self.at += after + 2;
+            self
+        })
+    }
+
+    /// `null`, or what `read` reads.
+    fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        if self.literal("null") { Some(None) } else { read(self).map(Some) }
+    }
+
+    /// A string with no escape and no control byte, borrowed.
+    fn raw_string(&mut self) -> Option<&'a str> {
+        let rest = self.bytes();
+        if rest.first() != Some(&b'"') {
+            return None;
+        }
+        let len = rest[1..].iter().position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)?;
+        if rest[1 + len] != b'"' {
+            return None;
+        }
+        // Both ends are ASCII quotes, so both are character boundaries of the UTF-8 text.
+        let value = self.text.get(self.at + 1..self.at + 1 + len)?;
+        self.at += len + 2;
+        Some(value)
+    }
+
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.raw_string().map(Cow::Borrowed)
+    }
+
+    /// A JSON string read by `T`'s own `Deserialize` (ids, timestamps, addresses, enum names).
+    fn parsed<T: Deserialize<'a>>(&mut self) -> Option<T> {
+        let text = self.raw_string()?;
+        T::deserialize(BorrowedStrDeserializer::<ValueError>::new(text)).ok()
+    }
+
+    /// Plain decimal digits, no leading zero, that fit a u64 (as serde_json reads an integer).
+    fn digits(&mut self) -> Option<u64> {
+        let rest = self.bytes();
+        let len = rest.iter().take_while(|byte| byte.is_ascii_digit()).count();
+        if len == 0 || (len > 1 && rest[0] == b'0') || matches!(rest.get(len), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        let mut value = 0u64;
+        for &digit in &rest[..len] {
+            value = value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
+        }
+        self.at += len;
+        Some(value)
+    }
+
+    /// An unsigned integer in `T`'s range.
+    fn unsigned<T: TryFrom<u64>>(&mut self) -> Option<T> {
+        self.digits().and_then(|value| T::try_from(value).ok())
+    }
+
+    /// A signed integer; a negative one in i64's range (not `-0`).
+    fn signed(&mut self) -> Option<i64> {
+        if !self.literal("-") {
+            return self.unsigned();
+        }
+        match self.digits()? {
+            0 => None,
+            magnitude => 0i64.checked_sub_unsigned(magnitude),
+        }
+    }
+
+    /// `{"kind":"...","episode_id":"..."}`.
+    fn label(&mut self) -> Option<Label<'a>> {
+        if !self.literal(r#"{"kind":"#) {
+            return None;
+        }
+        let kind = self.parsed()?;
+        let episode_id = self.key("episode_id")?.string()?;
+        self.literal("}").then_some(Label { kind, episode_id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FLOW: &str = r#"{"event_type":"vpc_flow","event_id":"1a4c35a9e6b18e2a-0-0","version":5,"account_id":"393862938211","interface_id":"eni-c26e63dd83535ac0e","srcaddr":"151.68.248.139","dstaddr":"10.16.32.12","srcport":39716,"dstport":443,"protocol":6,"packets":14,"bytes":1871,"start":1796574938,"end":1796574977,"action":"ACCEPT","log_status":"OK","vpc_id":"vpc-dec9d5fa5c22ba026","subnet_id":"subnet-8f36591872f390e0a","instance_id":"i-362bd1e28b35e10b0","tcp_flags":2,"type":"IPv4","pkt_srcaddr":"151.68.248.139","pkt_dstaddr":"10.16.32.12","region":"us-east-1","az_id":"use1-az2","sublocation_type":null,"sublocation_id":null,"pkt_src_aws_service":null,"pkt_dst_aws_service":null,"flow_direction":"ingress","traffic_path":null,"latency_ms":25,"label":{"kind":"port_scan","episode_id":"ep-1"}}"#;
+
+    #[test]
+    fn reads_its_own_form_as_serde_json_does() {
+        let fast = parse(FLOW).expect("canonical");
+        let slow: VpcFlow<'_> = serde_json::from_str(FLOW).expect("serde");
+        assert_eq!(fast, Record::VpcFlow(slow));
+    }
+
+    #[test]
+    fn declines_anything_else() {
+        let cases = [
+            FLOW.replacen(r#""version":5"#, r#""version": 5"#, 1),
+            FLOW.replacen(r#""version":5"#, r#""version":05"#, 1),
+            FLOW.replacen(r#""version":5"#, r#""version":5.0"#, 1),
+            FLOW.replacen(r#""version":5"#, r#""version":256"#, 1),
+            FLOW.replacen(r#""start":1796574938"#, r#""start":-0"#, 1),
+            FLOW.replacen(r#""region":"us-east-1""#, r#""region":"us-east\u002d1""#, 1),
+            FLOW.replacen(r#""action":"ACCEPT""#, r#""action":"accept""#, 1),
+            FLOW.replacen(r#""srcport":39716,"dstport":443"#, r#""dstport":443,"srcport":39716"#, 1),
+            format!(" {FLOW}"),
+            format!("{FLOW} "),
+            FLOW.replacen(r#","label""#, r#","colour":"red","label""#, 1),
+        ];
+        for case in &cases {
+            assert!(parse(case).is_none(), "{case}");
+        }
+    }
+}
