@@ -116,7 +116,8 @@ const BASELINE_BYTES: u64 = 32 << 20;
 /// written, each of which is briefly held twice while it is split and compressed (its raw buffer,
 /// which becomes its JSON lines in place, beside its DLQ lines or its compressed objects; at most
 /// that many are split at once); everything else a write holds is compressed. So
-/// `partitions + 2 × (flushes_in_flight + 1)` buffers of up to `max_bytes` each. A batch counts
+/// `partitions + 2 × (flushes_in_flight + 1)` buffers of up to `max_bytes` each, and one spare
+/// buffer kept for the next batch. A batch counts
 /// against `max_bytes` what it costs once split, every message as the DLQ entry it would become if
 /// rejected (escaped up to 6 bytes for 1, in an envelope), not its raw bytes: so its raw bytes, its
 /// split lines and its compressed objects each fit one buffer, valid or not. A piece layout's
@@ -124,7 +125,8 @@ const BASELINE_BYTES: u64 = 32 << 20;
 /// pieces' bodies before compression (OCSF's JSON is 1.8× the records).
 pub(crate) fn fit_memory_budget(settings: &mut SinkSettings, budget: u64, partitions: u64, reserved: u64) -> Result<(), UsageError> {
     let per_write = 2 + settings.layout.extra_buffers();
-    let buffers = partitions + per_write * (settings.flushes_in_flight as u64 + 1);
+    // One more: the spare buffer a written batch leaves for the next (`sink::batch::Spare`).
+    let buffers = partitions + per_write * (settings.flushes_in_flight as u64 + 1) + 1;
     let available = budget.saturating_sub(BASELINE_BYTES + reserved);
     let per_buffer = usize::try_from(available / buffers).unwrap_or(usize::MAX);
     match NonZeroUsize::new(per_buffer.min(settings.max_bytes.get())) {
@@ -231,19 +233,19 @@ mod tests {
 
     #[test]
     fn the_memory_budget_lowers_max_bytes_to_fit_every_buffer() {
-        // 6 partitions, 2 writes in flight: 6 open batches + 2 × 3 writing = 12 buffers.
+        // 6 partitions, 2 writes in flight: 6 open batches + 2 × 3 writing + 1 spare = 13 buffers.
         assert_eq!(fitted(512 * MIB, 6, 64 * MIB, 2).unwrap(), 32 << 20, "the default fits: unchanged");
         let max_bytes = fitted(160 * MIB, 6, 20 * MIB, 2).unwrap() as u64;
-        assert_eq!(max_bytes, (160 - 32 - 20) * MIB / 12);
-        assert!(max_bytes * 12 + 32 * MIB + 20 * MIB <= 160 * MIB);
+        assert_eq!(max_bytes, (160 - 32 - 20) * MIB / 13);
+        assert!(max_bytes * 13 + 32 * MIB + 20 * MIB <= 160 * MIB);
         // More writes in flight, smaller batches.
         assert!(fitted(160 * MIB, 6, 20 * MIB, 4).unwrap() < max_bytes as usize);
-        // OCSF's pieces are larger than the records: 6 + 2 × 3 + 2 × 3 buffers.
+        // OCSF's pieces are larger than the records: 6 + 2 × 3 + 2 × 3 + 1 buffers.
         let mut ocsf = SinkSettings { flushes_in_flight: 2, ..SinkSettings::new("t") };
         ocsf.layout.flows = crate::sink::layout::Output::Ocsf;
         ocsf.layout.firewall = crate::sink::layout::Output::Ocsf;
         fit_memory_budget(&mut ocsf, 160 * MIB, 6, 20 * MIB).unwrap();
-        assert_eq!(ocsf.max_bytes.get() as u64, (160 - 32 - 20) * MIB / 18);
+        assert_eq!(ocsf.max_bytes.get() as u64, (160 - 32 - 20) * MIB / 19);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! each at most about `max_bytes` (one message more), which the memory budget relies on.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use tokio::time::Instant;
 
@@ -64,9 +65,45 @@ pub(super) struct Split {
     pub(super) reasons: BTreeMap<&'static str, u64>,
 }
 
+/// One batch buffer kept for the next batch, shared by a sink and its writes.
+///
+/// A fresh multi-MiB buffer is mapped from the system and faults in every page as the batch
+/// fills it: a sixth of `sink --from`'s CPU went to page faults before this. A write that has
+/// compressed its batch gives the buffer back (emptied; its pages stay mapped) and the next batch
+/// opened takes it. One buffer at most, whatever the number of partitions and writes, and no
+/// larger than a batch once held: the memory bound counts it as one buffer more
+/// (`cli::sink_args::fit_memory_budget`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Spare(Arc<Mutex<Option<Vec<u8>>>>);
+
+impl Spare {
+    /// The spare buffer, or a new empty one.
+    pub(super) fn take(&self) -> Vec<u8> {
+        self.slot().take().unwrap_or_default()
+    }
+
+    /// Keeps `buffer`, emptied, unless a buffer is kept already (then it is freed).
+    pub(super) fn give(&self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        self.slot().get_or_insert(buffer);
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Vec<u8>>> {
+        // The slot is only ever swapped whole, so a panic elsewhere cannot leave it half-made.
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 impl Batch {
-    pub(super) fn open(offset: u64, now: Instant) -> Self {
-        Batch { first: offset, last: offset, opened_at: now, raw: Vec::new(), messages: Vec::new(), cost: 0 }
+    /// A batch from `offset`, its payloads going into `raw` (empty; see [`Spare`]).
+    pub(super) fn open(offset: u64, now: Instant, raw: Vec<u8>) -> Self {
+        debug_assert!(raw.is_empty());
+        Batch { first: offset, last: offset, opened_at: now, raw, messages: Vec::new(), cost: 0 }
+    }
+
+    /// The batch's buffer, for the next batch (after [`Batch::split_with`], which reads it).
+    pub(super) fn into_raw(self) -> Vec<u8> {
+        self.raw
     }
 
     /// Adds a message, to be validated when the batch is split.
@@ -197,8 +234,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_spare_keeps_one_buffer_emptied_with_its_capacity() {
+        let spare = Spare::default();
+        assert_eq!(spare.take().capacity(), 0, "nothing kept yet: a new buffer");
+        let mut first = Vec::with_capacity(1 << 20);
+        first.extend_from_slice(b"lines\n");
+        spare.give(first);
+        spare.give(Vec::with_capacity(10));
+        let kept = spare.take();
+        assert!(kept.is_empty() && kept.capacity() >= 1 << 20, "the first buffer given, emptied");
+        assert_eq!(spare.take().capacity(), 0, "the second was freed, not kept beside it");
+        let batch = Batch::open(7, Instant::now(), kept);
+        assert!(batch.into_raw().capacity() >= 1 << 20);
+    }
+
+    #[test]
     fn a_batch_of_escapes_counts_what_its_dlq_lines_will_cost() {
-        let mut batch = Batch::open(0, Instant::now());
+        let mut batch = Batch::open(0, Instant::now(), Vec::new());
         let escapes = vec![0x01u8; 1000];
         for offset in 0..50 {
             batch.push(offset, &escapes);
@@ -217,7 +269,7 @@ mod tests {
         let mut spaced = good[0].clone();
         let comma = spaced.iter().position(|byte| *byte == b',').unwrap();
         spaced.insert(comma + 1, b'\n');
-        let mut batch = Batch::open(4, Instant::now());
+        let mut batch = Batch::open(4, Instant::now(), Vec::new());
         batch.push(4, &spaced);
         batch.push(5, b"not json");
         batch.push(6, &good[1]);

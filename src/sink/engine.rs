@@ -18,7 +18,7 @@ use crate::metrics::SinkMetrics;
 use crate::records::Rejection;
 use crate::runtime::Shutdown;
 
-use super::batch::Batch;
+use super::batch::{Batch, Spare};
 use super::dlq::DeadLetterTopic;
 use super::failpoint;
 use super::in_flight::{Finished, InFlight, WritesInFlight};
@@ -84,6 +84,8 @@ pub struct Sink {
     backpressure: Backpressure,
     /// Shared by the write tasks: how many split and compress at once.
     preparing: Arc<tokio::sync::Semaphore>,
+    /// A written batch's buffer, for the next batch to open.
+    spare: Spare,
     /// Set when a store operation was abandoned: the in-memory state no longer matches a
     /// position the store can vouch for.
     stopped: bool,
@@ -107,6 +109,7 @@ impl Sink {
             writes: InFlight::default(),
             backpressure: Backpressure::InFlush,
             preparing,
+            spare: Spare::default(),
             stopped: false,
             layout_claimed: false,
         }
@@ -394,7 +397,8 @@ impl Sink {
     fn open_batch(&mut self, partition: u32, offset: u64) -> &mut Batch {
         let state = self.partitions.entry(partition).or_insert_with(|| PartitionState::resumed_at(0, 0));
         let start = state.flushed.min(offset);
-        state.batch.get_or_insert_with(|| Batch::open(start, Instant::now()))
+        let spare = &self.spare;
+        state.batch.get_or_insert_with(|| Batch::open(start, Instant::now(), spare.take()))
     }
 
     async fn flush_if_due(&mut self, partition: u32) -> Result<(), SinkError> {
@@ -430,6 +434,7 @@ impl Sink {
             abort: self.abort.clone(),
             dead_letters: self.dead_letters.clone(),
             preparing: self.preparing.clone(),
+            spare: self.spare.clone(),
             retries: self.metrics.store_retries.clone(),
             upload_duration: self.metrics.upload_duration.clone(),
         };

@@ -207,8 +207,8 @@
 //! split and compressed at once, each held at most twice meanwhile (its raw buffer, which becomes
 //! its JSON lines in place, beside its DLQ lines or its compressed objects); a write being retried
 //! holds only its compressed objects. So the batches take at most about
-//! `(partitions + 2 × (flushes_in_flight + 1)) × max_bytes`, which `--memory-budget` fits
-//! `max_bytes` to (beside librdkafka's prefetch queue in the Kafka mode). A store outage does not
+//! `(partitions + 2 × (flushes_in_flight + 1)) × max_bytes`, and one buffer more that a written
+//! batch leaves for the next to fill (`batch::Spare`), which `--memory-budget` fits `max_bytes` to (beside librdkafka's prefetch queue in the Kafka mode). A store outage does not
 //! add to it: it stops the reading.
 
 pub mod compression;

@@ -14,7 +14,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use crate::records::Timestamp;
 use crate::runtime::Shutdown;
 
-use super::batch::Batch;
+use super::batch::{Batch, Spare};
 use super::dlq::DeadLetterTopic;
 use super::failpoint::{self, Role};
 use super::in_flight::Registered;
@@ -37,6 +37,8 @@ pub(super) struct Writer {
     /// beside its DLQ lines or its compressed objects): at most `flushes_in_flight + 1`, which
     /// the memory bound counts on.
     pub(super) preparing: Arc<tokio::sync::Semaphore>,
+    /// Where a batch's buffer goes once its lines are compressed.
+    pub(super) spare: Spare,
     /// Counted as they happen, so that an outage shows while it lasts.
     pub(super) retries: Counter,
     pub(super) upload_duration: Histogram,
@@ -124,7 +126,7 @@ impl Writer {
                 plain_dlq: dlq_to_topic.is_some(),
                 layout: (!self.settings.layout.is_netchaos()).then(|| self.settings.layout.clone()),
             };
-            prepare_off_thread(batch, how).await?
+            prepare_off_thread(batch, how, self.spare.clone()).await?
         };
         report.valid = prepared.valid;
         report.invalid = prepared.invalid;
@@ -290,10 +292,10 @@ struct Preparing {
 
 /// Validates, splits and compresses a batch on the blocking pool: the CPU-heavy part of a flush,
 /// kept off the driver's thread so that it runs beside consumption.
-async fn prepare_off_thread(batch: Batch, how: Preparing) -> Result<Prepared, SinkError> {
+async fn prepare_off_thread(batch: Batch, how: Preparing, spare: Spare) -> Result<Prepared, SinkError> {
     let work = move || -> std::io::Result<Prepared> {
         let Preparing { source, partition, epoch, compression, level, plain_dlq, layout } = how;
-        let (split, pieces) = match &layout {
+        let (mut split, pieces) = match &layout {
             None => (batch.into_split(source.as_str(), partition), None),
             Some(layout) => {
                 let mut pieces = Pieces::new(layout);
@@ -303,7 +305,7 @@ async fn prepare_off_thread(batch: Batch, how: Preparing) -> Result<Prepared, Si
                 let gzip_level = if compression == Compression::Gzip { level } else { None };
                 let finished = pieces.finish(name, gzip_level)?;
                 split.data = finished.truth;
-                drop(batch);
+                spare.give(batch.into_raw());
                 (split, Some((Pieced { pieces: finished.pieces, table: finished.table }, finished.raw_bytes)))
             }
         };
@@ -311,6 +313,8 @@ async fn prepare_off_thread(batch: Batch, how: Preparing) -> Result<Prepared, Si
         let piece_bytes = pieces.as_ref().map_or(0, |(_, raw)| *raw);
         let bytes_raw = (split.data.len() + if plain_dlq { 0 } else { split.dlq.len() }) as u64 + piece_bytes;
         let data_body = Bytes::from(compression.compress_at(&split.data, level)?);
+        // The batch's own buffer (its lines, split in place), for the next batch.
+        spare.give(std::mem::take(&mut split.data));
         let dlq_body = match (split.dlq.is_empty(), plain_dlq) {
             (true, _) => Bytes::new(),
             (false, true) => Bytes::from(split.dlq),
