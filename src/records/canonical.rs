@@ -29,6 +29,13 @@ use serde::de::value::{BorrowedStrDeserializer, Error as ValueError};
 
 use super::{Firewall, Label, Record, VpcFlow};
 
+/// Consumes `,"name":` from `scan`, as one comparison with a constant; then `scan` reads its value.
+macro_rules! key {
+    ($scan:expr, $name:literal) => {
+        $scan.literal(concat!(",\"", $name, "\":")).then_some(&mut *$scan)
+    };
+}
+
 /// The record `raw` holds, when it is UTF-8 in exactly netchaos's own form; `None` otherwise (it
 /// may still be valid: serde_json decides).
 pub fn parse(raw: &[u8]) -> Option<Record<'_>> {
@@ -47,68 +54,68 @@ pub fn parse(raw: &[u8]) -> Option<Record<'_>> {
 fn flow<'a>(scan: &mut Scan<'a>) -> Option<VpcFlow<'a>> {
     Some(VpcFlow {
         event_type: super::VpcFlowTag::VpcFlow,
-        event_id: scan.key("event_id")?.parsed()?,
-        version: scan.key("version")?.unsigned()?,
-        account_id: scan.key("account_id")?.string()?,
-        interface_id: scan.key("interface_id")?.string()?,
-        srcaddr: scan.key("srcaddr")?.nullable(Scan::address)?,
-        dstaddr: scan.key("dstaddr")?.nullable(Scan::address)?,
-        srcport: scan.key("srcport")?.nullable(Scan::unsigned)?,
-        dstport: scan.key("dstport")?.nullable(Scan::unsigned)?,
-        protocol: scan.key("protocol")?.nullable(Scan::unsigned)?,
-        packets: scan.key("packets")?.nullable(Scan::unsigned)?,
-        bytes: scan.key("bytes")?.nullable(Scan::unsigned)?,
-        start: scan.key("start")?.signed()?,
-        end: scan.key("end")?.signed()?,
-        action: scan.key("action")?.nullable(Scan::parsed)?,
-        log_status: scan.key("log_status")?.parsed()?,
-        vpc_id: scan.key("vpc_id")?.string()?,
-        subnet_id: scan.key("subnet_id")?.string()?,
-        instance_id: scan.key("instance_id")?.nullable(Scan::string)?,
-        tcp_flags: scan.key("tcp_flags")?.nullable(Scan::unsigned)?,
-        traffic_type: scan.key("type")?.nullable(Scan::parsed)?,
-        pkt_srcaddr: scan.key("pkt_srcaddr")?.nullable(Scan::address)?,
-        pkt_dstaddr: scan.key("pkt_dstaddr")?.nullable(Scan::address)?,
-        region: scan.key("region")?.string()?,
-        az_id: scan.key("az_id")?.string()?,
-        sublocation_type: scan.key("sublocation_type")?.nullable(Scan::parsed)?,
-        sublocation_id: scan.key("sublocation_id")?.nullable(Scan::string)?,
-        pkt_src_aws_service: scan.key("pkt_src_aws_service")?.nullable(Scan::parsed)?,
-        pkt_dst_aws_service: scan.key("pkt_dst_aws_service")?.nullable(Scan::parsed)?,
-        flow_direction: scan.key("flow_direction")?.nullable(Scan::parsed)?,
-        traffic_path: scan.key("traffic_path")?.nullable(Scan::unsigned)?,
-        latency_ms: scan.key("latency_ms")?.nullable(Scan::unsigned)?,
-        label: scan.key("label")?.nullable(Scan::label)?,
+        event_id: key!(scan, "event_id")?.parsed()?,
+        version: key!(scan, "version")?.unsigned()?,
+        account_id: key!(scan, "account_id")?.string()?,
+        interface_id: key!(scan, "interface_id")?.string()?,
+        srcaddr: key!(scan, "srcaddr")?.nullable(Scan::address)?,
+        dstaddr: key!(scan, "dstaddr")?.nullable(Scan::address)?,
+        srcport: key!(scan, "srcport")?.nullable(Scan::unsigned)?,
+        dstport: key!(scan, "dstport")?.nullable(Scan::unsigned)?,
+        protocol: key!(scan, "protocol")?.nullable(Scan::unsigned)?,
+        packets: key!(scan, "packets")?.nullable(Scan::unsigned)?,
+        bytes: key!(scan, "bytes")?.nullable(Scan::unsigned)?,
+        start: key!(scan, "start")?.signed()?,
+        end: key!(scan, "end")?.signed()?,
+        action: key!(scan, "action")?.nullable(Scan::parsed)?,
+        log_status: key!(scan, "log_status")?.parsed()?,
+        vpc_id: key!(scan, "vpc_id")?.string()?,
+        subnet_id: key!(scan, "subnet_id")?.string()?,
+        instance_id: key!(scan, "instance_id")?.nullable(Scan::string)?,
+        tcp_flags: key!(scan, "tcp_flags")?.nullable(Scan::unsigned)?,
+        traffic_type: key!(scan, "type")?.nullable(Scan::parsed)?,
+        pkt_srcaddr: key!(scan, "pkt_srcaddr")?.nullable(Scan::address)?,
+        pkt_dstaddr: key!(scan, "pkt_dstaddr")?.nullable(Scan::address)?,
+        region: key!(scan, "region")?.string()?,
+        az_id: key!(scan, "az_id")?.string()?,
+        sublocation_type: key!(scan, "sublocation_type")?.nullable(Scan::parsed)?,
+        sublocation_id: key!(scan, "sublocation_id")?.nullable(Scan::string)?,
+        pkt_src_aws_service: key!(scan, "pkt_src_aws_service")?.nullable(Scan::parsed)?,
+        pkt_dst_aws_service: key!(scan, "pkt_dst_aws_service")?.nullable(Scan::parsed)?,
+        flow_direction: key!(scan, "flow_direction")?.nullable(Scan::parsed)?,
+        traffic_path: key!(scan, "traffic_path")?.nullable(Scan::unsigned)?,
+        latency_ms: key!(scan, "latency_ms")?.nullable(Scan::unsigned)?,
+        label: key!(scan, "label")?.nullable(Scan::label)?,
     })
 }
 
 fn firewall<'a>(scan: &mut Scan<'a>) -> Option<Firewall<'a>> {
     Some(Firewall {
         event_type: super::FirewallTag::Firewall,
-        event_id: scan.key("event_id")?.parsed()?,
-        timestamp: scan.key("timestamp")?.parsed()?,
-        firewall_name: scan.key("firewall_name")?.string()?,
-        availability_zone: scan.key("availability_zone")?.string()?,
-        session_id: scan.key("session_id")?.unsigned()?,
-        src_ip: scan.key("src_ip")?.address()?,
-        src_port: scan.key("src_port")?.unsigned()?,
-        dest_ip: scan.key("dest_ip")?.address()?,
-        dest_port: scan.key("dest_port")?.unsigned()?,
-        protocol: scan.key("protocol")?.parsed()?,
-        app_proto: scan.key("app_proto")?.parsed()?,
-        direction: scan.key("direction")?.parsed()?,
-        action: scan.key("action")?.parsed()?,
-        rule: scan.key("rule")?.string()?,
-        bytes_sent: scan.key("bytes_sent")?.unsigned()?,
-        bytes_received: scan.key("bytes_received")?.unsigned()?,
-        packets_sent: scan.key("packets_sent")?.unsigned()?,
-        packets_received: scan.key("packets_received")?.unsigned()?,
-        duration_ms: scan.key("duration_ms")?.unsigned()?,
-        tcp_flags: scan.key("tcp_flags")?.nullable(Scan::unsigned)?,
-        http_status: scan.key("http_status")?.nullable(Scan::unsigned)?,
-        session_end_reason: scan.key("session_end_reason")?.parsed()?,
-        latency_ms: scan.key("latency_ms")?.unsigned()?,
-        label: scan.key("label")?.nullable(Scan::label)?,
+        event_id: key!(scan, "event_id")?.parsed()?,
+        timestamp: key!(scan, "timestamp")?.parsed()?,
+        firewall_name: key!(scan, "firewall_name")?.string()?,
+        availability_zone: key!(scan, "availability_zone")?.string()?,
+        session_id: key!(scan, "session_id")?.unsigned()?,
+        src_ip: key!(scan, "src_ip")?.address()?,
+        src_port: key!(scan, "src_port")?.unsigned()?,
+        dest_ip: key!(scan, "dest_ip")?.address()?,
+        dest_port: key!(scan, "dest_port")?.unsigned()?,
+        protocol: key!(scan, "protocol")?.parsed()?,
+        app_proto: key!(scan, "app_proto")?.parsed()?,
+        direction: key!(scan, "direction")?.parsed()?,
+        action: key!(scan, "action")?.parsed()?,
+        rule: key!(scan, "rule")?.string()?,
+        bytes_sent: key!(scan, "bytes_sent")?.unsigned()?,
+        bytes_received: key!(scan, "bytes_received")?.unsigned()?,
+        packets_sent: key!(scan, "packets_sent")?.unsigned()?,
+        packets_received: key!(scan, "packets_received")?.unsigned()?,
+        duration_ms: key!(scan, "duration_ms")?.unsigned()?,
+        tcp_flags: key!(scan, "tcp_flags")?.nullable(Scan::unsigned)?,
+        http_status: key!(scan, "http_status")?.nullable(Scan::unsigned)?,
+        session_end_reason: key!(scan, "session_end_reason")?.parsed()?,
+        latency_ms: key!(scan, "latency_ms")?.unsigned()?,
+        label: key!(scan, "label")?.nullable(Scan::label)?,
     })
 }
 
@@ -135,23 +142,6 @@ impl<'a> Scan<'a> {
         found
     }
 
-    /// Consumes `,"name":`.
-    #[inline(always)]
-    fn key(&mut self, name: &str) -> Option<&mut Self> {
-        let rest = self.bytes();
-        let after = 2 + name.len();
-        let matches = rest.len() > after + 1
-            && rest[0] == b','
-            && rest[1] == b'"'
-            && &rest[2..after] == name.as_bytes()
-            && rest[after] == b'"'
-            && rest[after + 1] == b':';
-        matches.then(|| {
-            self.at += after + 2;
-            self
-        })
-    }
-
     /// `null`, or what `read` reads.
     fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
         if self.literal("null") { Some(None) } else { read(self).map(Some) }
@@ -163,8 +153,8 @@ impl<'a> Scan<'a> {
         if rest.first() != Some(&b'"') {
             return None;
         }
-        let len = rest[1..].iter().position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)?;
-        if rest[1 + len] != b'"' {
+        let len = plain_len(&rest[1..]);
+        if rest.get(1 + len) != Some(&b'"') {
             return None;
         }
         // Both ends are ASCII quotes, so both are character boundaries of the UTF-8 text.
@@ -253,9 +243,31 @@ impl<'a> Scan<'a> {
             return None;
         }
         let kind = self.parsed()?;
-        let episode_id = self.key("episode_id")?.string()?;
+        let episode_id = key!(self, "episode_id")?.string()?;
         self.literal("}").then_some(Label { kind, episode_id })
     }
+}
+
+/// How many bytes of `bytes` come before the first `"`, `\\` or control byte (all of them when
+/// there is none), eight bytes at a time.
+///
+/// In each 8-byte word, `(x - 0x01…01 * n) & !x & 0x80…80` marks bytes below `n` (for `n` ≤ 0x80).
+/// A borrow can mark a byte above the first marked one, never below it, so the lowest mark is
+/// exact; `plain_len_agrees_with_a_byte_loop` checks this against the obvious loop.
+fn plain_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS;
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let marks = below(word ^ (ONES * u64::from(b'"')), 1) | below(word ^ (ONES * u64::from(b'\\')), 1) | below(word, 0x20);
+        if marks != 0 {
+            return at + (marks.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + bytes[at..].iter().position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20).unwrap_or(bytes.len() - at)
 }
 
 #[cfg(test)]
@@ -263,6 +275,26 @@ mod tests {
     use super::*;
 
     const FLOW: &str = r#"{"event_type":"vpc_flow","event_id":"1a4c35a9e6b18e2a-0-0","version":5,"account_id":"393862938211","interface_id":"eni-c26e63dd83535ac0e","srcaddr":"151.68.248.139","dstaddr":"10.16.32.12","srcport":39716,"dstport":443,"protocol":6,"packets":14,"bytes":1871,"start":1796574938,"end":1796574977,"action":"ACCEPT","log_status":"OK","vpc_id":"vpc-dec9d5fa5c22ba026","subnet_id":"subnet-8f36591872f390e0a","instance_id":"i-362bd1e28b35e10b0","tcp_flags":2,"type":"IPv4","pkt_srcaddr":"151.68.248.139","pkt_dstaddr":"10.16.32.12","region":"us-east-1","az_id":"use1-az2","sublocation_type":null,"sublocation_id":null,"pkt_src_aws_service":null,"pkt_dst_aws_service":null,"flow_direction":"ingress","traffic_path":null,"latency_ms":25,"label":{"kind":"port_scan","episode_id":"ep-1"}}"#;
+
+    proptest::proptest! {
+        #[test]
+        fn plain_len_agrees_with_a_byte_loop(
+            bytes in proptest::collection::vec(proptest::prop_oneof![
+                proptest::prelude::any::<u8>(),
+                proptest::prelude::Just(b'"'),
+                proptest::prelude::Just(b'\\'),
+                0x1fu8..=0x21,
+                0x7fu8..=0x81,
+            ], 0..40),
+            plain in 0usize..40,
+        ) {
+            // A plain run first, so that the first mark falls in every position of a word.
+            let mut text = vec![b'a'; plain];
+            text.extend(bytes);
+            let expected = text.iter().position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20).unwrap_or(text.len());
+            proptest::prop_assert_eq!(plain_len(&text), expected);
+        }
+    }
 
     #[test]
     fn reads_its_own_form_as_serde_json_does() {
