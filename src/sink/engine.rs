@@ -1,6 +1,9 @@
 //! [`Sink`]: per-partition batches, their triggers, and the flush that stores a batch and then
 //! advances the partition's committed position.
 //!
+//! (Over 450 lines: the flush path and the invariants below are argued over this one `impl`;
+//! splitting the accessors off would leave the state and the code that keeps it in two files.)
+//!
 //! Invariants (see the module doc of [`crate::sink`] for why they give exactly-once): a partition
 //! is recovered from the store before its first message is accepted; a message below the
 //! partition's position is skipped; a flush writes the DLQ object before the data object and
