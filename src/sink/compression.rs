@@ -5,17 +5,17 @@
 //! to 9 ([`GZIP_MAX_LEVEL`]). Measured on 60,000 netchaos records (43 MB) by
 //! `scripts/bench-compression`, which keeps the whole curve in `docs/compression-curve.csv` and
 //! `docs/compression-curve.svg` (2 cores, AMD EPYC VM; MB/s is wall time on both cores for gzip,
-//! one core for zstd):
+//! one core for zstd; the curve of 2026-12-06's evening, the `sink --from` times of its morning):
 //!
 //! | codec   | ratio | MB/s | whole `sink --from`, 200,000 records |
 //! |---------|-------|------|------|
-//! | gzip 2  | 12.1  | 599  | 0.47 s, 11.9 MB |
-//! | gzip 4  | 13.2  | 650  | 0.51 s, 10.9 MB |
-//! | gzip 5  | 14.2  | 579  | 0.53 s, 10.2 MB |
-//! | gzip 6  | 15.2  | 466  | 0.64 s,  9.5 MB |
-//! | gzip 7  | 15.9  | 229  | |
-//! | gzip 9  | 16.7  | 179  | |
-//! | zstd 3  | 17.6  | 990  | |
+//! | gzip 2  | 12.1  | 698  | 0.47 s, 11.9 MB |
+//! | gzip 4  | 13.2  | 629  | 0.51 s, 10.9 MB |
+//! | gzip 5  | 14.2  | 583  | 0.53 s, 10.2 MB |
+//! | gzip 6  | 15.2  | 444  | 0.64 s,  9.5 MB |
+//! | gzip 7  | 15.9  | 301  | |
+//! | gzip 9  | 16.7  | 181  | |
+//! | zstd 3  | 17.6  | 885  | |
 //!
 //! The default is gzip 5 ([`GZIP_LEVEL`], why there). Where gzip is the bottleneck and the
 //! readers allow it, zstd (level 3, its default) beats it on both ratio and speed. An empty input

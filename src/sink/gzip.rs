@@ -10,9 +10,10 @@
 //! lines. What the cut costs in ratio is the 32 KiB window that each member starts without and
 //! 18 bytes of header and trailer: about 0.3 % at 4 MiB (measured in `scripts/bench-compression`).
 //!
-//! libdeflate compresses a whole buffer at a time. On one core it is about as fast as zlib-rs
-//! at the same ratio on our records (libdeflate 6 and zlib 5 both store 15.2×, at 211 and 210 MB/s:
-//! `docs/compression-curve.csv`); what makes the sink's gzip faster is the members on every core.
+//! libdeflate compresses a whole buffer at a time. On one core it is no faster than zlib-rs at the
+//! same ratio on our records: libdeflate 6 and zlib 5 both store 15.2×, at 239 and 260 MB/s
+//! (`docs/compression-curve.csv`, zlib-rs with its CPU detection). What makes the sink's gzip fast
+//! is the members on every core.
 //! Its levels run 0 (stored) to 12; the sink takes 0–9 (10–12 are 18× slower and more, for
 //! little or nothing, and need ~9 MB of state per thread).
 
