@@ -68,9 +68,9 @@ pub(super) struct Split {
 /// One batch buffer kept for the next batch, shared by a sink and its writes.
 ///
 /// A fresh multi-MiB buffer is mapped from the system and faults in every page as the batch
-/// fills it: about 6 % of `sink --from`'s CPU went to those page faults before this (perf). A write that has
-/// compressed its batch gives the buffer back (emptied; its pages stay mapped) and the next batch
-/// opened takes it. One buffer at most, whatever the number of partitions and writes, and no
+/// fills it: about 6 % of `sink --from`'s CPU went to those page faults before this (perf). A
+/// write that has compressed its batch gives the buffer back (emptied; its pages stay mapped) and
+/// the next batch opened takes it. One buffer at most, whatever the number of partitions and writes, and no
 /// larger than a batch once held: the memory bound counts it as one buffer more
 /// (`cli::sink_args::fit_memory_budget`).
 #[derive(Debug, Clone, Default)]

@@ -208,8 +208,9 @@
 //! its JSON lines in place, beside its DLQ lines or its compressed objects); a write being retried
 //! holds only its compressed objects. So the batches take at most about
 //! `(partitions + 2 × (flushes_in_flight + 1)) × max_bytes`, and one buffer more that a written
-//! batch leaves for the next to fill (`batch::Spare`), which `--memory-budget` fits `max_bytes` to (beside librdkafka's prefetch queue in the Kafka mode). A store outage does not
-//! add to it: it stops the reading.
+//! batch leaves for the next to fill (`batch::Spare`). `--memory-budget` fits `max_bytes` to that
+//! (beside librdkafka's prefetch queue in the Kafka mode). A store outage does not add to it: it
+//! stops the reading.
 
 pub mod compression;
 pub mod dlq;
